@@ -1,0 +1,33 @@
+# Two set-up commands: `make demo` and `make test`. Both start from nothing but python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/launcher validate manifests/examples
+	$(BIN)/launcher run manifests/examples --sandbox --ledger $(VENV)/demo-ledger.jsonl
+
+lint: $(STAMP)
+	$(BIN)/ruff check launcher tests bench
+	$(BIN)/ruff format --check launcher tests bench
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+"""launcher: dispatch Devin sessions in bulk from YAML manifests, exactly once each."""
+
+__version__ = "0.1.0"

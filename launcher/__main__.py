@@ -1,0 +1,5 @@
+"""`python -m launcher` runs the command line."""
+
+from launcher.cli import main
+
+raise SystemExit(main())

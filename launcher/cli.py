@@ -1,0 +1,152 @@
+"""Command line: argparse → one command function → exit code. No logic lives here.
+
+Modules are imported inside each command so that `launcher validate` never pays for
+httpx or uvicorn, and tests call `main([...])` directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from launcher.errors import ExitCode, LauncherError
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, json for scripts (one JSON document on stdout)",
+    )
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from launcher import report, validate
+
+    result = validate.check(args.paths)
+    report.print_check(result, args.format)
+    return ExitCode.USAGE if result.diagnostics else ExitCode.OK
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from launcher import ledger, plan, report, validate
+
+    result = validate.check(args.paths, run_key=args.run_key)
+    if result.diagnostics:
+        report.print_check(result, args.format)
+        return ExitCode.USAGE
+    state = ledger.read_state(args.ledger)
+    items = plan.make_plan(result.entries, state)
+    report.print_plan(items, args.format, show_requests=args.show_requests)
+    return ExitCode.OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from launcher import runner
+
+    return runner.run_command(args)
+
+
+def _cmd_ledger_summary(args: argparse.Namespace) -> int:
+    from launcher import ledger, report
+
+    summary = ledger.summarize(args.ledger_file)
+    report.print_ledger_summary(summary, args.format)
+    return ExitCode.FAILED if summary.has_problems else ExitCode.OK
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from launcher.sandbox import server
+
+    return server.serve_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="launcher",
+        description="Dispatch Devin sessions in bulk from YAML manifests.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check manifests; report every error")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder")
+    _add_format(p)
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("plan", help="show what `run` would do")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F")
+    p.add_argument("--run-key", default="", metavar="K")
+    p.add_argument("--show-requests", action="store_true", help="print request bodies")
+    _add_format(p)
+    p.set_defaults(func=_cmd_plan)
+
+    p = sub.add_parser("run", help="validate, then dispatch every entry once")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F")
+    p.add_argument(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
+    )
+    p.add_argument(
+        "--api-key-env",
+        default="DEVIN_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key",
+    )
+    p.add_argument("--concurrency", type=int, default=8, metavar="N")
+    p.add_argument(
+        "--rate",
+        default=None,
+        metavar="R",
+        help="requests per second, or R/m per minute (default: adapt)",
+    )
+    p.add_argument("--max-attempts", type=int, default=8, metavar="N")
+    p.add_argument("--max-wait", type=float, default=300.0, metavar="S")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S")
+    p.add_argument("--run-key", default="", metavar="K")
+    p.add_argument("--select", action="append", default=None, metavar="GLOB")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start the embedded sandbox on a free loopback port and use it",
+    )
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
+    _add_format(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("ledger", help="read a ledger")
+    lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")
+    q = lsub.add_parser("summary", help="counts by outcome, failures with their errors")
+    q.add_argument("ledger_file", metavar="F")
+    _add_format(q)
+    q.set_defaults(func=_cmd_ledger_summary)
+
+    p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
+    from launcher.sandbox.config import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code) if isinstance(exc.code, int) else ExitCode.USAGE
+    try:
+        return int(args.func(args))
+    except LauncherError as exc:
+        print(f"launcher: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("launcher: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # `launcher plan ... | head`
+        return int(ExitCode.OK)

@@ -1,0 +1,119 @@
+"""One expanded manifest entry: its identity, its dispatch key and the request it sends.
+
+An `Entry` holds the request with `${{ env.X }}` templates still unresolved in secret
+values; the real body is built only at send time (`Entry.body`) and never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_TAGS = 50
+SECRET_MASK = "***"
+TAG_PREFIX = "launcher-key:"
+ENV_TEMPLATE = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class MissingEnv(KeyError):
+    """An `${{ env.X }}` a secret needs is not set; carries the variable's name only."""
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _without_secret_values(request: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(request)
+    secrets = out.get("session_secrets")
+    if isinstance(secrets, list):
+        out["session_secrets"] = [
+            {k: v for k, v in s.items() if k != "value"} if isinstance(s, dict) else s
+            for s in secrets
+        ]
+    return out
+
+
+def content_hash(name: str, request: Mapping[str, Any]) -> str:
+    """Hash of the name and the request with secret values left out (no run key)."""
+    doc = {"name": name, "request": _without_secret_values(request)}
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:32]
+
+
+def dispatch_key(content: str, run_key: str) -> str:
+    """SPEC §5: name + request without secret values + run key. Stable across paths/cwd."""
+    return hashlib.sha256(f"v1\0{content}\0{run_key}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An expanded session: `file` is relative to its PATH argument, `path` as the user
+    can open it; `request` is the API body with secret values as templates."""
+
+    name: str
+    file: str
+    path: str
+    line: int
+    request: Mapping[str, Any]
+    run_key: str = ""
+    content: str = field(init=False)
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        content = content_hash(self.name, self.request)
+        object.__setattr__(self, "content", content)
+        object.__setattr__(self, "key", dispatch_key(content, self.run_key))
+
+    @property
+    def entry_id(self) -> str:
+        """`FILE#NAME` as written in the ledger."""
+        return f"{self.file}#{self.name}"
+
+    @property
+    def reconcile_tag(self) -> str | None:
+        """The extra tag that lets an in-doubt entry be found again; None if 50 tags."""
+        tags = self.request.get("tags") or []
+        return None if len(tags) >= MAX_TAGS else f"{TAG_PREFIX}{self.key}"
+
+    def env_vars(self) -> tuple[str, ...]:
+        """Names of the environment variables the secrets of this entry read."""
+        names: list[str] = []
+        for secret in self.request.get("session_secrets") or []:
+            for m in ENV_TEMPLATE.finditer(str(secret.get("value", ""))):
+                if m.group(1) not in names:
+                    names.append(m.group(1))
+        return tuple(names)
+
+    def _with_tag(self) -> dict[str, Any]:
+        body = dict(self.request)
+        tag = self.reconcile_tag
+        if tag is not None:
+            body["tags"] = [*(body.get("tags") or []), tag]
+        return body
+
+    def masked_body(self) -> dict[str, Any]:
+        """The exact body `run` sends, with secret values replaced by `***`."""
+        body = self._with_tag()
+        if isinstance(body.get("session_secrets"), list):
+            body["session_secrets"] = [{**s, "value": SECRET_MASK} for s in body["session_secrets"]]
+        return body
+
+    def body(self, environ: Mapping[str, str]) -> dict[str, Any]:
+        """The real body, env templates resolved. Raises MissingEnv naming the variable."""
+        body = self._with_tag()
+        if isinstance(body.get("session_secrets"), list):
+
+            def resolve(m: re.Match[str]) -> str:
+                if m.group(1) not in environ:
+                    raise MissingEnv(m.group(1))
+                return environ[m.group(1)]
+
+            body["session_secrets"] = [
+                {**s, "value": ENV_TEMPLATE.sub(resolve, str(s["value"]))}
+                for s in body["session_secrets"]
+            ]
+        return body

@@ -1,0 +1,61 @@
+"""Exit codes, the exception types that carry them, and diagnostics as values.
+
+Every exit code the launcher can return is decided here, in one place (SPEC §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # some entries failed or are in doubt; or the circuit breaker opened
+    USAGE = 2  # invalid manifests, bad arguments, unusable ledger path, missing env
+    AUTH = 3  # the API rejected the credentials (401/403)
+    LOCKED = 4  # the ledger is held by another run
+    INTERRUPTED = 130  # SIGINT/SIGTERM; ledger flushed
+
+
+class LauncherError(Exception):
+    """An error the user can fix; printed as one line, never as a traceback."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class UsageError(LauncherError):
+    exit_code = ExitCode.USAGE
+
+
+class LedgerError(LauncherError):
+    """The ledger cannot be read or written (its folder is a file, no permission...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class LedgerLocked(LauncherError):
+    exit_code = ExitCode.LOCKED
+
+
+class AuthRejected(LauncherError):
+    exit_code = ExitCode.AUTH
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem in one manifest, pointed at by file, line and column (1-based)."""
+
+    file: str
+    line: int
+    col: int
+    where: str
+    message: str
+
+    def format(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"{self.file}:{self.line}:{self.col}: error: {where}{self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
