@@ -12,18 +12,153 @@ from typing import Any
 
 
 def print_check(result: Any, fmt: str) -> None:
-    raise NotImplementedError
+    """`launcher validate`: a `validate.CheckResult`; diagnostics on stdout, summary on stderr."""
+    import json
+    import sys
+
+    diagnostics = result.diagnostics
+    if fmt == "json":
+        sys.stdout.write(json.dumps([d.as_json() for d in diagnostics], indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(d.format() + "\n" for d in diagnostics))
+    sys.stdout.flush()
+    if diagnostics:
+        n, bad = len(diagnostics), len({d.file for d in diagnostics})
+        errors = f"{n} error{'s' if n != 1 else ''}"
+        files = f"{result.files} file{'s' if result.files != 1 else ''}"
+        where = f"in {bad} of {files}" if bad <= result.files else f"({files} read)"
+        print(f"{errors} {where}", file=sys.stderr)
+    else:
+        n = len(result.entries)
+        files = f"{result.files} file{'s' if result.files != 1 else ''}"
+        print(f"ok: {files}, {n} entr{'ies' if n != 1 else 'y'}", file=sys.stderr)
 
 
 def print_plan(items: Any, fmt: str, *, show_requests: bool) -> None:
-    raise NotImplementedError
+    """`launcher plan`: `plan.PlanItem`s, one per entry, and the counts."""
+    import json
+    import sys
+
+    if fmt == "json":
+        doc = {
+            "entries": [
+                {
+                    "entry": item.entry.entry_id,
+                    "name": item.entry.name,
+                    "file": item.entry.file,
+                    "key": item.entry.key,
+                    "action": item.action,
+                    "changed": item.changed,
+                    "session_id": item.session_id,
+                    "url": item.url,
+                    "request": item.entry.masked_body(),
+                }
+                for item in items
+            ]
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return
+    width = min(max((len(i.entry.entry_id) for i in items), default=0), 72)
+    lines: list[str] = []
+    for item in items:
+        line = f"{item.action:<6}  {item.entry.entry_id:<{width}}  {item.entry.key[:12]}"
+        if item.session_id:
+            line += f"  (session {item.session_id})"
+        if item.changed:
+            line += "  changed"
+        lines.append(line)
+        if show_requests:
+            body = json.dumps(item.entry.masked_body(), indent=2, ensure_ascii=False)
+            lines.extend("    " + b for b in body.splitlines())
+    create = sum(1 for i in items if i.action == "create")
+    changed = sum(1 for i in items if i.changed)
+    counts = f"{create} to create, {len(items) - create} to skip"
+    lines.append(counts + (f", {changed} changed" if changed else ""))
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 # --- ledger summary -----------------------------------------------------------------
 
 
 def print_ledger_summary(summary: Any, fmt: str) -> None:
-    raise NotImplementedError
+    """`launcher ledger summary`: a `ledger.LedgerSummary` as counts, failures and path."""
+    import json
+    import sys
+
+    if fmt == "json":
+        doc = {
+            "ledger": summary.path,
+            "counts": summary.counts,
+            "entries": [e.as_json() for e in summary.entries],
+            "failures": [e.as_json() for e in summary.failures],
+            "warnings": summary.warnings,
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    for warning in summary.warnings:
+        print(f"launcher: warning: {warning}", file=sys.stderr)
+    print("  ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary.counts.items()))
+    for e in summary.failures:
+        label = "in doubt" if e.outcome == "in_doubt" else e.outcome
+        status = f"(status {e.status}) " if e.status is not None else ""
+        error = " ".join((e.error or "no error recorded").split())  # one line per entry
+        print(f"  {label:<8} {e.entry}  {status}{error}")
+    print(f"ledger: {summary.path}")
 
 
 # --- run ----------------------------------------------------------------------------
+
+
+def print_run(result: Any, fmt: str, *, redact: Any) -> None:
+    """The run's summary: counts, what failed and why, the ledger's path."""
+    import json
+    import sys
+
+    counts = {k: result.count(k) for k in ("created", "adopted", "skipped", "failed", "in_doubt")}
+    counts["pending"] = result.count("pending")
+    if fmt == "json":
+        doc = {
+            **counts,
+            "ledger": result.ledger,
+            "run_id": result.run_id,
+            "stopped": result.stopped,
+            "auth_error": result.auth_error,
+            "entries": [
+                {
+                    "entry": r.entry.entry_id,
+                    "name": r.entry.name,
+                    "outcome": r.outcome,
+                    "session_id": r.session_id,
+                    "url": r.url,
+                    "error": r.error,
+                    "status": r.status,
+                    "reconciled": r.reconciled,
+                    "attempts": r.attempts,
+                }
+                for r in result.results
+            ],
+        }
+        print(redact(json.dumps(doc, indent=2, ensure_ascii=False)))
+        return
+    err = sys.stderr
+    for warning in result.warnings:
+        print(redact(f"launcher: warning: {warning}"), file=err)
+    if result.auth_error:
+        print(
+            redact(
+                f"launcher: error: the API rejected the credentials ({result.auth_error}); "
+                "check the API key variable and run again"
+            ),
+            file=err,
+        )
+    elif result.stopped:
+        print(redact(f"launcher: stopped: {result.stopped}"), file=err)
+    problems = [r for r in result.results if r.outcome in ("failed", "in_doubt")]
+    for r in problems:
+        label = "in doubt" if r.outcome == "in_doubt" else "failed"
+        print(redact(f"{label:<8}  {r.entry.entry_id}  {r.error}"))
+    parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in counts if counts[k] or k == "created"]
+    print(", ".join(parts))
+    if counts["pending"]:
+        print(f"{counts['pending']} not attempted: the next run with the same ledger sends them")
+    print(f"ledger: {result.ledger}")

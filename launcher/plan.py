@@ -1,0 +1,60 @@
+"""What `run` would do: each entry against the ledger's state → create, or skip (SPEC §4).
+
+A key recorded as created is never sent again; `changed` flags an entry whose name was
+dispatched before with other content (edited prompt, other run key...), so a user sees
+that this run makes a second session for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from launcher.entry import Entry
+
+Action = Literal["create", "skip"]
+
+
+class Record(Protocol):
+    """What the plan reads of a ledger record (`launcher.ledger.KeyRecord`)."""
+
+    @property
+    def content(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+
+
+class State(Protocol):
+    """What the plan reads of the ledger (`launcher.ledger.LedgerState`)."""
+
+    def get(self, key: str) -> Record | None: ...
+    def created_for_name(self, name: str) -> Sequence[Record]: ...
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One entry and what `run` would do with it; the session for a skip."""
+
+    entry: Entry
+    action: Action
+    changed: bool = False
+    session_id: str | None = None
+    url: str | None = None
+
+
+def make_plan(entries: list[Entry], state: State) -> list[PlanItem]:
+    """One item per entry, in the entries' order."""
+    items: list[PlanItem] = []
+    for entry in entries:
+        record = state.get(entry.key)
+        changed = any(r.content != entry.content for r in state.created_for_name(entry.name))
+        if record is not None and record.outcome == "created":
+            items.append(PlanItem(entry, "skip", changed, record.session_id, record.url))
+        else:
+            items.append(PlanItem(entry, "create", changed))
+    return items

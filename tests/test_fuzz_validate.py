@@ -1,0 +1,100 @@
+"""No input gives a traceback: random bytes and mutated manifests only ever give exit 0 or 2."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from launcher.cli import main
+
+ROOT = Path(__file__).resolve().parent
+SEEDS = [
+    p.read_bytes()
+    for p in sorted((ROOT / "manifests" / "good").glob("*.yaml"))
+    + sorted((ROOT.parent / "manifests" / "examples").rglob("*.yaml"))
+]
+FRAGMENTS = [
+    b"yes",
+    b"3.10",
+    b"2024-01-01",
+    b"&a",
+    b"*a",
+    b"<<: *a",
+    b"${{ matrix.x }}",
+    b"${{ env.X }}",
+    b"${{",
+    b"}}",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"- ",
+    b": ",
+    b"\n  ",
+    b"\t",
+    b"---\n",
+    b"!!binary",
+    b"~",
+    b"''",
+    b'"',
+    b"#",
+    b"\xff",
+    b"\x00",
+    b"? ",
+    b"|\n",
+    b"-1",
+    b".inf",
+    b"$ref: '#/x'",
+    b"matrix:\n  a: [1]\n",
+    b"include: [{}]",
+    b"exclude: [{a: 1}]",
+]
+SETTINGS = settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _run(tmp_path: Path, raw: bytes) -> int:
+    path = tmp_path / "fuzz.yaml"
+    path.write_bytes(raw)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["validate", str(path)])
+    assert "Traceback" not in out.getvalue() + err.getvalue()
+    return code
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    text = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 6))):
+        pos = draw(st.integers(0, len(text)))
+        op = draw(st.sampled_from(["insert", "delete", "replace", "swap-lines"]))
+        if op == "insert":
+            text[pos:pos] = draw(st.sampled_from(FRAGMENTS))
+        elif op == "delete":
+            del text[pos : pos + draw(st.integers(1, 20))]
+        elif op == "replace":
+            text[pos : pos + 1] = draw(st.binary(min_size=0, max_size=4))
+        else:
+            lines = bytes(text).split(b"\n")
+            i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+            text = bytearray(b"\n".join(lines))
+    return bytes(text)
+
+
+@SETTINGS
+@given(raw=st.binary(max_size=300))
+def test_random_bytes(tmp_path: Path, raw: bytes) -> None:
+    assert _run(tmp_path, raw) in (0, 2)
+
+
+@SETTINGS
+@given(raw=mutated())
+def test_mutated_manifests(tmp_path: Path, raw: bytes) -> None:
+    assert _run(tmp_path, raw) in (0, 2)

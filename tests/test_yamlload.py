@@ -1,0 +1,94 @@
+"""The strict loader: plain data, a position for every node, and errors instead of surprises."""
+
+from __future__ import annotations
+
+from launcher.yamlload import MAX_ALIAS_NODES, Node, format_path, load
+
+
+def test_plain_data_and_positions() -> None:
+    doc = load(b"a: 1\nb:\n  - x\n  - {c: 'yes'}\n")
+    assert doc.problems == []
+    assert doc.data == {"a": 1, "b": ["x", {"c": "yes"}]}
+    assert doc.nodes[("a",)][:4] == (1, 4, 1, 1)
+    assert doc.nodes[("b", 0)][:2] == (3, 5)
+    assert doc.nodes[("b", 1, "c")][:4] == (4, 9, 4, 6)
+    assert doc.node(("b", 1, "c", "missing")) == doc.nodes[("b", 1, "c")]
+
+
+def test_yaml11_plain_scalars_keep_their_text() -> None:
+    doc = load(b"a: yes\nb: 3.10\nc: 2024-01-01\nd: '3.10'\ne: 017\nf:\n")
+    assert doc.data == {"a": True, "b": 3.1, "c": "2024-01-01", "d": "3.10", "e": 15, "f": None}
+    assert (doc.nodes[("a",)].plain, doc.nodes[("a",)].kind) == ("yes", "bool")
+    assert (doc.nodes[("b",)].plain, doc.nodes[("b",)].kind) == ("3.10", "float")
+    assert (doc.nodes[("c",)].plain, doc.nodes[("c",)].kind) == ("2024-01-01", "date")
+    assert doc.nodes[("d",)].plain is None
+    assert doc.nodes[("f",)].kind == "null"
+
+
+def test_explicit_str_tag_is_a_string() -> None:
+    assert load(b"a: !!str yes\n").data == {"a": "yes"}
+
+
+def test_duplicate_keys_name_both_lines() -> None:
+    doc = load(b"a: 1\nb: 2\na: 3\n")
+    [problem] = doc.problems
+    assert (problem.line, problem.col, problem.path) == (3, 1, ("a",))
+    assert "first at line 1" in problem.message
+    assert doc.data == {"a": 1, "b": 2}  # keeps going: the rest is still checked
+
+
+def test_aliases_share_and_keep_anchor_positions() -> None:
+    doc = load(b"x: &s {k: v}\ny: *s\n")
+    assert doc.data == {"x": {"k": "v"}, "y": {"k": "v"}}
+    assert doc.nodes[("y",)][:2] == (2, 4)  # the alias where it is written
+    assert doc.nodes[("y", "k")][:2] == (1, 11)  # inner nodes where they are defined
+
+
+def test_merge_keys() -> None:
+    doc = load(b"base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  b: 3\n")
+    assert doc.problems == []
+    assert doc.data["m"] == {"a": 1, "b": 3}
+    assert doc.nodes[("m", "a")][:2] == (1, 14)
+
+
+def test_billion_laughs_fails_fast() -> None:
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for prev, cur in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    doc = load("\n".join(lines).encode())
+    [problem] = doc.problems
+    assert f"more than {MAX_ALIAS_NODES:,} nodes" in problem.message
+    assert doc.data is None
+
+
+def test_unreadable_inputs_are_problems() -> None:
+    cases = {
+        b"": "empty",
+        b"# only a comment\n": "empty",
+        b"a: \xff\n": "not UTF-8",
+        b"a: [1,\n": "YAML syntax error",
+        b"a: 1\n---\nb: 2\n": "one YAML document",
+        b"a: *nope\n": "names no anchor",
+        b"a: \x01\n": "control characters",
+        b"[" * 70 + b"]" * 70: "nested more than",
+        b"? [a]\n: 1\n": "keys must be strings",
+        b"1: one\n": "keys must be strings",
+        b"a: !!binary aGk=\n": "unsupported YAML tag",
+        b"a: .nan\n": "JSON",
+    }
+    for raw, fragment in cases.items():
+        doc = load(raw)
+        assert doc.problems, raw
+        assert fragment in doc.problems[0].message, (raw, doc.problems)
+        assert all(p.line >= 1 and p.col >= 1 for p in doc.problems)
+
+
+def test_byte_order_mark_is_fine() -> None:
+    assert load("\ufeffa: 1\n".encode()).data == {"a": 1}
+
+
+def test_format_path() -> None:
+    assert format_path(("sessions", 2, "max_acu_limit")) == "sessions[2].max_acu_limit"
+    assert format_path(("a", "$ref", "b c")) == 'a["$ref"]["b c"]'
+    assert format_path(()) == ""
+    assert Node(1, 1).plain is None
