@@ -1,0 +1,121 @@
+"""Properties of the fold and of reading any truncation of a valid ledger (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from launcher.entry import Entry
+from launcher.ledger import OUTCOMES, LedgerState, LedgerWriter, read_state
+
+KEYS = ("k0", "k1", "k2")
+Event = tuple[str, str, int]  # (event, key, session number)
+events_st = st.lists(
+    st.tuples(st.sampled_from(OUTCOMES), st.sampled_from(KEYS), st.integers(0, 2)), max_size=12
+)
+
+
+def line(ev: Event) -> bytes:
+    kind, key, n = ev
+    extras: dict[str, dict[str, Any]] = {
+        "sending": {"attempt": 1},
+        "created": {"session_id": f"s{n}", "url": f"u{n}", "is_new_session": n != 2},
+        "failed": {"error": "é boom", "status": 500},
+        "in_doubt": {"error": "timeout"},
+    }
+    doc = {"v": 1, "ts": "2026-11-29T08:30:00.000Z", "event": kind, "entry": f"f#{key}"}
+    doc |= {"name": key, "key": key, "run_id": "r", "content": "c", **extras[kind]}
+    return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def model(events: list[Event]) -> dict[str, tuple[str, str | None, int]]:
+    """key -> (outcome, session_id, attempts), computed the obvious way."""
+    out: dict[str, tuple[str, str | None, int]] = {}
+    for key in dict.fromkeys(k for _, k, _ in events):
+        mine = [e for e in events if e[1] == key]
+        attempts = sum(e[0] == "sending" for e in mine)
+        first_created = next((e for e in mine if e[0] == "created"), None)
+        if first_created is not None:
+            out[key] = ("created", f"s{first_created[2]}", attempts)
+        else:
+            out[key] = (mine[-1][0], None, attempts)
+    return out
+
+
+def folded(state: LedgerState) -> dict[str, tuple[str, str | None, int]]:
+    return {r.key: (r.outcome, r.session_id, r.attempts) for r in state.records()}
+
+
+def complete_prefix(events: list[Event], cut: int) -> list[Event]:
+    """The events whose line survives a cut after `cut` bytes (its "\\n" may be lost)."""
+    kept, end = [], 0
+    for ev in events:
+        end += len(line(ev))
+        if end - 1 > cut:
+            break
+        kept.append(ev)
+    return kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(events_st)
+def test_fold_matches_the_model(events: list[Event]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "l.jsonl"
+        path.write_bytes(b"".join(map(line, events)))
+        state = read_state(path)
+    assert folded(state) == model(events)
+    doubled = {
+        k for k in KEYS if len({n for e, key, n in events if e == "created" and key == k}) > 1
+    }
+    assert len(state.warnings) == len(doubled)
+    assert all("possible duplicate session" in w for w in state.warnings)
+    assert list(folded(state)) == list(dict.fromkeys(k for _, k, _ in events))
+    for key in KEYS:
+        created = state.created_for_name(key)
+        assert [r.key for r in created] == (
+            [key] if model(events).get(key, ("",))[0] == "created" else []
+        )
+
+
+@settings(max_examples=100, deadline=None)
+@given(events_st, st.floats(0, 1))
+def test_any_truncation_reads_and_repairs(events: list[Event], where: float) -> None:
+    data = b"".join(map(line, events))
+    cut = round(where * len(data))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "l.jsonl"
+        path.write_bytes(data[:cut])
+        survivors = complete_prefix(events, cut)
+        assert folded(read_state(path)) == model(survivors)
+
+        async def append_one() -> None:
+            with LedgerWriter.open(path, "r2") as w:
+                assert folded(w.state) == model(survivors)
+                e = Entry(name="later", file="f", path="f", line=1, request={"prompt": "p"})
+                await w.append("sending", e, attempt=1)
+
+        anyio.run(append_one)
+        after = read_state(path)
+        assert not [w for w in after.warnings if "incomplete" in w]
+        assert folded(after) == {**model(survivors), after.records()[-1].key: ("sending", None, 1)}
+
+
+def test_every_truncation_point_of_one_file_reads() -> None:
+    events: list[Event] = [("sending", "k0", 0), ("created", "k0", 1), ("failed", "k1", 0)]
+    data = b"".join(map(line, events))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "l.jsonl"
+        for cut in range(len(data) + 1):
+            path.write_bytes(data[:cut])
+            state = read_state(path)
+            assert folded(state) == model(complete_prefix(events, cut)), cut
+            # torn: the cut is inside a line, not at its end nor just before its "\n"
+            torn = cut > 0 and data[cut - 1 : cut] != b"\n" and data[cut : cut + 1] != b"\n"
+            assert len(state.warnings) == torn, cut
