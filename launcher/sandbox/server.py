@@ -1,0 +1,150 @@
+"""Serving the sandbox with uvicorn: `launcher sandbox` in the foreground, and
+`running_sandbox`, the same server in a background thread on a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+
+from launcher.errors import ExitCode, UsageError
+from launcher.sandbox.app import create_app
+from launcher.sandbox.config import DEFAULT_API_KEY, SandboxConfig, from_args
+from launcher.sandbox.drop import DroppingH11Protocol
+from launcher.sandbox.handle import SandboxHandle
+
+LISTENING = "sandbox listening on"  # start of the line subprocess callers wait for
+STARTUP_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+# Requests still running at shutdown (a slow latency, a client gone quiet) are given
+# this long, so that leaving a test never hangs on them.
+GRACEFUL_SHUTDOWN = 2  # uvicorn wants whole seconds
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling back once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_started()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A bound socket; uvicorn listens on it. Binding here turns 'address in use' into
+    a usage error (exit 2) and gives the real port at once when `port` is 0."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_config(config: SandboxConfig, *, embedded: bool) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(config),
+        http=DroppingH11Protocol,  # see drop.py: the app can close a connection unanswered
+        ws="none",
+        lifespan="off",
+        log_level="warning",
+        access_log=config.access_log,
+        # Embedded in the launcher or a test, the host process owns logging config.
+        log_config=None if embedded else uvicorn.config.LOGGING_CONFIG,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+    )
+
+
+def _auth_note(config: SandboxConfig) -> str:
+    # The key's value is never printed, not even the default one.
+    if config.api_key is None:
+        return "any bearer token accepted"
+    if config.api_key == DEFAULT_API_KEY:
+        return "the default --api-key, see --help"
+    return "set via --api-key"
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """`launcher sandbox`: serve in the foreground until Ctrl-C or SIGTERM (exit 130)."""
+    config = from_args(args)
+    sock = bind(config.host, config.port)
+    url = url_of(sock)
+
+    def announce() -> None:
+        print(f"{LISTENING} {url} (api key: {_auth_note(config)})", file=sys.stderr, flush=True)
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the handler it
+    # found; this one turns that into the same clean exit as Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        _Server(uvicorn_config(config, embedded=False), announce).run(sockets=[sock])
+    except KeyboardInterrupt:
+        print("sandbox stopped", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+    return int(ExitCode.OK)
+
+
+@contextmanager
+def running_sandbox(config: SandboxConfig | None = None) -> Iterator[SandboxHandle]:
+    """The sandbox served by uvicorn in a background thread with its own event loop.
+
+    Pass `SandboxConfig(port=0)` for a free port; the handle's `base_url` has the real
+    one. The server is stopped when the block exits.
+    """
+    config = config if config is not None else SandboxConfig(port=0)
+    sock = bind(config.host, config.port)
+    started = threading.Event()
+    server = _Server(uvicorn_config(config, embedded=True), started.set)
+    failure: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # SystemExit included: uvicorn exits on startup errors
+            failure.append(exc)
+        finally:
+            started.set()  # never leave the caller waiting on a dead thread
+
+    thread = threading.Thread(target=serve, name=f"sandbox-{url_of(sock)}", daemon=True)
+    thread.start()
+    handle: SandboxHandle | None = None
+    try:
+        if not started.wait(STARTUP_TIMEOUT) or failure or not server.started:
+            raise RuntimeError(f"the sandbox did not start: {failure[0] if failure else 'timeout'}")
+        handle = SandboxHandle(url_of(sock), config.api_key)
+        yield handle
+    finally:
+        if handle is not None:
+            handle.close()
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT)
+        sock.close()

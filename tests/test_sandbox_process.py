@@ -1,0 +1,118 @@
+"""`launcher sandbox` as a command and as a child process: start-up, exit codes, and
+that no API key or secret value ever reaches its output."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import subprocess
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from launcher.cli import main
+from launcher.sandbox.config import SandboxConfig, add_arguments, from_args, to_args
+from launcher.sandbox.process import command, start_sandbox_process
+
+KEY = "apk_sandbox_SUPERSECRET_KEY_42"
+SECRET = "s3cr3t-value-that-must-never-print"
+OTHER_KEY = "apk_someone_elses_key_0987"
+
+
+def test_child_process_prints_neither_key_nor_secrets() -> None:
+    config = SandboxConfig(port=0, api_key=KEY, drop_rate=0.3, fail_rate=0.2, seed=1)
+    with start_sandbox_process(config) as sb:
+        with httpx.Client(base_url=sb.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+            secrets = [{"key": "TOKEN", "value": SECRET}]
+            for i in range(12):
+                with contextlib.suppress(httpx.RemoteProtocolError):  # a dropped response
+                    c.post("/v1/sessions", json={"prompt": f"p{i}", "session_secrets": secrets})
+            bad = {"prompt": "x", "session_secrets": [{"key": SECRET * 20, "value": SECRET * 3000}]}
+            assert c.post("/v1/sessions", json=bad).status_code == 422
+            broken = b'{"session_secrets": [{"key": "K", "value": "' + SECRET.encode() + b'"}'
+            assert c.post("/v1/sessions", content=broken).status_code == 422
+            wrong = {"Authorization": f"Bearer {OTHER_KEY}"}
+            assert c.post("/v1/sessions", json={"prompt": "x"}, headers=wrong).status_code == 401
+            assert c.get("/v1/sessions", params={"tags": ["a", "b"]}).status_code == 200
+            raw = c.get("/_sandbox/requests").text + c.get("/_sandbox/stats").text
+        assert sb.stats()["sessions"] > 0
+    output = sb.output()
+    assert "sandbox listening on http://127.0.0.1:" in output
+    for text in (output, raw):
+        assert KEY not in text and SECRET not in text and OTHER_KEY not in text
+    assert sb.process.returncode == 130  # SIGTERM on leaving: a clean stop
+
+
+def test_child_process_fixture_on_a_chosen_port(sandbox_process: Callable[..., Any]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sb = sandbox_process(port=port, latency_ms=10)
+    assert sb.base_url == f"http://127.0.0.1:{port}"
+    assert httpx.post(f"{sb.base_url}/v1/sessions", json={"prompt": "x"}).status_code == 200
+    assert sb.stats()["sessions"] == 1
+
+
+def test_ctrl_c_exits_130_without_traceback() -> None:
+    proc = subprocess.Popen(
+        command(SandboxConfig(port=0)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line.startswith("sandbox listening on http://127.0.0.1:")
+    assert "sandbox-key" not in line  # not even the default key is printed
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and out == ""
+
+
+def test_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["sandbox", "--port", str(port)]) == 2
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--fail-rate", "1.5"], ["--rate", "0"], ["--port", "70000"], ["--burst", "0"],
+     ["--latency-ms", "-1"], ["--api-key", "k", "--no-auth"]],
+)  # fmt: skip
+def test_bad_flags_exit_2(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", *flags]) == 2
+    capsys.readouterr()
+
+
+@given(
+    rate=st.none() | st.floats(0.01, 1e4),
+    burst=st.integers(1, 100),
+    retry_after=st.none() | st.floats(0, 100),
+    fail=st.floats(0, 1),
+    drop=st.floats(0, 1),
+    latency=st.floats(0, 1e4),
+    seed=st.none() | st.integers(-(2**40), 2**40),
+    key=st.none() | st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1),
+    log=st.booleans(),
+)
+def test_flags_round_trip(
+    rate: float | None, burst: int, retry_after: float | None, fail: float, drop: float,
+    latency: float, seed: int | None, key: str | None, log: bool,
+) -> None:  # fmt: skip
+    config = SandboxConfig(
+        port=0, api_key=key, rate=rate, burst=burst, retry_after=retry_after, fail_rate=fail,
+        drop_rate=drop, latency_ms=latency, seed=seed, access_log=log, finish_after=2.5,
+    )  # fmt: skip
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert from_args(parser.parse_args(to_args(config))) == config
+    assert {f.name for f in fields(SandboxConfig)} >= {"host", "port", "seed"}
