@@ -12,9 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+DEMO_LEDGER := $(VENV)/demo-ledger.jsonl
+
+# The demo spends nothing: it dispatches to the embedded sandbox on a loopback port.
 demo: $(STAMP)
 	$(BIN)/launcher validate manifests/examples
-	$(BIN)/launcher run manifests/examples --sandbox --ledger $(VENV)/demo-ledger.jsonl
+	rm -f $(DEMO_LEDGER)
+	EXAMPLE_TOKEN=demo-not-a-secret $(BIN)/launcher run manifests/examples --sandbox --ledger $(DEMO_LEDGER)
+	@echo "--- the same run again: every entry is already in the ledger, nothing is sent"
+	EXAMPLE_TOKEN=demo-not-a-secret $(BIN)/launcher run manifests/examples --sandbox --ledger $(DEMO_LEDGER)
+	$(BIN)/launcher ledger summary $(DEMO_LEDGER)
 
 lint: $(STAMP)
 	$(BIN)/ruff check launcher tests bench

@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-wait", type=float, default=300.0, metavar="S")
     p.add_argument("--timeout", type=float, default=30.0, metavar="S")
     p.add_argument("--run-key", default="", metavar="K")
+    p.add_argument(
+        "--reconcile-delay",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds to wait before looking up a session whose creation is in doubt",
+    )
     p.add_argument("--select", action="append", default=None, metavar="GLOB")
     p.add_argument(
         "--sandbox",

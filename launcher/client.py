@@ -1,0 +1,197 @@
+"""One Devin API call over httpx, and the classification of its outcome.
+
+httpx exceptions and HTTP statuses are translated here, at the edge, into a small set of
+outcomes the runner reasons about: created, retry-safe, in doubt, final, fatal.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from launcher import __version__
+
+MAX_ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Created:
+    session_id: str
+    url: str
+    is_new_session: bool | None
+
+
+@dataclass(frozen=True)
+class RetrySafe:
+    """The server did not act on the request (429, 503, not sent): send it again."""
+
+    error: str
+    status: int | None = None
+    retry_after: float | None = None  # seconds the server asked us to wait
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    """The server may have created the session (500, 502, 504, lost mid-response)."""
+
+    error: str
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Final:
+    """The API refused the request for good (other 4xx); its message is kept."""
+
+    error: str
+    status: int
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The API rejected the credentials (401/403): the whole run stops."""
+
+    error: str
+    status: int
+
+
+Outcome = Created | RetrySafe | InDoubt | Final | Fatal
+
+
+class LookupFailed(Exception):
+    """A GET /v1/sessions lookup did not give an answer we can trust."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Retry-After as delay-seconds or as an HTTP date; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+class Redactor:
+    """Removes secret values and the API key from any text that came back from the API."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret containing another is masked whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def api_message(response: httpx.Response) -> str:
+    """The API's own words for an error: FastAPI `detail` (string or items), else the text.
+
+    Validation items keep only `loc` and `msg`: FastAPI may echo the offending `input`,
+    which can be a secret value.
+    """
+    try:
+        payload = response.json()
+    except ValueError:
+        text = response.text.strip() or response.reason_phrase
+        return text[:MAX_ERROR_CHARS]
+    detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            else:
+                parts.append(str(item))
+        message = "; ".join(parts)
+    else:
+        message = str(detail)
+    return message[:MAX_ERROR_CHARS]
+
+
+class DevinClient:
+    """POST /v1/sessions and GET /v1/sessions over one shared `httpx.AsyncClient`."""
+
+    def __init__(self, http: httpx.AsyncClient, api_key: str, redact: Redactor) -> None:
+        self._http = http
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": f"launcher/{__version__}",
+        }
+        self._redact = redact
+
+    async def create_session(self, body: Mapping[str, Any]) -> Outcome:
+        try:
+            response = await self._http.post("/v1/sessions", json=body, headers=self._headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left: nothing can have been created.
+            return RetrySafe(f"connection failed: {_describe(exc)}")
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            # The body was not fully written, so the server cannot have acted on it.
+            return RetrySafe(f"sending failed: {_describe(exc)}")
+        except httpx.TimeoutException as exc:
+            return InDoubt(f"no answer in time: {_describe(exc)}")
+        except httpx.TransportError as exc:
+            return InDoubt(f"connection lost after sending: {_describe(exc)}")
+        return self._classify(response)
+
+    def _classify(self, response: httpx.Response) -> Outcome:
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                data = response.json()
+                return Created(
+                    session_id=str(data["session_id"]),
+                    url=str(data["url"]),
+                    is_new_session=data.get("is_new_session"),
+                )
+            except (ValueError, KeyError, TypeError):
+                return InDoubt(f"HTTP {status} with an unreadable body", status)
+        message = self._redact(api_message(response))
+        if status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return RetrySafe(f"HTTP {status}: {message}", status, retry_after)
+        if status in (401, 403):
+            return Fatal(f"HTTP {status}: {message}", status)
+        if 400 <= status < 500:
+            return Final(f"HTTP {status}: {message}", status)
+        return InDoubt(f"HTTP {status}: {message}", status)
+
+    async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
+        """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
+        try:
+            response = await self._http.get(
+                "/v1/sessions", params={"tags": tag, "limit": 100}, headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            raise LookupFailed(f"lookup failed: {_describe(exc)}") from None
+        if response.status_code != 200:
+            raise LookupFailed(
+                f"lookup failed: HTTP {response.status_code}: {self._redact(api_message(response))}"
+            )
+        try:
+            sessions = response.json()["sessions"]
+        except (ValueError, KeyError, TypeError):
+            raise LookupFailed("lookup failed: unreadable answer") from None
+        found = [s for s in sessions if isinstance(s, dict) and tag in (s.get("tags") or [])]
+        return sorted(found, key=lambda s: str(s.get("created_at", "")))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

@@ -1,0 +1,162 @@
+"""What a run says while it works: a live status line on a terminal, plain lines in cron.
+
+Created sessions' URLs go to stdout as they are created (text mode); everything else
+goes to stderr. Every line passes through the redactor, so no secret can slip out.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from launcher.pacing import Pace
+    from launcher.runner import EntryResult, RunResult
+
+REDRAW_EVERY = 0.1  # seconds between live-line redraws
+RATE_WINDOW = 5.0  # seconds over which the shown request rate is measured
+
+
+def use_color(stream: IO[str]) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+class RunProgress:
+    """Receives the runner's events and shows them; decides nothing."""
+
+    def __init__(
+        self,
+        total: int,
+        fmt: str,
+        mode: str,
+        redact: Callable[[str], str],
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+    ) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.total = total
+        self.fmt = fmt
+        self.redact = redact
+        tty = self.err.isatty() and os.environ.get("TERM") != "dumb"
+        self.live = mode == "always" or (mode == "auto" and tty)
+        self.color = use_color(self.err) and self.live
+        self._done = self._failed = 0
+        self._retrying: set[str] = set()
+        self.sends: deque[float] = deque()
+        self.started = time.monotonic()
+        self._pace: Pace | None = None
+        self._drawn = 0.0
+        self._line_shown = False
+
+    # --- events from the runner --------------------------------------------------------
+
+    def start(self, base_url: str, ledger: Any, rate: float | None, concurrency: int) -> None:
+        pace = f"rate {rate:g}/s" if rate else "rate adaptive"
+        self.log(
+            f"dispatching {self.total} entries to {base_url} "
+            f"(concurrency {concurrency}, {pace}); ledger {ledger}"
+        )
+
+    def attach(self, pace: Pace) -> None:
+        self._pace = pace
+
+    def created(self, result: EntryResult) -> None:
+        self._settled(result)
+        if self.fmt == "text":
+            label = "adopted" if result.outcome == "adopted" else "created"
+            how = " (found by lookup)" if result.reconciled else ""
+            self._clear()
+            print(
+                self.redact(f"{label}  {result.entry.entry_id}  {result.url}{how}"),
+                file=self.out,
+                flush=True,
+            )
+        self._redraw()
+
+    def skipped(self, result: EntryResult) -> None:
+        self._settled(result)
+        self._redraw()
+
+    def retrying(self, result: EntryResult, wait: float) -> None:
+        self._retrying.add(result.entry.entry_id)
+        if not self.live:
+            self.log(
+                f"retry {result.entry.entry_id} in {wait:.1f}s "
+                f"(attempt {result.attempts}): {result.error}"
+            )
+        self._redraw()
+
+    def failed(self, result: EntryResult) -> None:
+        self._failed += 1
+        self._settled(result)
+        self.log(f"failed {result.entry.entry_id}: {result.error}", warn=True)
+
+    def in_doubt(self, result: EntryResult) -> None:
+        self._failed += 1
+        self._settled(result)
+        self.log(f"in doubt {result.entry.entry_id}: {result.error}", warn=True)
+
+    def sent(self) -> None:
+        now = time.monotonic()
+        self.sends.append(now)
+        while self.sends and self.sends[0] < now - RATE_WINDOW:
+            self.sends.popleft()
+
+    def log(self, message: str, *, warn: bool = False) -> None:
+        self._clear()
+        prefix = "launcher: "
+        if warn and self.color:
+            prefix += "\x1b[33m"
+            message += "\x1b[0m"
+        print(self.redact(prefix + message), file=self.err, flush=True)
+        self._redraw(force=True)
+
+    def finish(self, result: RunResult) -> None:
+        self._clear()
+
+    # --- the live line ------------------------------------------------------------------
+
+    def _settled(self, result: EntryResult) -> None:
+        self._done += 1
+        self._retrying.discard(result.entry.entry_id)
+
+    def _clear(self) -> None:
+        if self._line_shown:
+            self.err.write("\r\x1b[2K")
+            self.err.flush()
+            self._line_shown = False
+
+    def _redraw(self, force: bool = False) -> None:
+        if not self.live:
+            return
+        now = time.monotonic()
+        if not force and now - self._drawn < REDRAW_EVERY and self._done < self.total:
+            return
+        self._drawn = now
+        elapsed = now - self.started
+        window = min(RATE_WINDOW, elapsed) or 1.0
+        rate = len(self.sends) / window
+        remaining = self.total - self._done
+        eta = f"{remaining / rate:.0f}s" if rate > 0 and remaining else "-"
+        pace = ""
+        if self._pace is not None and self._pace.snapshot.rate is not None:
+            pace = f" (pace {self._pace.snapshot.rate:.1f}/s)"
+        line = (
+            f"launcher: {self._done}/{self.total} done · {self._failed} failed · "
+            f"{len(self._retrying)} retrying · {rate:.1f} req/s{pace} · ETA {eta}"
+        )
+        self.err.write("\r\x1b[2K" + line[: _width() - 1])
+        self.err.flush()
+        self._line_shown = True
+
+
+def _width() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        return 120

@@ -1,0 +1,540 @@
+"""The dispatch loop: each entry becomes exactly one Devin session, recorded in the ledger.
+
+Composed of the pieces beside it: `client` (one API call, classified), `pacing` (one
+shared pace, backoff, circuit breaker) and `ledger` (durable intent and outcome).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import signal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    stop_any,
+)
+from tenacity.stop import stop_base
+
+from launcher import ledger as ledger_mod
+from launcher import report, validate
+from launcher.client import (
+    Created,
+    DevinClient,
+    Fatal,
+    Final,
+    InDoubt,
+    LookupFailed,
+    Outcome,
+    Redactor,
+    RetrySafe,
+)
+from launcher.entry import Entry, MissingEnv
+from launcher.errors import ExitCode, UsageError
+from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
+from launcher.progress import RunProgress
+
+DEFAULT_BASE_URL = "https://api.devin.ai"
+SANDBOX_TOKEN = "sandbox"  # sent to an embedded sandbox when no API key is set
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    base_url: str = DEFAULT_BASE_URL
+    api_key_env: str = "DEVIN_API_KEY"
+    concurrency: int = 8
+    rate: float | None = None  # requests/s cap; None: adapt to the server
+    max_attempts: int = 8
+    max_wait: float = 300.0
+    timeout: float = 30.0
+    reconcile_delay: float = 2.0  # a created session may take a moment to be listed
+    drain_timeout: float = 30.0  # after a signal, how long requests in flight may finish
+    breaker_window: int = 20
+    breaker_threshold: float = 0.8
+    breaker_min_span: float = 10.0  # seconds the failing window must cover
+
+
+@dataclass
+class EntryResult:
+    entry: Entry
+    outcome: str = "pending"  # created, adopted, skipped, failed, in_doubt, pending
+    session_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    status: int | None = None
+    reconciled: bool = False
+    attempts: int = 0
+    last_in_doubt: bool = False  # the last answer left it unknown whether it was created
+
+
+@dataclass
+class RunResult:
+    results: list[EntryResult]
+    ledger: str
+    run_id: str
+    stopped: str | None = None  # why the run stopped starting entries, if it did
+    auth_error: str | None = None
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.auth_error:
+            return ExitCode.AUTH
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        done = {"created", "adopted", "skipped"}
+        return ExitCode.OK if all(r.outcome in done for r in self.results) else ExitCode.FAILED
+
+
+class _Stopped(Exception):
+    """No further attempt may start (signal or circuit breaker)."""
+
+
+class _StopWhen(stop_base):
+    """A tenacity stop condition from a predicate on the retry state."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self._predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._predicate(retry_state)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The entry's outcome was already recorded inside the attempt (reconciliation)."""
+
+
+class Dispatcher:
+    """Runs every entry through send → classify → retry/reconcile → record."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        client: DevinClient,
+        writer: ledger_mod.LedgerWriter,
+        environ: Mapping[str, str],
+        progress: RunProgress,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.ledger = writer
+        self.environ = environ
+        self.progress = progress
+        self.pace = Pace(cap=settings.rate)
+        self.breaker = CircuitBreaker(
+            settings.breaker_window, settings.breaker_threshold, settings.breaker_min_span
+        )
+        self.slots = anyio.CapacityLimiter(settings.concurrency)
+        self.stop_event = anyio.Event()
+        self.stop_reason: str | None = None
+        self.auth_error: str | None = None
+        self._cancel: anyio.CancelScope | None = None
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_event.set()
+
+    async def run(self, results: Sequence[EntryResult]) -> None:
+        async with anyio.create_task_group() as tg:
+            self._cancel = tg.cancel_scope
+            for result in results:
+                tg.start_soon(self._dispatch, result)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Backoff sleep that a stop cuts short."""
+        with anyio.move_on_after(seconds):
+            await self.stop_event.wait()
+
+    # --- one entry ---------------------------------------------------------------------
+
+    async def _dispatch(self, result: EntryResult) -> None:
+        entry = result.entry
+        prior = self.ledger.state.get(entry.key)
+        if prior is not None and prior.outcome == "created":
+            result.outcome, result.session_id, result.url = "skipped", prior.session_id, prior.url
+            self.progress.skipped(result)
+            return
+        if self.stop_reason:
+            return
+        try:
+            if (
+                prior is not None
+                and prior.outcome in ("sending", "in_doubt")
+                and not entry.request.get("idempotent")
+            ):
+                # An earlier run may have created it: find it before sending again. A request
+                # that run left in flight may still be on the server until its timeout.
+                result.error = prior.error or "an earlier run stopped with this request in flight"
+                wait = self.settings.reconcile_delay
+                if prior.outcome == "sending":
+                    wait = max(wait, _seconds_until(prior.ts, self.settings.timeout))
+                if await self._reconcile(result, first_wait=wait) != "absent":
+                    return
+            outcome = await self._send_with_retries(result)
+        except _Stopped:
+            if result.last_in_doubt:
+                await self._record_in_doubt(
+                    result, f"{result.error} (not retried: {self.stop_reason})"
+                )
+            elif result.error is not None:  # a retry was due: say why it did not happen
+                await self._record_failed(
+                    result,
+                    f"not retried ({self.stop_reason}); last error: {result.error}",
+                    result.status,
+                )
+            return
+        await self._record(result, outcome)
+
+    async def _send_with_retries(self, result: EntryResult) -> Outcome | Settled:
+        settings = self.settings
+
+        def gave_up(state: RetryCallState) -> Outcome:
+            last = state.outcome.result() if state.outcome else None
+            assert isinstance(last, RetrySafe | InDoubt)
+            sleep = state.upcoming_sleep
+            if sleep > settings.max_wait:
+                why = (
+                    f"the server asked to wait {sleep:.0f}s, "
+                    f"more than --max-wait {settings.max_wait:g}s"
+                )
+            elif self.stop_reason:
+                why = f"not retried ({self.stop_reason})"
+            else:
+                why = f"gave up after {state.attempt_number} attempts"
+            if isinstance(last, InDoubt):
+                return InDoubt(f"{why}; last error: {last.error}", last.status)
+            return Final(f"{why}; last error: {last.error}", last.status or 0)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda o: isinstance(o, RetrySafe | InDoubt)),
+            wait=RetryWait(settings.max_wait),
+            stop=stop_any(
+                stop_after_attempt(settings.max_attempts),
+                _StopWhen(lambda s: s.upcoming_sleep > settings.max_wait),
+                _StopWhen(lambda s: self.stop_reason is not None),
+            ),
+            sleep=self._sleep,
+            before_sleep=lambda s: self.progress.retrying(result, s.upcoming_sleep),
+            retry_error_callback=gave_up,
+        )
+        outcome: Outcome | Settled = await retrying(self._attempt, result)
+        return outcome
+
+    async def _attempt(self, result: EntryResult) -> Outcome | Settled:
+        """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
+        if self.stop_reason:
+            raise _Stopped
+        entry = result.entry
+        body = entry.body(self.environ)
+        async with self.slots:
+            if self.stop_reason:
+                raise _Stopped
+            result.attempts += 1
+            await self.ledger.append("sending", entry, attempt=result.attempts)
+            epoch = await self.pace.acquire()
+            self.progress.sent()
+            outcome = await self.client.create_session(body)
+        result.last_in_doubt = isinstance(outcome, InDoubt)
+        if isinstance(outcome, Created):
+            self.pace.on_success()
+            self.breaker.record(False)
+            return outcome
+        if isinstance(outcome, RetrySafe):
+            result.error, result.status = outcome.error, outcome.status
+            if outcome.status in (429, 503):
+                self.pace.on_throttle(epoch)
+            if outcome.status != 429:
+                self._record_breaker(outcome.error)
+            return outcome
+        if isinstance(outcome, InDoubt):
+            result.error, result.status = outcome.error, outcome.status
+            self._record_breaker(outcome.error)
+            if entry.request.get("idempotent"):
+                return outcome  # resending returns the same session if it exists
+            found = await self._reconcile(result)
+            if found != "absent":
+                return Settled()
+            result.last_in_doubt = False
+            return RetrySafe(outcome.error, outcome.status)  # known not created: resend
+        self.breaker.record(False)
+        return outcome
+
+    def _record_breaker(self, error: str) -> None:
+        self.breaker.record(True, error)
+        if self.breaker.open and self.breaker.reason:
+            self.stop(f"circuit breaker open: {self.breaker.reason}")
+
+    async def _reconcile(self, result: EntryResult, first_wait: float | None = None) -> str:
+        """Look the entry up by its tag: "found" (recorded created), "absent" (safe to
+        send), or "unknown" (no tag, or the lookup kept failing: recorded in doubt)."""
+        entry = result.entry
+        tag = entry.reconcile_tag
+        if tag is None:
+            await self._record_in_doubt(
+                result,
+                f"{result.error}; cannot look it up: the entry has 50 tags, no room "
+                "for the reconciliation tag",
+            )
+            return "unknown"
+        last_error = "lookup failed"
+        base = self.settings.reconcile_delay
+        for delay in (base if first_wait is None else first_wait, base * 2):
+            await self._sleep(delay)
+            if self.stop_reason and self.auth_error:
+                break
+            try:
+                async with self.slots:
+                    await self.pace.acquire()
+                    found = await self.client.find_by_tag(tag)
+            except LookupFailed as exc:
+                last_error = str(exc)
+                continue
+            if not found:
+                return "absent"
+            session = found[0]
+            result.reconciled = True
+            created = Created(
+                session_id=str(session.get("session_id")),
+                url=str(session.get("url") or ""),
+                is_new_session=True,
+            )
+            await self._record(result, created)
+            return "found"
+        await self._record_in_doubt(result, f"{result.error}; then {last_error}")
+        return "unknown"
+
+    # --- recording ---------------------------------------------------------------------
+
+    async def _record(self, result: EntryResult, outcome: Outcome | Settled) -> None:
+        entry = result.entry
+        if isinstance(outcome, Settled):
+            return
+        if isinstance(outcome, Created):
+            result.outcome = "adopted" if outcome.is_new_session is False else "created"
+            result.session_id, result.url = outcome.session_id, outcome.url
+            result.error = result.status = None
+            fields: dict[str, Any] = {
+                "session_id": outcome.session_id,
+                "url": outcome.url,
+                "is_new_session": outcome.is_new_session,
+            }
+            if result.reconciled:
+                fields["reconciled"] = True
+            await self.ledger.append("created", entry, **fields)
+            self.progress.created(result)
+        elif isinstance(outcome, Fatal):
+            await self._record_failed(result, outcome.error, outcome.status)
+            if self.auth_error is None:
+                self.auth_error = outcome.error
+                self.stop("the API rejected the credentials")
+                if self._cancel is not None:
+                    self._cancel.cancel()
+        elif isinstance(outcome, Final):
+            await self._record_failed(result, outcome.error, outcome.status or None)
+        elif isinstance(outcome, InDoubt):
+            await self._record_in_doubt(result, outcome.error)
+
+    async def _record_failed(self, result: EntryResult, error: str, status: int | None) -> None:
+        result.outcome, result.error, result.status = "failed", error, status
+        await self.ledger.append("failed", result.entry, error=error, status=status)
+        self.progress.failed(result)
+
+    async def _record_in_doubt(self, result: EntryResult, error: str) -> None:
+        result.outcome, result.error = "in_doubt", error
+        await self.ledger.append("in_doubt", result.entry, error=error)
+        self.progress.in_doubt(result)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def _seconds_until(ts: str, after: float) -> float:
+    """Seconds from now until `after` seconds past the ledger timestamp `ts`."""
+    try:
+        then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return after
+    return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())
+
+
+def settings_from_args(args: argparse.Namespace) -> RunSettings:
+    for flag, value in (("--concurrency", args.concurrency), ("--max-attempts", args.max_attempts)):
+        if value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}")
+    for flag, seconds in (("--timeout", args.timeout), ("--max-wait", args.max_wait)):
+        if seconds <= 0:
+            raise UsageError(f"{flag} must be a positive number of seconds, got {seconds:g}")
+    if args.sandbox and args.base_url:
+        raise UsageError("--sandbox and --base-url both given; use one of them")
+    base_url = args.base_url or os.environ.get("DEVIN_BASE_URL") or DEFAULT_BASE_URL
+    return RunSettings(
+        base_url=base_url.rstrip("/"),
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+        rate=parse_rate(args.rate) if args.rate else None,
+        max_attempts=args.max_attempts,
+        max_wait=args.max_wait,
+        timeout=args.timeout,
+        reconcile_delay=getattr(args, "reconcile_delay", RunSettings.reconcile_delay),
+    )
+
+
+def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[Entry]:
+    if not globs:
+        return entries
+    chosen = [e for e in entries if any(fnmatch.fnmatchcase(e.name, g) for g in globs)]
+    if not chosen:
+        raise UsageError(f"no entry name matches --select {' '.join(globs)}")
+    return chosen
+
+
+def check_environment(
+    entries: Sequence[Entry], environ: Mapping[str, str], api_key_env: str | None
+) -> None:
+    """Exit 2 before sending anything when the key or a secret's variable is unset."""
+    missing: dict[str, list[str]] = {}
+    if api_key_env is not None and not environ.get(api_key_env):
+        missing[api_key_env] = ["the API key"]
+    for entry in entries:
+        for name in entry.env_vars():
+            if name not in environ:
+                missing.setdefault(name, []).append(entry.entry_id)
+    if missing:
+        lines = []
+        for name, users in missing.items():
+            shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+            lines.append(f"  {name} (used by {shown})")
+        raise UsageError(
+            "these environment variables are not set; set them and run again:\n" + "\n".join(lines)
+        )
+
+
+@contextmanager
+def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
+    if not use_sandbox:
+        yield settings
+        return
+    from launcher.sandbox.config import SandboxConfig
+    from launcher.sandbox.server import running_sandbox
+
+    with running_sandbox(SandboxConfig(port=0, api_key=None)) as handle:
+        yield replace(settings, base_url=handle.base_url)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    checked = validate.check(args.paths, run_key=args.run_key)
+    if checked.diagnostics:
+        report.print_check(checked, args.format)
+        return ExitCode.USAGE
+    entries = select_entries(checked.entries, args.select)
+    environ = dict(os.environ)
+    check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
+    api_key = environ.get(settings.api_key_env) or SANDBOX_TOKEN
+    redact = Redactor([api_key, *(entry_secret_values(entries, environ))])
+    run_id = ledger_mod.new_run_id()
+    with (
+        ledger_mod.LedgerWriter.open(args.ledger, run_id) as writer,
+        _target(settings, args.sandbox) as settings,
+    ):
+        progress = RunProgress(
+            total=len(entries), fmt=args.format, mode=args.progress, redact=redact
+        )
+        progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency)
+        result = anyio.run(
+            _dispatch_all, settings, entries, writer, environ, api_key, redact, progress
+        )
+        result.warnings.extend(writer.state.warnings)
+    progress.finish(result)
+    report.print_run(result, args.format, redact=redact)
+    return int(result.exit_code)
+
+
+def entry_secret_values(entries: Sequence[Entry], environ: Mapping[str, str]) -> list[str]:
+    values: list[str] = []
+    for entry in entries:
+        try:
+            body = entry.body(environ)
+        except MissingEnv:
+            continue
+        values.extend(str(s.get("value", "")) for s in body.get("session_secrets") or [])
+    return values
+
+
+async def _dispatch_all(
+    settings: RunSettings,
+    entries: Sequence[Entry],
+    writer: ledger_mod.LedgerWriter,
+    environ: Mapping[str, str],
+    api_key: str,
+    redact: Redactor,
+    progress: RunProgress,
+) -> RunResult:
+    results = [EntryResult(entry) for entry in entries]
+    timeout = httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout))
+    limits = httpx.Limits(
+        max_connections=settings.concurrency,
+        max_keepalive_connections=settings.concurrency,
+        keepalive_expiry=4.0,
+    )
+    interrupted = False
+    async with httpx.AsyncClient(
+        base_url=settings.base_url, timeout=timeout, limits=limits
+    ) as http:
+        dispatcher = Dispatcher(
+            settings, DevinClient(http, api_key, redact), writer, environ, progress
+        )
+        progress.attach(dispatcher.pace)
+        async with anyio.create_task_group() as outer:
+
+            async def watch_signals() -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        if interrupted:  # second signal: abort at once
+                            outer.cancel_scope.cancel()
+                            return
+                        interrupted = True
+                        name = signal.Signals(signum).name
+                        dispatcher.stop(f"interrupted by {name}")
+                        progress.log(
+                            f"{name}: starting nothing new; letting requests in "
+                            f"flight finish (again to abort)"
+                        )
+                        outer.start_soon(_deadline, outer, settings.drain_timeout)
+
+            outer.start_soon(watch_signals)
+            await dispatcher.run(results)
+            outer.cancel_scope.cancel()
+    stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
+    return RunResult(
+        results=results,
+        ledger=str(writer.path),
+        run_id=writer.run_id,
+        stopped=stopped,
+        auth_error=dispatcher.auth_error,
+        interrupted=interrupted,
+    )
+
+
+async def _deadline(group: TaskGroup, seconds: float) -> None:
+    await anyio.sleep(seconds)
+    group.cancel_scope.cancel()

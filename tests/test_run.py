@@ -1,0 +1,365 @@
+"""`launcher run` against the real sandbox on 127.0.0.1: what the user and the server see.
+
+Every test also checks that no secret value and no API key reached stdout, stderr or the
+ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launcher.cli import main
+from tests.runkit import (
+    API_KEY,
+    SECRET,
+    assert_no_secrets,
+    created,
+    launcher_cmd,
+    launcher_env,
+    read_ledger,
+    run_launcher,
+    write_manifest,
+)
+
+Sandbox = Any
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVIN_API_KEY", API_KEY)
+    monkeypatch.setenv("TEST_SECRET", SECRET)
+    monkeypatch.delenv("DEVIN_BASE_URL", raising=False)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], ledger: Path, *args: str) -> tuple[int, str, str]:
+    code = main(["run", *args, "--ledger", str(ledger)])
+    out, err = capsys.readouterr()
+    assert_no_secrets(out, err, ledger.read_text() if ledger.exists() else "")
+    return code, out, err
+
+
+def test_run_then_rerun_and_other_cwd_send_nothing(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sb = make_sandbox()
+    folder = tmp_path / "manifests"
+    write_manifest(folder / "a.yaml", 6, prefix="alpha")
+    write_manifest(folder / "sub" / "b.yaml", 4, prefix="beta", idempotent=True)
+    ledger = tmp_path / "ledger.jsonl"
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run_main(capsys, ledger, "manifests", "--base-url", sb.base_url)
+    assert code == 0
+    assert sb.stats()["sessions"] == 10 and sb.stats()["requests"] == 10
+    events = read_ledger(ledger)
+    ids = created(events)
+    assert sorted(ids) == sorted(
+        [f"a.yaml#alpha-{i}" for i in range(6)] + [f"sub/b.yaml#beta-{i}" for i in range(4)]
+    )
+    server_ids = {s["session_id"] for s in sb.list_sessions()}
+    assert set(ids.values()) == server_ids
+    assert out.count("created  ") == 10  # each URL printed as it is created
+
+    # The same run again: nothing is sent.
+    code, out, _ = run_main(capsys, ledger, "manifests", "--base-url", sb.base_url)
+    assert code == 0 and sb.stats()["requests"] == 10
+    assert "10 skipped" in out
+
+    # From another working directory, through another spelling of the path.
+    elsewhere = tmp_path / "x" / "y"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    code, _, _ = run_main(capsys, ledger, "../../manifests/", "--base-url", sb.base_url)
+    assert code == 0 and sb.stats()["requests"] == 10
+
+
+def test_json_output_lists_every_entry(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox()
+    write_manifest(tmp_path / "m.yaml", 3)
+    ledger = tmp_path / "l.jsonl"
+    code, out, _ = run_main(
+        capsys, ledger, str(tmp_path / "m.yaml"), "--base-url", sb.base_url, "--format", "json"
+    )
+    doc = json.loads(out)
+    assert code == 0
+    assert (doc["created"], doc["adopted"], doc["skipped"], doc["failed"], doc["in_doubt"]) == (
+        3,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert doc["ledger"] == str(ledger)
+    assert {e["name"] for e in doc["entries"]} == {"task-0", "task-1", "task-2"}
+    assert all(e["session_id"].startswith("devin-") and e["url"] for e in doc["entries"])
+
+
+def test_rate_limited_server_every_entry_once_and_no_early_retry(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(rate=20.0, burst=2)
+    write_manifest(tmp_path / "m.yaml", 40)
+    ledger = tmp_path / "l.jsonl"
+    code, _, _ = run_main(
+        capsys,
+        ledger,
+        str(tmp_path),
+        "--base-url",
+        sb.base_url,
+        "--concurrency",
+        "8",
+        "--max-attempts",
+        "20",
+    )
+    stats = sb.stats()
+    assert code == 0
+    assert stats["sessions"] == 40 and stats["duplicate_bodies"] == 0
+    assert stats["rate_limited"] > 0  # the server did push back
+    assert stats["early_retries"] == 0  # and no retry came before its Retry-After
+    assert len(created(read_ledger(ledger))) == 40
+
+
+def test_fixed_rate_is_smooth_and_in_flight_bounded(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(latency_ms=150)
+    write_manifest(tmp_path / "m.yaml", 30)
+    rate = 25.0
+    code, _, _ = run_main(
+        capsys,
+        tmp_path / "l.jsonl",
+        str(tmp_path),
+        "--base-url",
+        sb.base_url,
+        "--rate",
+        str(rate),
+        "--concurrency",
+        "3",
+    )
+    assert code == 0
+    stats = sb.stats()
+    assert stats["max_in_flight"] <= 3
+    starts = sorted(r["t"] for r in sb.requests_log())
+    assert len(starts) == 30
+    tolerance = 0.004  # loopback scheduling jitter, seconds
+    for i, t0 in enumerate(starts):
+        for w in (0.1, 0.25, 0.5, 1.0):
+            in_window = sum(1 for t in starts[i:] if t < t0 + w - tolerance)
+            assert in_window <= rate * w + 1, (w, in_window)
+
+
+def test_concurrency_bound_without_rate(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(latency_ms=100)
+    write_manifest(tmp_path / "m.yaml", 24)
+    code, _, _ = run_main(
+        capsys, tmp_path / "l.jsonl", str(tmp_path), "--base-url", sb.base_url, "--concurrency", "4"
+    )
+    assert code == 0
+    assert 2 <= sb.stats()["max_in_flight"] <= 4
+
+
+def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sb = make_sandbox(api_key="the-right-key")
+    write_manifest(tmp_path / "m.yaml", 50)
+    code, _, err = run_main(
+        capsys, tmp_path / "l.jsonl", str(tmp_path), "--base-url", sb.base_url, "--concurrency", "4"
+    )
+    assert code == 3
+    assert sb.stats()["requests"] <= 4
+    assert "rejected the credentials" in err
+    assert sb.stats()["sessions"] == 0
+
+
+def test_invalid_manifest_anywhere_sends_nothing(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox()
+    write_manifest(tmp_path / "good.yaml", 5)
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "bad.yaml").write_text(
+        "version: 1\nsessions:\n  - name: x\n    promt: typo\n"
+    )
+    code, out, _ = run_main(capsys, tmp_path / "l.jsonl", str(tmp_path), "--base-url", sb.base_url)
+    assert code == 2
+    assert "bad.yaml:4" in out and "prompt" in out
+    assert sb.stats()["requests"] == 0
+    assert not (tmp_path / "l.jsonl").exists()
+
+
+def test_missing_environment_is_named_before_anything_is_sent(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sb = make_sandbox()
+    write_manifest(tmp_path / "m.yaml", 2)
+    monkeypatch.delenv("TEST_SECRET")
+    monkeypatch.delenv("DEVIN_API_KEY")
+    code, _, err = run_main(capsys, tmp_path / "l.jsonl", str(tmp_path), "--base-url", sb.base_url)
+    assert code == 2
+    assert "DEVIN_API_KEY" in err and "TEST_SECRET" in err and "m.yaml#task-0" in err
+    assert sb.stats()["requests"] == 0
+
+
+def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sb = make_sandbox(latency_ms=200)
+    write_manifest(tmp_path / "m.yaml", 30)
+    ledger = tmp_path / "l.jsonl"
+    args = ("run", str(tmp_path), "--ledger", str(ledger), "--concurrency", "1")
+    env = launcher_env(sb.base_url)
+    first = subprocess.Popen(
+        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while sb.stats()["requests"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = run_launcher(*args, env=env, timeout=15)
+        assert second.returncode == 4
+        assert f"pid {first.pid}" in second.stderr and "held by" in second.stderr
+        assert_no_secrets(second.stdout, second.stderr)
+    finally:
+        first.kill()
+        first.communicate()
+
+
+def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(fail_rate=0.4, drop_rate=0.3, seed=7)
+    full = [f"t{i}" for i in range(50)]  # 50 tags: no room for the reconciliation tag
+    write_manifest(tmp_path / "m.yaml", 20, tags=full)
+    ledger = tmp_path / "l.jsonl"
+    code, _, err = run_main(
+        capsys, ledger, str(tmp_path), "--base-url", sb.base_url, "--reconcile-delay", "0.05"
+    )
+    stats = sb.stats()
+    assert code == 1
+    assert stats["duplicate_bodies"] == 0
+    events = read_ledger(ledger)
+    doubts = {e["entry"] for e in events if e["event"] == "in_doubt"}
+    assert doubts and "in doubt" in err
+    sending = [e for e in events if e["event"] == "sending"]
+    for entry in doubts:  # sent once, never again
+        assert sum(1 for e in sending if e["entry"] == entry) == 1
+
+
+def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(fail_rate=0.2, drop_rate=0.2, seed=11)
+    write_manifest(tmp_path / "m.yaml", 30)
+    ledger = tmp_path / "l.jsonl"
+    code, _, _ = run_main(
+        capsys,
+        ledger,
+        str(tmp_path),
+        "--base-url",
+        sb.base_url,
+        "--reconcile-delay",
+        "0.05",
+        "--max-attempts",
+        "15",
+    )
+    stats = sb.stats()
+    assert code == 0
+    assert stats["sessions"] == 30 and stats["duplicate_bodies"] == 0
+    events = read_ledger(ledger)
+    assert len(created(events)) == 30
+    assert any(e.get("reconciled") for e in events if e["event"] == "created")
+
+
+def test_idempotent_faults_end_created_once(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(fail_rate=0.2, drop_rate=0.2, seed=3)
+    write_manifest(tmp_path / "m.yaml", 30, idempotent=True)
+    ledger = tmp_path / "l.jsonl"
+    code, _out, _ = run_main(
+        capsys, ledger, str(tmp_path), "--base-url", sb.base_url, "--max-attempts", "15"
+    )
+    assert code == 0
+    assert sb.stats()["sessions"] == 30
+    assert len(created(read_ledger(ledger))) == 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_refused_connections_are_retried_until_the_server_is_up(
+    tmp_path: Path,
+    sandbox_process: Callable[..., Sandbox],
+) -> None:
+    port = _free_port()
+    write_manifest(tmp_path / "m.yaml", 5)
+    ledger = tmp_path / "l.jsonl"
+    proc = subprocess.Popen(
+        launcher_cmd(
+            "run", str(tmp_path), "--ledger", str(ledger), "--max-attempts", "30", "--max-wait", "1"
+        ),
+        env=launcher_env(f"http://127.0.0.1:{port}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)  # the first attempts find nothing listening
+    sb = sandbox_process(port=port)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "connection failed" in err
+    assert sb.stats()["sessions"] == 5
+    assert_no_secrets(out, err, ledger.read_text())

@@ -1,0 +1,112 @@
+"""The launcher really dies (SIGKILL) or is stopped (SIGTERM) mid-run; a resume finishes.
+
+The sandbox runs in its own process so that it outlives the launcher; the launcher is a
+subprocess so that it can be killed for real.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.runkit import (
+    assert_no_secrets,
+    created,
+    launcher_cmd,
+    launcher_env,
+    read_ledger,
+    run_launcher,
+    write_manifest,
+)
+
+
+def _wait_for_created(ledger: Path, count: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if ledger.exists() and ledger.read_text().count('"event":"created"') >= count:
+            return
+        assert proc.poll() is None, "the launcher ended before it could be stopped"
+        time.sleep(0.02)
+    raise AssertionError("the launcher created too little in 30 s")
+
+
+def _manifests(tmp_path: Path) -> Path:
+    folder = tmp_path / "manifests"
+    write_manifest(folder / "plain.yaml", 24, prefix="plain")
+    write_manifest(folder / "idem.yaml", 16, prefix="idem", idempotent=True)
+    return folder
+
+
+def test_kill_9_mid_run_then_resume_creates_each_entry_once(
+    tmp_path: Path, sandbox_process: Callable[..., Any]
+) -> None:
+    sb = sandbox_process(latency_ms=120)
+    folder = _manifests(tmp_path)
+    ledger = tmp_path / "ledger.jsonl"
+    args = (
+        "run",
+        str(folder),
+        "--ledger",
+        str(ledger),
+        "--concurrency",
+        "6",
+        "--reconcile-delay",
+        "0.05",
+    )
+    env = launcher_env(sb.base_url)
+    proc = subprocess.Popen(
+        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_created(ledger, 10, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    before = read_ledger(ledger)  # parses: no torn line survives a kill between writes
+    assert 10 <= len(created(before)) < 40
+
+    resume = run_launcher(*args, env=env)
+    assert resume.returncode == 0, resume.stderr
+    events = read_ledger(ledger)
+    ids = created(events)
+    assert len(ids) == 40
+    stats = sb.stats()
+    assert stats["duplicate_bodies"] == 0
+    assert stats["sessions"] == 40  # idempotent twins return the existing session
+    assert len(set(ids.values())) == 40
+    assert_no_secrets(resume.stdout, resume.stderr, ledger.read_text())
+
+
+def test_sigterm_drains_exits_130_and_a_resume_finishes(
+    tmp_path: Path, sandbox_process: Callable[..., Any]
+) -> None:
+    sb = sandbox_process(latency_ms=120)
+    folder = _manifests(tmp_path)
+    ledger = tmp_path / "ledger.jsonl"
+    args = ("run", str(folder), "--ledger", str(ledger), "--concurrency", "4")
+    env = launcher_env(sb.base_url)
+    proc = subprocess.Popen(
+        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    _wait_for_created(ledger, 8, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "SIGTERM" in err
+    events = read_ledger(ledger)
+    # Drained: every request that was sent has its answer recorded.
+    sent = {e["entry"] for e in events if e["event"] == "sending"}
+    settled = {e["entry"] for e in events if e["event"] in ("created", "failed", "in_doubt")}
+    assert sent == settled
+    assert len(created(events)) < 40
+    assert "not attempted" in out
+    assert_no_secrets(out, err, ledger.read_text())
+
+    resume = run_launcher(*args, env=env)
+    assert resume.returncode == 0, resume.stderr
+    assert len(created(read_ledger(ledger))) == 40
+    assert sb.stats()["sessions"] == 40
+    assert sb.stats()["duplicate_bodies"] == 0
