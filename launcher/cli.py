@@ -38,6 +38,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         report.print_check(result, args.format)
         return ExitCode.USAGE
     state = ledger.read_state(args.ledger)
+    report.warn_untagged(result.entries)
     items = plan.make_plan(result.entries, state)
     report.print_plan(items, args.format, show_requests=args.show_requests)
     return ExitCode.OK

@@ -12,10 +12,11 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, NamedTuple
 
 from launcher.entry import Entry
-from launcher.schemas import create_session_fields
+from launcher.schemas import create_session_fields, openapi
 from launcher.yamlload import Document, Path
 
 MAX_COMBINATIONS = 50_000  # per session: a typo like a 1000×1000 matrix fails at once
@@ -183,7 +184,7 @@ def _expand_session(
         name = str(_substitute(session["name"], combo))
         body = dict(request)
         for key in templated:
-            body[key] = _substitute(body[key], combo)
+            body[key] = _substitute(body[key], combo, key in integer_fields())
         if name in names:
             repeated = True
             continue
@@ -331,14 +332,28 @@ def _scan_templates(
     return found, ok
 
 
-def _substitute(value: Any, combo: dict[str, Any]) -> Any:
-    """`${{ matrix.X }}` replaced in every string; a string that is exactly one template of
-    an integer variable becomes that integer (so `max_acu_limit: ${{ matrix.acu }}` works)."""
+@cache
+def integer_fields() -> frozenset[str]:
+    """Request fields whose OpenAPI schema admits an integer (today: max_acu_limit)."""
+    props = openapi()["components"]["schemas"]["CreateSessionParams"]["properties"]
+    return frozenset(
+        name
+        for name, sub in props.items()
+        if sub.get("type") == "integer"
+        or any(b.get("type") == "integer" for b in sub.get("anyOf", []))
+    )
+
+
+def _substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:
+    """`${{ matrix.X }}` replaced in every string. In a field the API types as an integer,
+    a string that is exactly one template of an integer variable becomes that integer (so
+    `max_acu_limit: ${{ matrix.acu }}` works); elsewhere it stays a string (`title: ${{
+    matrix.pr }}` is the text "101")."""
     if isinstance(value, str):
         if "${{" not in value:
             return value
         whole = _WHOLE_MATRIX_REF.match(value)
-        if whole and isinstance(combo.get(whole.group(1)), int):
+        if integer and whole and isinstance(combo.get(whole.group(1)), int):
             return combo[whole.group(1)]
 
         def one(m: re.Match[str]) -> str:

@@ -12,7 +12,8 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
@@ -53,7 +54,7 @@ class PaceSnapshot:
 class Pace:
     """The one pace every worker draws from before a request starts.
 
-    `acquire()` returns the pace's epoch; a throttle reported with an epoch older than the
+    `start()` yields the pace's epoch; a throttle reported with an epoch older than the
     current one belongs to a congestion episode already reacted to, and is ignored, so a
     burst of 429s from requests that were in flight together lowers the pace only once.
     """
@@ -78,22 +79,25 @@ class Pace:
     def snapshot(self) -> PaceSnapshot:
         return PaceSnapshot(self._rate, self._throttles, self._mode)
 
-    async def acquire(self) -> int:
-        """Wait until a request may start; requests are spaced 1/rate apart, in FIFO order."""
+    @asynccontextmanager
+    async def start(self) -> AsyncIterator[int]:
+        """Wait until a request may start; yields the pace's epoch.
+
+        The caller does its last step before sending (the durable ledger intent) inside
+        the block; the next start is spaced 1/rate from when the block ends, so however
+        long that step takes, no two requests leave closer than 1/rate. FIFO order.
+        """
         if self._born is None:
             self._born = self._clock()
         if self._rate is None:
-            return self._epoch
+            yield self._epoch
+            return
         async with self._lock:
-            while True:
-                assert self._rate is not None
-                now = self._clock()
-                if now >= self._next_start:
-                    # Spacing is measured from the real start, so a late wake-up never lets
-                    # the next request start closer than 1/rate after this one.
-                    self._next_start = now + 1.0 / self._rate
-                    return self._epoch
-                await anyio.sleep(self._next_start - now)
+            while self._rate is not None and self._clock() < self._next_start:
+                await anyio.sleep(self._next_start - self._clock())
+            yield self._epoch
+            if self._rate is not None:
+                self._next_start = self._clock() + 1.0 / self._rate
 
     def on_success(self) -> None:
         now = self._clock()
@@ -199,5 +203,5 @@ class CircuitBreaker:
         if failures >= self._threshold * len(self._recent) and span >= self._min_span:
             self.reason = (
                 f"the API keeps failing: {failures} of the last {len(self._recent)} "
-                f"attempts over {span:.0f}s failed (last: {error})"
+                f"attempts over {span:.1f}s failed (last: {error})"
             )

@@ -162,3 +162,20 @@ def print_run(result: Any, fmt: str, *, redact: Any) -> None:
     if counts["pending"]:
         print(f"{counts['pending']} not attempted: the next run with the same ledger sends them")
     print(f"ledger: {result.ledger}")
+
+
+def warn_untagged(entries: Any) -> None:
+    """Entries with 50 tags carry no reconciliation tag: say so before anything is sent."""
+    import sys
+
+    untagged = [e.entry_id for e in entries if e.reconcile_tag is None]
+    if untagged:
+        shown = ", ".join(untagged[:3]) + (
+            f" and {len(untagged) - 3} more" if len(untagged) > 3 else ""
+        )
+        print(
+            f"launcher: warning: {len(untagged)} entries already have 50 tags, so they carry no "
+            f"reconciliation tag ({shown}); if their creation is ever in doubt they cannot be "
+            "looked up and are reported in doubt. Drop a tag to make room.",
+            file=sys.stderr,
+        )

@@ -248,8 +248,9 @@ class Dispatcher:
             if self.stop_reason:
                 raise _Stopped
             result.attempts += 1
-            await self.ledger.append("sending", entry, attempt=result.attempts)
-            epoch = await self.pace.acquire()
+            async with self.pace.start() as epoch:
+                # The intent is durable, and its timestamp true, right before the send.
+                await self.ledger.append("sending", entry, attempt=result.attempts)
             self.progress.sent()
             outcome = await self.client.create_session(body)
         result.last_in_doubt = isinstance(outcome, InDoubt)
@@ -302,7 +303,8 @@ class Dispatcher:
                 break
             try:
                 async with self.slots:
-                    await self.pace.acquire()
+                    async with self.pace.start():
+                        pass
                     found = await self.client.find_by_tag(tag)
             except LookupFailed as exc:
                 last_error = str(exc)
@@ -446,6 +448,7 @@ def run_command(args: argparse.Namespace) -> int:
         report.print_check(checked, args.format)
         return ExitCode.USAGE
     entries = select_entries(checked.entries, args.select)
+    report.warn_untagged(entries)
     environ = dict(os.environ)
     check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
     api_key = environ.get(settings.api_key_env) or SANDBOX_TOKEN

@@ -175,5 +175,11 @@ def test_manifest_session_fields_are_the_api_fields() -> None:
     assert set(defs["defaults"]["properties"]) == set(create_session_fields())
     # value rules live in the OpenAPI only: the manifest schema accepts any value for them
     for name in create_session_fields():
+        if name == "session_secrets":  # only its key names are checked here
+            continue
         assert defs["session"]["properties"][name] is True
         assert defs["defaults"]["properties"][name] is True
+    secret_input = openapi()["components"]["schemas"]["SessionSecretInput"]["properties"]
+    assert set(defs["sessionSecrets"]["items"]["properties"]) == set(secret_input)
+    for where in ("session", "defaults"):
+        assert defs[where]["properties"]["session_secrets"] == {"$ref": "#/$defs/sessionSecrets"}

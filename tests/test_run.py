@@ -284,6 +284,7 @@ def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
     events = read_ledger(ledger)
     doubts = {e["entry"] for e in events if e["event"] == "in_doubt"}
     assert doubts and "in doubt" in err
+    assert "20 entries already have 50 tags" in err  # warned before anything was sent
     sending = [e for e in events if e["event"] == "sending"]
     for entry in doubts:  # sent once, never again
         assert sum(1 for e in sending if e["entry"] == entry) == 1
@@ -332,6 +333,131 @@ def test_idempotent_faults_end_created_once(
     assert code == 0
     assert sb.stats()["sessions"] == 30
     assert len(created(read_ledger(ledger))) == 30
+
+
+def test_503s_are_retried_to_success_after_their_retry_after(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox(unavailable_rate=0.3, seed=5)
+    write_manifest(tmp_path / "m.yaml", 12)
+    ledger = tmp_path / "l.jsonl"
+    code, _, err = run_main(
+        capsys, ledger, str(tmp_path), "--base-url", sb.base_url, "--max-attempts", "20"
+    )
+    stats = sb.stats()
+    assert code == 0
+    assert stats["unavailable"] > 0 and "HTTP 503" in err
+    assert stats["sessions"] == 12 and stats["duplicate_bodies"] == 0
+    assert stats["early_retries"] == 0
+    assert len(created(read_ledger(ledger))) == 12
+
+
+def test_ledger_folder_is_a_file_exits_2_before_any_request(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox()
+    write_manifest(tmp_path / "m.yaml", 3)
+    (tmp_path / "state").write_text("I am a file, not a folder\n")
+    code = main(
+        [
+            "run",
+            str(tmp_path / "m.yaml"),
+            "--ledger",
+            str(tmp_path / "state" / "l.jsonl"),
+            "--base-url",
+            sb.base_url,
+        ]
+    )
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "state" in err and "Traceback" not in err
+    assert sb.stats()["requests"] == 0
+
+
+def test_select_dispatches_only_matching_entries_and_plan_reads_the_ledger(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox()
+    manifest = write_manifest(tmp_path / "m.yaml", 12)
+    ledger = tmp_path / "l.jsonl"
+    code, _, _ = run_main(
+        capsys, ledger, str(manifest), "--base-url", sb.base_url, "--select", "task-1*"
+    )
+    assert code == 0
+    assert sorted(created(read_ledger(ledger))) == sorted(f"m.yaml#task-{i}" for i in (1, 10, 11))
+    assert sb.stats()["requests"] == 3
+
+    code = main(["plan", str(manifest), "--ledger", str(ledger), "--format", "json"])
+    plan = json.loads(capsys.readouterr().out)["entries"]
+    assert code == 0
+    actions = {e["name"]: e["action"] for e in plan}
+    assert [n for n, a in actions.items() if a == "skip"] == ["task-1", "task-10", "task-11"]
+    skipped = next(e for e in plan if e["name"] == "task-1")
+    assert skipped["session_id"] == created(read_ledger(ledger))["m.yaml#task-1"]
+    assert all(e["request"]["session_secrets"][0]["value"] == "***" for e in plan)
+
+    # Change task-1's prompt: plan says create, and flags it changed.
+    manifest.write_text(manifest.read_text().replace("Do task", "Now do task"))
+    main(["plan", str(manifest), "--ledger", str(ledger), "--format", "json"])
+    plan = json.loads(capsys.readouterr().out)["entries"]
+    changed = {e["name"] for e in plan if e["changed"]}
+    assert changed == {"task-1", "task-10", "task-11"}
+    assert {e["action"] for e in plan} == {"create"}
+
+    code, _, err = run_main(
+        capsys, ledger, str(manifest), "--base-url", sb.base_url, "--select", "nothing-*"
+    )
+    assert code == 2 and "no entry name matches" in err
+
+
+def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None
+) -> None:
+    """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
+    import anyio
+
+    from launcher import ledger as ledger_mod
+    from launcher.client import Redactor
+    from launcher.progress import RunProgress
+    from launcher.runner import RunSettings, _dispatch_all
+    from launcher.validate import check
+
+    sb = make_sandbox(fail_rate=1.0, latency_ms=20)
+    write_manifest(tmp_path / "m.yaml", 300, idempotent=True)
+    entries = check([str(tmp_path)]).entries
+    settings = RunSettings(
+        base_url=sb.base_url, concurrency=4, breaker_min_span=0.1, max_attempts=50
+    )
+    redact = Redactor([API_KEY, SECRET])
+    ledger = tmp_path / "l.jsonl"
+    with ledger_mod.LedgerWriter.open(ledger, "breaker-run") as writer:
+        progress = RunProgress(total=300, fmt="text", mode="never", redact=redact)
+        result = anyio.run(
+            _dispatch_all,
+            settings,
+            entries,
+            writer,
+            {"TEST_SECRET": SECRET},
+            API_KEY,
+            redact,
+            progress,
+        )
+    assert result.stopped is not None and "circuit breaker open" in result.stopped
+    assert int(result.exit_code) == 1
+    assert result.count("pending") > 0  # never attempted: left for the next run
+    assert result.count("created") == 0
+    attempted = {e["entry"] for e in read_ledger(ledger)}
+    assert len(attempted) < 300
+    assert sb.stats()["requests"] < 300
 
 
 def _free_port() -> int:

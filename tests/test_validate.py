@@ -75,7 +75,7 @@ def test_good_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_good_folder_and_examples_together(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(GOOD), str(EXAMPLES)]) == 0, capsys.readouterr().out
     err = capsys.readouterr().err
-    assert err.startswith("ok: 9 files,")
+    assert err.startswith("ok: 10 files,")
 
 
 def test_examples_json_is_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,7 +109,7 @@ def test_keeps_going_after_a_bad_file_and_sorts(capsys: pytest.CaptureFixture[st
     assert len(out) == 4
     assert out == sorted(out)
     assert out[0].startswith(str(BAD / "syntax-error"))
-    assert captured.err == "4 errors in 2 of 6 files\n"
+    assert captured.err == "4 errors in 2 of 7 files\n"
 
 
 def test_same_file_twice_is_read_once() -> None:

@@ -21,6 +21,7 @@ class SandboxConfig:
     retry_after: float | None = None  # fixed Retry-After seconds; None = truthful estimate
     fail_rate: float = 0.0  # probability of a 500 without creating
     drop_rate: float = 0.0  # probability of creating, then closing without answering
+    unavailable_rate: float = 0.0  # probability of a 503 with Retry-After, without creating
     latency_ms: float = 0.0  # delay before each answer
     finish_after: float = DEFAULT_FINISH_AFTER  # seconds a session stays `working`
     seed: int | None = None  # makes the fault draws reproducible
@@ -36,9 +37,11 @@ class SandboxConfig:
             raise ValueError("burst must be >= 1")
         if self.retry_after is not None and self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
-        for name in ("fail_rate", "drop_rate"):
+        for name in ("fail_rate", "drop_rate", "unavailable_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        if self.fail_rate + self.drop_rate + self.unavailable_rate > 1.0:
+            raise ValueError("fail_rate + drop_rate + unavailable_rate must be at most 1")
         if self.latency_ms < 0 or self.finish_after < 0:
             raise ValueError("latency_ms and finish_after must be >= 0")
 
@@ -118,6 +121,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="share of creations whose response is dropped (connection closed)",
     )
     p.add_argument(
+        "--unavailable-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="share of 503s (with Retry-After, nothing created)",
+    )
+    p.add_argument(
         "--latency-ms", type=_non_negative, default=0.0, metavar="MS", help="delay per answer"
     )
     p.add_argument(
@@ -141,6 +151,7 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         retry_after=args.retry_after,
         fail_rate=args.fail_rate,
         drop_rate=args.drop_rate,
+        unavailable_rate=args.unavailable_rate,
         latency_ms=args.latency_ms,
         finish_after=args.finish_after,
         seed=args.seed,
@@ -163,6 +174,7 @@ def to_args(config: SandboxConfig) -> list[str]:
         "retry-after": config.retry_after,
         "fail-rate": config.fail_rate,
         "drop-rate": config.drop_rate,
+        "unavailable-rate": config.unavailable_rate,
         "latency-ms": config.latency_ms,
         "finish-after": config.finish_after,
         "seed": config.seed,

@@ -121,6 +121,7 @@ class SandboxState:
         self.early_retries = 0
         self.dropped = 0
         self.failed = 0
+        self.unavailable = 0
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -172,6 +173,9 @@ class SandboxState:
             outcome = Outcome(422, {"detail": problems})
         else:
             outcome, session = self._create_or_fault(data, digest, base_url)
+            if outcome.status == 503:  # a 503's Retry-After binds the client like a 429's
+                due = now + self.config.latency_ms / 1000 + float(outcome.headers["Retry-After"])
+                self._retry_not_before[digest] = max(due, self._retry_not_before.get(digest, 0.0))
 
         self._record(now, outcome, digest, data, session)
         return outcome
@@ -180,9 +184,16 @@ class SandboxState:
         self, data: dict[str, Any], digest: str, base_url: str
     ) -> tuple[Outcome, Session | None]:
         draw = self._rng.random()
-        if draw < self.config.fail_rate:
+        cfg = self.config
+        if draw < cfg.fail_rate:
             self.failed += 1
             return Outcome(500, {"detail": "Internal Server Error (sandbox fault injection)"}), None
+        # After the 500 and drop ranges, so adding 503s leaves seeded sequences as they were.
+        if 0 <= draw - cfg.fail_rate - cfg.drop_rate < cfg.unavailable_rate:
+            self.unavailable += 1
+            seconds = str(retry_after_seconds(0.0, cfg.retry_after) or 1)
+            detail = {"detail": "Service Unavailable (sandbox fault injection)"}
+            return Outcome(503, detail, {"Retry-After": seconds}), None
         session, is_new = self._create(data, digest, base_url)
         if draw < self.config.fail_rate + self.config.drop_rate:
             self.dropped += 1
@@ -263,6 +274,7 @@ class SandboxState:
             "in_flight": self.in_flight,
             "early_retries": self.early_retries,
             "dropped": self.dropped,
+            "unavailable": self.unavailable,
             "failed": self.failed,
         }
 
