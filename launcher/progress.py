@@ -55,10 +55,13 @@ class RunProgress:
 
     # --- events from the runner --------------------------------------------------------
 
-    def start(self, base_url: str, ledger: Any, rate: float | None, concurrency: int) -> None:
+    def start(
+        self, base_url: str, ledger: Any, rate: float | None, concurrency: int, done: int = 0
+    ) -> None:
         pace = f"rate {rate:g}/s" if rate else "rate adaptive"
+        already = f" ({done} already created, skipped)" if done else ""
         self.log(
-            f"dispatching {self.total} entries to {base_url} "
+            f"{self.total} entries{already}: dispatching to {base_url} "
             f"(concurrency {concurrency}, {pace}); ledger {ledger}"
         )
 

@@ -461,7 +461,8 @@ def run_command(args: argparse.Namespace) -> int:
         progress = RunProgress(
             total=len(entries), fmt=args.format, mode=args.progress, redact=redact
         )
-        progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency)
+        done = sum(1 for e in entries if (r := writer.state.get(e.key)) and r.outcome == "created")
+        progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         result = anyio.run(
             _dispatch_all, settings, entries, writer, environ, api_key, redact, progress
         )

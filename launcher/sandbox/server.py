@@ -89,7 +89,10 @@ def _auth_note(config: SandboxConfig) -> str:
 
 def serve_command(args: argparse.Namespace) -> int:
     """`launcher sandbox`: serve in the foreground until Ctrl-C or SIGTERM (exit 130)."""
-    config = from_args(args)
+    try:
+        config = from_args(args)
+    except ValueError as exc:  # settings that are fine one by one but not together
+        raise UsageError(f"launcher sandbox: {exc}") from None
     sock = bind(config.host, config.port)
     url = url_of(sock)
 
