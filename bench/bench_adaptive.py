@@ -45,19 +45,20 @@ async def hand_written(base_url: str, bodies: list[dict[str, Any]]) -> None:
     async with httpx.AsyncClient(base_url=base_url) as http:
 
         async def post(body: dict[str, Any]) -> None:
-            async with limiter:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_result(lambda r: r.status_code in (429, 503)),
-                    wait=wait,
-                    stop=stop_after_attempt(50),
-                    sleep=anyio.sleep,
-                ):
-                    with attempt:
+            # The slot is held only while a request is in flight, not during the backoff.
+            async for attempt in AsyncRetrying(
+                retry=retry_if_result(lambda r: r.status_code in (429, 503)),
+                wait=wait,
+                stop=stop_after_attempt(50),
+                sleep=anyio.sleep,
+            ):
+                with attempt:
+                    async with limiter:
                         response = await http.post(
                             "/v1/sessions", json=body, headers={"Authorization": "Bearer x"}
                         )
-                    if not attempt.retry_state.outcome.failed:  # type: ignore[union-attr]
-                        attempt.retry_state.set_result(response)
+                if not attempt.retry_state.outcome.failed:  # type: ignore[union-attr]
+                    attempt.retry_state.set_result(response)
 
         async with anyio.create_task_group() as tg:
             for body in bodies:
