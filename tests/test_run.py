@@ -489,3 +489,22 @@ def test_refused_connections_are_retried_until_the_server_is_up(
     assert "connection failed" in err
     assert sb.stats()["sessions"] == 5
     assert_no_secrets(out, err, ledger.read_text())
+
+
+def test_embedded_sandbox_needs_no_api_key_and_json_is_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVIN_API_KEY", raising=False)
+    monkeypatch.setenv("EXAMPLE_TOKEN", SECRET)
+    ledger = tmp_path / "demo.jsonl"
+    examples = str(Path(__file__).resolve().parent.parent / "manifests" / "examples")
+    code = main(["run", examples, "--sandbox", "--ledger", str(ledger), "--format", "json"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)  # stdout is exactly one JSON document
+    assert code == 0, err
+    assert doc["created"] == len(doc["entries"]) > 0 and doc["failed"] == doc["in_doubt"] == 0
+    assert_no_secrets(out, err, ledger.read_text())
+
+    code = main(["run", examples, "--sandbox", "--ledger", str(ledger), "--format", "json"])
+    again = json.loads(capsys.readouterr().out)
+    assert code == 0 and again["skipped"] == doc["created"] and again["created"] == 0
