@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 RUNS = 3
@@ -114,7 +115,40 @@ def main() -> int:
             f"{name:<22} {wall:>8.3f} {mib:>9.1f} {ratio:>11.1f} "
             f"{f'≤ {target:g}s':>8} {'ok' if within else 'OVER'}"
         )
-    return 0 if ok else 1
+    return 0 if billion_laughs() and ok else 1
+
+
+def billion_laughs() -> bool:
+    """A 9^9-node alias bomb must fail fast (target < 2 s), beside a tiny valid file."""
+    bomb = "version: 1\nx-lol:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        bomb += f"  {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    bomb += "sessions:\n  - name: a\n    prompt: *i\n"
+    tiny = "version: 1\nsessions:\n  - name: a\n    prompt: hello\n"
+    times: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, text, code in (("tiny valid", tiny, 0), ("billion laughs", bomb, 2)):
+            path = Path(tmp) / f"{label.replace(' ', '-')}.yaml"
+            path.write_text(text, encoding="utf-8")
+            best = float("inf")
+            for _ in range(RUNS):
+                t0 = time.perf_counter()
+                r = subprocess.run(
+                    [sys.executable, "-m", "launcher", "validate", str(path)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                best = min(best, time.perf_counter() - t0)
+                assert r.returncode == code, (label, r.returncode, r.stdout)
+            times[label] = best
+            if code:
+                message = r.stdout.strip().splitlines()[0]
+    print(
+        f"billion laughs: launcher validate {times['billion laughs']:.3f}s "
+        f"(tiny valid file {times['tiny valid']:.3f}s; target < 2 s): {message}"
+    )
+    return times["billion laughs"] < 2
 
 
 if __name__ == "__main__":

@@ -37,9 +37,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if result.diagnostics:
         report.print_check(result, args.format)
         return ExitCode.USAGE
+    from launcher.runner import select_entries
+
+    entries = select_entries(result.entries, args.select)
     state = ledger.read_state(args.ledger)
-    report.warn_untagged(result.entries)
-    items = plan.make_plan(result.entries, state)
+    report.warn_untagged(entries)
+    items = plan.make_plan(entries, state)
     report.print_plan(items, args.format, show_requests=args.show_requests)
     return ExitCode.OK
 
@@ -64,29 +67,49 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return server.serve_command(args)
 
 
+PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
+LEDGER_HELP = "the ledger (default: %(default)s)"
+RUN_KEY_HELP = "part of every dispatch key: a new value dispatches everything again"
+EPILOG = """\
+The API key is read from $DEVIN_API_KEY (or --api-key-env NAME), never from an argument.
+
+exit codes: 0 all done · 1 some entries failed or are in doubt · 2 invalid manifests or
+usage · 3 credentials rejected · 4 ledger held by another run · 130 interrupted
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="launcher",
         description="Dispatch Devin sessions in bulk from YAML manifests.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check manifests; report every error")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="manifest file or folder")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     _add_format(p)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("plan", help="show what `run` would do")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F")
-    p.add_argument("--run-key", default="", metavar="K")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    p.add_argument("--run-key", default="", metavar="K", help=RUN_KEY_HELP)
+    p.add_argument(
+        "--select",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="only entries whose name matches (repeatable), as with run",
+    )
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     _add_format(p)
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
     p.add_argument(
         "--base-url",
         default=None,
@@ -99,17 +122,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="environment variable holding the API key",
     )
-    p.add_argument("--concurrency", type=int, default=8, metavar="N")
+    p.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="requests in flight at most (8)"
+    )
     p.add_argument(
         "--rate",
         default=None,
         metavar="R",
         help="requests per second, or R/m per minute (default: adapt)",
     )
-    p.add_argument("--max-attempts", type=int, default=8, metavar="N")
-    p.add_argument("--max-wait", type=float, default=300.0, metavar="S")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="S")
-    p.add_argument("--run-key", default="", metavar="K")
+    p.add_argument(
+        "--max-attempts", type=int, default=8, metavar="N", help="attempts per entry per run (8)"
+    )
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="longest single wait; an entry needing more fails with that reason (300)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="per request, seconds (30)"
+    )
+    p.add_argument("--run-key", default="", metavar="K", help=RUN_KEY_HELP)
     p.add_argument(
         "--reconcile-delay",
         type=float,
@@ -117,20 +152,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds to wait before looking up a session whose creation is in doubt",
     )
-    p.add_argument("--select", action="append", default=None, metavar="GLOB")
+    p.add_argument(
+        "--select",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="only entries whose name matches (repeatable)",
+    )
     p.add_argument(
         "--sandbox",
         action="store_true",
         help="start the embedded sandbox on a free loopback port and use it",
     )
-    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="live status line (auto: when stderr is a terminal)",
+    )
     _add_format(p)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("ledger", help="read a ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")
     q = lsub.add_parser("summary", help="counts by outcome, failures with their errors")
-    q.add_argument("ledger_file", metavar="F")
+    q.add_argument("ledger_file", metavar="F", help="the ledger file a run wrote")
     _add_format(q)
     q.set_defaults(func=_cmd_ledger_summary)
 
