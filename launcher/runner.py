@@ -42,7 +42,7 @@ from launcher.client import (
     RetrySafe,
 )
 from launcher.entry import Entry, MissingEnv
-from launcher.errors import ExitCode, UsageError
+from launcher.errors import ExitCode, LauncherError, UsageError
 from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
 from launcher.progress import RunProgress
 
@@ -387,6 +387,15 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
     if args.sandbox and args.base_url:
         raise UsageError("--sandbox and --base-url both given; use one of them")
     base_url = args.base_url or os.environ.get("DEVIN_BASE_URL") or DEFAULT_BASE_URL
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = httpx.URL("invalid:")
+    if url.scheme not in ("http", "https") or not url.host:
+        source = "--base-url" if args.base_url else "DEVIN_BASE_URL"
+        raise UsageError(
+            f"{source} {base_url!r} is not an http(s) URL; write it like https://api.devin.ai"
+        )
     return RunSettings(
         base_url=base_url.rstrip("/"),
         api_key_env=args.api_key_env,
@@ -463,13 +472,29 @@ def run_command(args: argparse.Namespace) -> int:
         )
         done = sum(1 for e in entries if (r := writer.state.get(e.key)) and r.outcome == "created")
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
-        result = anyio.run(
-            _dispatch_all, settings, entries, writer, environ, api_key, redact, progress
-        )
+        try:
+            result = anyio.run(
+                _dispatch_all, settings, entries, writer, environ, api_key, redact, progress
+            )
+        except BaseException as exc:
+            # Errors raised in a worker arrive wrapped in an exception group: give the
+            # user the launcher's own message (a ledger that cannot be written, say).
+            raise _launcher_error(exc) from None
         result.warnings.extend(writer.state.warnings)
     progress.finish(result)
     report.print_run(result, args.format, redact=redact)
     return int(result.exit_code)
+
+
+def _launcher_error(exc: BaseException) -> BaseException:
+    """The first LauncherError inside (nested) exception groups, else `exc` itself."""
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, LauncherError):
+            return current
+        pending.extend(getattr(current, "exceptions", ()))
+    return exc
 
 
 def entry_secret_values(entries: Sequence[Entry], environ: Mapping[str, str]) -> list[str]:

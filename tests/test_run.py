@@ -10,13 +10,14 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from launcher.cli import main
+from launcher.ledger import read_state
 from tests.runkit import (
     API_KEY,
     SECRET,
@@ -508,3 +509,61 @@ def test_embedded_sandbox_needs_no_api_key_and_json_is_one_document(
     code = main(["run", examples, "--sandbox", "--ledger", str(ledger), "--format", "json"])
     again = json.loads(capsys.readouterr().out)
     assert code == 0 and again["skipped"] == doc["created"] and again["created"] == 0
+
+
+@pytest.mark.parametrize("url", ["api.devin.ai", "ftp://x", "http://", "https//api"])
+def test_a_malformed_base_url_is_a_usage_error(
+    tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    write_manifest(tmp_path / "m.yaml", 1)
+    code = main(["run", str(tmp_path), "--ledger", str(tmp_path / "l.jsonl"), "--base-url", url])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "is not an http(s) URL" in err and "Traceback" not in err
+    assert not (tmp_path / "l.jsonl").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 16 KiB file system, so the ledger really runs out of space mid-run."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_mid_run_is_a_clear_error_and_the_ledger_stays_readable(
+    tmp_path: Path,
+    tiny_disk: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sb = make_sandbox()
+    write_manifest(tmp_path / "m.yaml", 200)
+    ledger = tiny_disk / "l.jsonl"
+    code = main(
+        ["run", str(tmp_path / "m.yaml"), "--ledger", str(ledger), "--base-url", sb.base_url]
+    )
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "the disk is full" in err and "Traceback" not in err
+    assert_no_secrets(out, err)
+    # What was written is intact: at most the last line is torn, which reading ignores
+    # (with a warning) and the next run cuts off under its lock.
+    state = read_state(ledger)
+    records = state.records()
+    created_now = [r for r in records if r.outcome == "created"]
+    assert 0 < len(created_now) < 200
+    # No session without its intent on disk: every one the server made is announced by a
+    # durable `sending` line (recorded created, or in flight for the next run to look up).
+    assert sb.stats()["sessions"] <= len(records)
