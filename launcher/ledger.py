@@ -44,7 +44,11 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
     },
-    "failed": {"error": ((str, None), False), "status": ((int, None), False)},
+    "failed": {
+        "error": ((str, None), False),
+        "status": ((int, None), False),
+        "retry_at": ((str,), False),
+    },
     "in_doubt": {"error": ((str, None), False)},
 }
 
@@ -64,6 +68,7 @@ class KeyRecord:
     reconciled: bool = False  # created found by a GET lookup instead of a response
     error: str | None = None
     status: int | None = None
+    retry_at: str | None = None  # a throttled request may not be resent before this time
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
@@ -116,6 +121,7 @@ class LedgerState:
             reconciled=bool(ev.get("reconciled", False)),
             error=ev.get("error"),
             status=ev.get("status"),
+            retry_at=ev.get("retry_at"),
             attempts=attempts,
             ts=ev["ts"],
             run_id=ev["run_id"],
@@ -482,6 +488,7 @@ class SummaryEntry:
     reconciled: bool
     error: str | None
     status: int | None
+    retry_at: str | None
     attempts: int
     ts: str
     run_id: str

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import anyio
@@ -175,6 +175,11 @@ class Dispatcher:
         if self.stop_reason:
             return
         try:
+            if prior is not None and prior.retry_at is not None:
+                # An earlier run was told to wait: the server's Retry-After still holds.
+                await self._sleep(_seconds_until(prior.retry_at, 0.0))
+                if self.stop_reason:
+                    return
             if (
                 prior is not None
                 and prior.outcome in ("sending", "in_doubt")
@@ -262,6 +267,15 @@ class Dispatcher:
             result.error, result.status = outcome.error, outcome.status
             if outcome.status in (429, 503):
                 self.pace.on_throttle(epoch)
+            if outcome.retry_after is not None:
+                # Durable, so that a run started after a crash waits it out too.
+                await self.ledger.append(
+                    "failed",
+                    entry,
+                    error=f"{outcome.error} (will retry)",
+                    status=outcome.status,
+                    retry_at=_iso_after(outcome.retry_after),
+                )
             if outcome.status != 429:
                 self._record_breaker(outcome.error)
             return outcome
@@ -375,6 +389,11 @@ def _seconds_until(ts: str, after: float) -> float:
     except ValueError:
         return after
     return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())
+
+
+def _iso_after(seconds: float) -> str:
+    when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
 def settings_from_args(args: argparse.Namespace) -> RunSettings:

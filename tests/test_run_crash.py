@@ -110,3 +110,32 @@ def test_sigterm_drains_exits_130_and_a_resume_finishes(
     assert len(created(read_ledger(ledger))) == 40
     assert sb.stats()["sessions"] == 40
     assert sb.stats()["duplicate_bodies"] == 0
+
+
+def test_a_resume_right_after_a_kill_still_waits_out_the_retry_after(
+    tmp_path: Path, sandbox_process: Callable[..., Any]
+) -> None:
+    # One request a second; every 429 says Retry-After 3.
+    sb = sandbox_process(rate=1.0, burst=1, retry_after=3.0)
+    write_manifest(tmp_path / "m.yaml", 4, idempotent=True)
+    ledger = tmp_path / "ledger.jsonl"
+    args = ("run", str(tmp_path), "--ledger", str(ledger), "--concurrency", "4")
+    env = launcher_env(sb.base_url)
+    proc = subprocess.Popen(
+        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until the throttles are on disk
+        if ledger.exists() and ledger.read_text().count('"retry_at"') >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert sb.stats()["rate_limited"] >= 3
+
+    resume = run_launcher(*args, env=env)
+    assert resume.returncode == 0, resume.stderr
+    assert len(created(read_ledger(ledger))) == 4
+    stats = sb.stats()
+    assert stats["early_retries"] == 0  # the new process honoured the old Retry-After
+    assert stats["sessions"] == 4
