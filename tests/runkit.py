@@ -69,6 +69,17 @@ def launcher_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "launcher", *args]
 
 
+def start_launcher(*args: str, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """The launcher in a child process of its own, so that a test can kill it for real."""
+    return subprocess.Popen(
+        launcher_cmd(*args),
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_launcher(
     *args: str, env: Mapping[str, str], cwd: Path | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import random
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +20,10 @@ from launcher.ledger import read_state
 from tests.runkit import (
     assert_no_secrets,
     created,
-    launcher_cmd,
     launcher_env,
     read_ledger,
     run_launcher,
+    start_launcher,
     write_manifest,
 )
 
@@ -82,13 +81,7 @@ def test_chaos_kill_9_ten_times_then_finish_exactly_once(
     started = time.monotonic()
 
     for _ in range(KILLS):
-        proc = subprocess.Popen(
-            launcher_cmd(*args),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_launcher(*args, env=env)
         time.sleep(rng.uniform(0.4, 1.6))
         proc.send_signal(signal.SIGKILL)
         out, err = proc.communicate(timeout=30)

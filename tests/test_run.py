@@ -23,10 +23,10 @@ from tests.runkit import (
     SECRET,
     assert_no_secrets,
     created,
-    launcher_cmd,
     launcher_env,
     read_ledger,
     run_launcher,
+    start_launcher,
     write_manifest,
 )
 
@@ -250,9 +250,7 @@ def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
     ledger = tmp_path / "l.jsonl"
     args = ("run", str(tmp_path), "--ledger", str(ledger), "--concurrency", "1")
     env = launcher_env(sb.base_url)
-    first = subprocess.Popen(
-        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    first = start_launcher(*args, env=env)
     try:
         deadline = time.monotonic() + 20
         while sb.stats()["requests"] == 0 and time.monotonic() < deadline:
@@ -474,15 +472,10 @@ def test_refused_connections_are_retried_until_the_server_is_up(
     port = _free_port()
     write_manifest(tmp_path / "m.yaml", 5)
     ledger = tmp_path / "l.jsonl"
-    proc = subprocess.Popen(
-        launcher_cmd(
-            "run", str(tmp_path), "--ledger", str(ledger), "--max-attempts", "30", "--max-wait", "1"
-        ),
+    proc = start_launcher(
+        "run", str(tmp_path), "--ledger", str(ledger), "--max-attempts", "30", "--max-wait", "1",
         env=launcher_env(f"http://127.0.0.1:{port}"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    )  # fmt: skip
     time.sleep(1.5)  # the first attempts find nothing listening
     sb = sandbox_process(port=port)
     out, err = proc.communicate(timeout=60)

@@ -16,10 +16,10 @@ from typing import Any
 from tests.runkit import (
     assert_no_secrets,
     created,
-    launcher_cmd,
     launcher_env,
     read_ledger,
     run_launcher,
+    start_launcher,
     write_manifest,
 )
 
@@ -58,9 +58,7 @@ def test_kill_9_mid_run_then_resume_creates_each_entry_once(
         "0.05",
     )
     env = launcher_env(sb.base_url)
-    proc = subprocess.Popen(
-        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_launcher(*args, env=env)
     _wait_for_created(ledger, 10, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
@@ -88,9 +86,7 @@ def test_sigterm_drains_exits_130_and_a_resume_finishes(
     ledger = tmp_path / "ledger.jsonl"
     args = ("run", str(folder), "--ledger", str(ledger), "--concurrency", "4")
     env = launcher_env(sb.base_url)
-    proc = subprocess.Popen(
-        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_launcher(*args, env=env)
     _wait_for_created(ledger, 8, proc)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
@@ -121,9 +117,7 @@ def test_a_resume_right_after_a_kill_still_waits_out_the_retry_after(
     ledger = tmp_path / "ledger.jsonl"
     args = ("run", str(tmp_path), "--ledger", str(ledger), "--concurrency", "4")
     env = launcher_env(sb.base_url)
-    proc = subprocess.Popen(
-        launcher_cmd(*args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_launcher(*args, env=env)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # until the throttles are on disk
         if ledger.exists() and ledger.read_text().count('"retry_at"') >= 3:
