@@ -180,19 +180,25 @@ class Dispatcher:
                 await self._sleep(_seconds_until(prior.retry_at, 0.0))
                 if self.stop_reason:
                     return
-            if (
-                prior is not None
-                and prior.outcome in ("sending", "in_doubt")
-                and not entry.request.get("idempotent")
-            ):
-                # An earlier run may have created it: find it before sending again. A request
-                # that run left in flight may still be on the server until its timeout.
-                result.error = prior.error or "an earlier run stopped with this request in flight"
-                wait = self.settings.reconcile_delay
+            if prior is not None and prior.outcome in ("sending", "in_doubt"):
+                # An earlier run may have created it. A request it left in flight may still
+                # be on the server until its timeout: wait that out, then resend an
+                # idempotent request (the API returns the session if it exists) or look
+                # any other up by its tag first.
+                wait = 0.0
                 if prior.outcome == "sending":
-                    wait = max(wait, _seconds_until(prior.ts, self.settings.timeout))
-                if await self._reconcile(result, first_wait=wait) != "absent":
-                    return
+                    wait = _seconds_until(prior.ts, self.settings.timeout)
+                if entry.request.get("idempotent"):
+                    await self._sleep(wait)
+                    if self.stop_reason:
+                        return
+                else:
+                    result.error = (
+                        prior.error or "an earlier run stopped with this request in flight"
+                    )
+                    first_wait = max(self.settings.reconcile_delay, wait)
+                    if await self._reconcile(result, first_wait=first_wait) != "absent":
+                        return
             outcome = await self._send_with_retries(result)
         except _Stopped:
             if result.last_in_doubt:

@@ -56,6 +56,8 @@ def test_kill_9_mid_run_then_resume_creates_each_entry_once(
         "6",
         "--reconcile-delay",
         "0.05",
+        "--timeout",  # the resume waits out requests the killed run left in flight
+        "3",
     )
     env = launcher_env(sb.base_url)
     proc = start_launcher(*args, env=env)
