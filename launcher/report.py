@@ -6,15 +6,23 @@ Nothing here decides anything; every function takes a computed result and prints
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from launcher.entry import Entry
+    from launcher.ledger import LedgerSummary
+    from launcher.plan import PlanItem
+    from launcher.runner import RunResult
+    from launcher.validate import CheckResult
 
 # --- validate and plan --------------------------------------------------------------
 
 
-def print_check(result: Any, fmt: str) -> None:
+def print_check(result: CheckResult, fmt: str) -> None:
     """`launcher validate`: a `validate.CheckResult`; diagnostics on stdout, summary on stderr."""
-    import json
-    import sys
 
     diagnostics = result.diagnostics
     if fmt == "json":
@@ -34,10 +42,8 @@ def print_check(result: Any, fmt: str) -> None:
         print(f"ok: {files}, {n} entr{'ies' if n != 1 else 'y'}", file=sys.stderr)
 
 
-def print_plan(items: Any, fmt: str, *, show_requests: bool) -> None:
+def print_plan(items: Sequence[PlanItem], fmt: str, *, show_requests: bool) -> None:
     """`launcher plan`: `plan.PlanItem`s, one per entry, and the counts."""
-    import json
-    import sys
 
     if fmt == "json":
         doc = {
@@ -80,10 +86,8 @@ def print_plan(items: Any, fmt: str, *, show_requests: bool) -> None:
 # --- ledger summary -----------------------------------------------------------------
 
 
-def print_ledger_summary(summary: Any, fmt: str) -> None:
+def print_ledger_summary(summary: LedgerSummary, fmt: str) -> None:
     """`launcher ledger summary`: a `ledger.LedgerSummary` as counts, failures and path."""
-    import json
-    import sys
 
     if fmt == "json":
         doc = {
@@ -109,10 +113,8 @@ def print_ledger_summary(summary: Any, fmt: str) -> None:
 # --- run ----------------------------------------------------------------------------
 
 
-def print_run(result: Any, fmt: str, *, redact: Any) -> None:
+def print_run(result: RunResult, fmt: str, *, redact: Callable[[str], str]) -> None:
     """The run's summary: counts, what failed and why, the ledger's path."""
-    import json
-    import sys
 
     counts = {k: result.count(k) for k in ("created", "adopted", "skipped", "failed", "in_doubt")}
     counts["pending"] = result.count("pending")
@@ -159,14 +161,22 @@ def print_run(result: Any, fmt: str, *, redact: Any) -> None:
         print(redact(f"{label:<8}  {r.entry.entry_id}  {r.error}"))
     parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in counts if counts[k] or k == "created"]
     print(", ".join(parts))
-    if counts["pending"]:
-        print(f"{counts['pending']} not attempted: the next run with the same ledger sends them")
+    pending = [r for r in result.results if r.outcome == "pending"]
+    cut_off = sum(1 for r in pending if r.attempts)
+    if len(pending) > cut_off:
+        print(
+            f"{len(pending) - cut_off} not attempted: the next run with the same ledger sends them"
+        )
+    if cut_off:
+        print(
+            f"{cut_off} cut off in flight: the next run waits them out and looks them up "
+            "(or resends idempotent ones) before sending again"
+        )
     print(f"ledger: {result.ledger}")
 
 
-def warn_untagged(entries: Any) -> None:
+def warn_untagged(entries: Iterable[Entry]) -> None:
     """Entries with 50 tags carry no reconciliation tag: say so before anything is sent."""
-    import sys
 
     untagged = [e.entry_id for e in entries if e.reconcile_tag is None]
     if untagged:

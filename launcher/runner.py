@@ -564,6 +564,8 @@ async def _dispatch_all(
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
                         if interrupted:  # second signal: abort at once
+                            name = signal.Signals(signum).name
+                            progress.log(f"second {name}: aborting the requests in flight")
                             outer.cancel_scope.cancel()
                             return
                         interrupted = True

@@ -135,3 +135,29 @@ def test_a_resume_right_after_a_kill_still_waits_out_the_retry_after(
     stats = sb.stats()
     assert stats["early_retries"] == 0  # the new process honoured the old Retry-After
     assert stats["sessions"] == 4
+
+
+def test_a_second_signal_aborts_at_once_and_the_next_run_reconciles(
+    tmp_path: Path, sandbox_process: Callable[..., Any]
+) -> None:
+    # Every answer takes 10 s: a graceful drain would wait for them.
+    sb = sandbox_process(latency_ms=10_000)
+    write_manifest(tmp_path / "m.yaml", 4)
+    ledger = tmp_path / "ledger.jsonl"
+    args = ("run", str(tmp_path), "--ledger", str(ledger), "--concurrency", "4")
+    proc = start_launcher(*args, env=launcher_env(sb.base_url))
+    deadline = time.monotonic() + 20
+    while sb.stats()["in_flight"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert proc.poll() is None  # the first signal drains: the requests are still out
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 5  # not the 10 s the drain would have taken
+    assert "4 cut off in flight" in out and "aborting the requests in flight" in err
+    events = read_ledger(ledger)
+    assert {e["event"] for e in events} == {"sending"}  # in flight, nothing settled
+    assert_no_secrets(out, err, ledger.read_text())
