@@ -37,9 +37,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if result.diagnostics:
         report.print_check(result, args.format)
         return ExitCode.USAGE
-    from launcher.runner import select_entries
-
-    entries = select_entries(result.entries, args.select)
+    entries = plan.select_entries(result.entries, args.select)
     state = ledger.read_state(args.ledger)
     report.warn_untagged(entries)
     items = plan.make_plan(entries, state)

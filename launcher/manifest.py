@@ -7,9 +7,11 @@ Expansion never raises for bad input; what it cannot make sense of becomes a `Fi
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -180,8 +182,13 @@ def _expand_session(
     line = doc.node(spath).line
     names: set[str] = set()
     repeated = False
+    bad_names: list[tuple[str, dict[str, Any]]] = []  # (what is wrong, combination)
     for combo in combos:
         name = str(_substitute(session["name"], combo))
+        if not name.strip() or any(unicodedata.category(c) in _NOT_IN_NAMES for c in name):
+            what = "is empty" if not name else "is blank" if not name.strip() else _control(name)
+            bad_names.append((what, combo))
+            continue
         body = dict(request)
         for key in templated:
             body[key] = _substitute(body[key], combo, key in integer_fields())
@@ -190,6 +197,12 @@ def _expand_session(
             continue
         names.add(name)
         expansion.entries.append(Entry(name, source.file, source.path, line, body, run_key))
+    if bad_names:
+        what, combo = bad_names[0]
+        shown = f" for the combination {json.dumps(combo, ensure_ascii=False)}" if combo else ""
+        more = f" (and {len(bad_names) - 1} more combinations)" if len(bad_names) > 1 else ""
+        msg = f"the name{shown} {what}{more}; a name is one line of visible text"
+        out.findings.append(Finding(name_path, msg))
     if repeated:
         msg = (
             "the name is the same for several matrix combinations; "
@@ -199,6 +212,14 @@ def _expand_session(
         )
         out.findings.append(Finding(name_path, msg))
     return expansion
+
+
+_NOT_IN_NAMES = ("Cc",)  # control characters (newlines, tabs, escapes...)
+
+
+def _control(name: str) -> str:
+    char = next(c for c in name if unicodedata.category(c) in _NOT_IN_NAMES)
+    return f"contains the control character U+{ord(char):04X}"
 
 
 def _combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[str, Any]] | None:
@@ -246,6 +267,15 @@ def _combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict
         return None
     if not ok:
         return None
+    for i, ex in enumerate(exclude if variables else []):
+        # The product has every combination, so an exclude matches one iff each value it
+        # gives is among its variable's values.
+        for key, value in ex.items():
+            if not any(_same(v, value) for v in variables.get(key, [])):
+                listed = ", ".join(str(v) for v in variables.get(key, []))
+                msg = f"`exclude[{i}]` matches no combination; values of `{key}`: {listed}"
+                findings.append(Finding((*path, "exclude", i, key), msg))
+                break
     combos: list[dict[str, Any]] = []
     if variables:
         keys = list(variables)
@@ -253,7 +283,15 @@ def _combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict
             combo = dict(zip(keys, values, strict=True))
             if not any(all(_same(combo[k], v) for k, v in ex.items()) for ex in exclude):
                 combos.append(combo)
-    combos.extend(dict(item) for item in include)
+    made = {tuple(str(c[n]) for n in names) for c in combos}
+    for i, item in enumerate(include):
+        made_by = tuple(str(item[n]) for n in names)
+        if made_by in made:
+            msg = f"`include[{i}]` repeats a combination the matrix already makes"
+            findings.append(Finding((*path, "include", i), msg))
+            continue
+        made.add(made_by)
+        combos.append(dict(item))
     return combos
 
 
@@ -272,6 +310,10 @@ def _check_templates(
 ) -> bool:
     """Check the `${{ … }}` templates of one string; False if any is wrong."""
     ok = True
+    if "${{" in TEMPLATE.sub("", text):
+        findings.append(Finding(mpath, "unterminated template: close it with `}}`"))
+        ok = False
+    secret = len(rpath) == 3 and rpath[0] == "session_secrets" and rpath[2] == "value"
     for m in TEMPLATE.finditer(text):
         inner = m.group(1)
         if var := _MATRIX_REF.match(inner):
@@ -279,7 +321,7 @@ def _check_templates(
                 findings.append(Finding(mpath, _undefined(var.group(1), variables, session)))
                 ok = False
         elif _ENV_REF.match(inner):
-            if not (len(rpath) == 3 and rpath[0] == "session_secrets" and rpath[2] == "value"):
+            if not secret:
                 msg = (
                     f"`{m.group(0)}`: env lookups are allowed only in session_secrets[].value "
                     "(they are secrets: resolved at send time, never stored or shown)"
@@ -287,9 +329,9 @@ def _check_templates(
                 findings.append(Finding(mpath, msg))
                 ok = False
         else:
+            shown = "in a secret value" if secret else f"`{m.group(0)}`"
             msg = (
-                f"unknown template `{m.group(0)}`; "
-                "write `${{ matrix.NAME }}` or `${{ env.NAME }}`"
+                f"unknown template {shown}; write `${{{{ matrix.NAME }}}}` or `${{{{ env.NAME }}}}`"
             )
             findings.append(Finding(mpath, msg))
             ok = False

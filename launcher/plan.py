@@ -1,17 +1,20 @@
 """What `run` would do: each entry against the ledger's state → create, or skip (SPEC §4).
 
 A key recorded as created is never sent again; `changed` flags an entry whose name was
-dispatched before with other content (edited prompt, other run key...), so a user sees
-that this run makes a second session for it.
+dispatched before with other content (an edited prompt, another matrix value...: the
+content does not include the run key, so a new run key alone does not flag it), so a
+user sees that this run makes a second session for it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from launcher.entry import Entry
+from launcher.errors import UsageError
 
 Action = Literal["create", "skip"]
 
@@ -58,3 +61,13 @@ def make_plan(entries: list[Entry], state: State) -> list[PlanItem]:
         else:
             items.append(PlanItem(entry, "create", changed))
     return items
+
+
+def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[Entry]:
+    """The entries whose name matches any of `--select`'s globs (all of them without any)."""
+    if not globs:
+        return entries
+    chosen = [e for e in entries if any(fnmatch.fnmatchcase(e.name, g) for g in globs)]
+    if not chosen:
+        raise UsageError(f"no entry name matches --select {' '.join(globs)}")
+    return chosen

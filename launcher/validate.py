@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import yaml
 from jsonschema import Draft7Validator, Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
 
@@ -46,6 +47,9 @@ _SCHEMA_KEYWORDS = (
 )
 _SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "items")
 _SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs", "dependencies")
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
+SECRET_MESSAGE = "expected a string; quote the value (secret values are never shown)"
 
 
 @dataclass
@@ -83,8 +87,10 @@ def _check_file(
         out.add(Diagnostic(source.path, 1, 1, "", f"cannot read the file: {exc.strerror}"))
         return
     doc = load(raw)
+    hide = _SecretText(doc)
     for p in doc.problems:
-        out.add(Diagnostic(source.path, p.line, p.col, format_path(p.path), p.message))
+        message = hide(p.path, p.message, (p.line, p.col))
+        out.add(Diagnostic(source.path, p.line, p.col, format_path(p.path), message))
     if doc.data is None and doc.problems:
         return
     if not isinstance(doc.data, dict):
@@ -93,16 +99,8 @@ def _check_file(
         out.add(Diagnostic(source.path, 1, 1, "", msg))
         return
 
-    findings: list[Finding] = []
-    dates = {
-        path
-        for path, node in doc.nodes.items()
-        if node.kind == "date" and path and path[0] in ("defaults", "sessions")
-    }
-    for path in dates:
-        text = doc.nodes[path].plain
-        msg = f'`{text}` is read by YAML as a date, not a string; quote it: "{text}"'
-        findings.append(Finding(path, msg))
+    surprises = _yaml11_surprises(doc)
+    findings = [Finding(path, msg) for path, msg in surprises.items()]
     findings.extend(_shape_findings(doc))
     expansion = expand_file(doc, source, run_key)
     findings.extend(expansion.findings)
@@ -114,11 +112,76 @@ def _check_file(
     # Where the YAML level already said what is wrong with a value, say nothing more.
     quiet = {p.path for p in doc.problems if p.path}
     for finding in findings:
-        if finding.path in quiet or (finding.path in dates and "as a date" not in finding.message):
+        if finding.path in quiet or surprises.get(finding.path, finding.message) != finding.message:
             continue
         node = doc.node(finding.path)
         line, col = (node.key_line, node.key_col) if finding.at_key and node.key_line else node[:2]
-        out.add(Diagnostic(source.path, line, col, format_path(finding.path), finding.message))
+        message = hide(finding.path, finding.message, node[:2])
+        out.add(Diagnostic(source.path, line, col, format_path(finding.path), message))
+
+
+def _yaml11_surprises(doc: Document) -> dict[Path, str]:
+    """Plain scalars YAML 1.1 reads as something a user rarely means (SPEC §3.2): dates,
+    and integers not written in plain decimal (`010` is 8, `0x1F` 31, `1:30` 90)."""
+    out: dict[Path, str] = {}
+    for path, node in doc.nodes.items():
+        text = node.plain
+        if text is None or not path or path[0] not in ("version", "defaults", "sessions"):
+            continue
+        if node.kind == "date" and path[0] != "version":
+            out[path] = f'`{text}` is read by YAML as a date, not a string; quote it: "{text}"'
+        elif node.kind == "int" and not _DECIMAL.fullmatch(text):
+            number = yaml.safe_load(text)
+            out[path] = (
+                f"`{text}` is read by YAML 1.1 as the integer {number}; "
+                f'quote it ("{text}") or write {number}'
+            )
+    return out
+
+
+def is_secret_value(path: Path) -> bool:
+    """True for `…session_secrets[i].value` and anything inside it."""
+    return any(
+        path[i] == "session_secrets" and isinstance(path[i + 1], int) and path[i + 2] == "value"
+        for i in range(len(path) - 2)
+    )
+
+
+class _SecretText:
+    """Keeps secret values out of messages (SPEC §8): a message about a secret value that
+    would show its text (a quote hint, a YAML reading) becomes one that does not."""
+
+    def __init__(self, doc: Document) -> None:
+        self.positions: set[tuple[int, int]] = set()
+        self.texts: dict[Path, list[str]] = {}
+        for path, node in doc.nodes.items():
+            if is_secret_value(path):
+                self.positions.add(node[:2])
+                value = _value_at(doc.data, path)
+                shown = [node.plain or ""]
+                if isinstance(value, (str, int, float)):
+                    shown.append(str(value))
+                self.texts[path] = [t for t in shown if t]
+
+    def __call__(self, path: Path, message: str, position: tuple[int, int]) -> str:
+        if not (is_secret_value(path) or position in self.positions):
+            return message
+        if "template" in message or "matrix variable" in message:
+            return message  # about `${{ … }}`, never the text around it
+        if "`" in message or any(t in message for t in self.texts.get(path, ())):
+            return SECRET_MESSAGE
+        return message
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    for part in path:
+        if isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        elif isinstance(data, dict):
+            data = data.get(part)
+        else:
+            return None
+    return data
 
 
 # --- the manifest's shape -----------------------------------------------------------
@@ -226,7 +289,7 @@ def check_output_schema(schema: dict[str, Any], base: Path, size: int) -> Iterab
         for f in _explain(error, lambda p: (*base, *p), None):
             yield f._replace(message=f"not a valid Draft 7 schema: {f.message}")
     declared = schema.get("$schema")
-    if declared is not None and declared not in DRAFT7_IDS:
+    if isinstance(declared, str) and declared not in DRAFT7_IDS:  # else: the meta-schema said
         msg = f"`$schema` must name Draft 7 ({DRAFT7_URI}), not `{declared}`"
         yield Finding((*base, "$schema"), msg)
     for path, ref in _refs(schema, ()):
@@ -275,7 +338,7 @@ def _resolves(schema: dict[str, Any], ref: str) -> bool:
         token = token.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and token in node:
             node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        elif isinstance(node, list) and _ARRAY_INDEX.fullmatch(token) and int(token) < len(node):
             node = node[int(token)]
         else:
             return False

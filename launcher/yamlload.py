@@ -20,6 +20,7 @@ from yaml.resolver import Resolver
 _Parser: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_ALIAS_NODES = 100_000  # nodes copied through aliases, per file ("billion laughs" guard)
+MAX_ALIAS_CHARS = 10_000_000  # scalar text copied through aliases, per file (same guard, by size)
 MAX_DEPTH = 64  # nesting levels; jsonschema recurses, so keep far from Python's limit
 
 Path = tuple[str | int, ...]
@@ -29,6 +30,7 @@ _STR, _NULL, _BOOL, _INT, _FLOAT = (_TAG + t for t in ("str", "null", "bool", "i
 _TIMESTAMP, _MERGE = _TAG + "timestamp", _TAG + "merge"
 _SCALAR_TAGS = {_STR, _NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP, "!"}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_NULL_TEXTS = ("", "~", "null", "Null", "NULL")
 
 _resolver = Resolver()
 _constructor = SafeConstructor()
@@ -168,6 +170,7 @@ class _Frame:
     anchor: str | None
     order_start: int
     dropped: bool  # its key was rejected: compose it (to keep parsing) but keep it nowhere
+    chars: int = 0  # scalar text inside, aliases expanded (for the alias size budget)
     key: str | None = None  # mapping: the key whose value comes next
     key_node: Node | None = None
     key_bad: bool = False  # mapping: the pending key was rejected; drop its value
@@ -183,8 +186,11 @@ class _Composer:
         self.doc = doc
         self.stack: list[_Frame] = []
         self.order: list[Path] = []  # paths in the order their nodes were made
-        self.anchors: dict[str, tuple[Any, list[tuple[Path, Node]]]] = {}
+        # anchor -> (value, its nodes relative to it, its scalar text in characters)
+        self.anchors: dict[str, tuple[Any, list[tuple[Path, Node]], int]] = {}
         self.aliased = 0
+        self.aliased_chars = 0
+        self.dropped = 0  # frames composed under a rejected key, numbered for their paths
         self.fatal = False
         self.documents = 0
         self.merge_order = 0  # where the nodes of the pending `<<` value start in `order`
@@ -232,11 +238,12 @@ class _Composer:
             key_line=top.key_node.line, key_col=top.key_node.col
         )
 
-    def place(self, value: Any, path: Path | None) -> None:
+    def place(self, value: Any, path: Path | None, chars: int) -> None:
         if not self.stack:
             self.doc.data = value
             return
         top = self.stack[-1]
+        top.chars += chars
         if isinstance(top.value, list):
             top.value.append(value)
             return
@@ -262,12 +269,13 @@ class _Composer:
         path, node = self.slot(node)
         value, node = self.convert(event, node, path)
         if event.anchor:
-            self.anchors[event.anchor] = (value, [((), node)])
+            self.anchors[event.anchor] = (value, [((), node)], len(event.value))
         self.record(path, node)
-        self.place(value, path)
+        self.place(value, path, len(event.value))
 
     def key(self, top: _Frame, event: yaml.ScalarEvent, node: Node) -> None:
         top.expect_key = False
+        top.chars += len(event.value)
         tag = self.tag_of(event)
         if tag not in (_STR, "!", _MERGE):
             shown = event.value or "(empty)"
@@ -307,10 +315,14 @@ class _Composer:
         plain = text if not event.tag else None
         if tag == _TIMESTAMP:
             return text, node._replace(plain=plain or text, kind="date")
+        invalid = f"`{text or '(empty)'}` is not a valid {tag.removeprefix(_TAG)}"
+        if tag == _NULL and text not in _NULL_TEXTS:
+            self.problem(node, path or (), f"{invalid}; write `null` or nothing")
+            return None, node
         try:
             value = _constructor.construct_object(yaml.ScalarNode(tag, text))
-        except (ValueError, yaml.YAMLError):
-            self.problem(node, path or (), f"`{text}` is not a valid {tag.removeprefix(_TAG)}")
+        except Exception:  # PyYAML raises ValueError, IndexError, KeyError... for bad text
+            self.problem(node, path or (), invalid)
             return None, node
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(node, path or (), f"`{text}` is not a number JSON can carry; quote it")
@@ -330,10 +342,14 @@ class _Composer:
             self.problem(node, top.path if top else (), f"unsupported YAML tag `{event.tag}`")
         path, node = self.slot(node)
         value: dict[str, Any] | list[Any] = {} if isinstance(event, yaml.MappingStartEvent) else []
-        self.record(path, node)
         dropped = path is None
-        frame_path: Path = ("<<dropped>>",) if path is None else path
-        frame = _Frame(value, frame_path, node, event.anchor, len(self.order) - 1, dropped)
+        if path is None:
+            # Kept nowhere, but recorded under a path of its own so that an alias to it
+            # copies its nodes (with their positions) like any other.
+            self.dropped += 1
+            path = ("<<dropped>>", self.dropped)
+        self.record(path, node)
+        frame = _Frame(value, path, node, event.anchor, len(self.order) - 1, dropped)
         self.stack.append(frame)
 
     def end(self) -> None:
@@ -347,8 +363,8 @@ class _Composer:
                 for p in self.order[frame.order_start :]
                 if p[:n] == frame.path and p in self.doc.nodes
             ]
-            self.anchors[frame.anchor] = (frame.value, sub)
-        self.place(frame.value, None if frame.dropped else frame.path)
+            self.anchors[frame.anchor] = (frame.value, sub, frame.chars)
+        self.place(frame.value, None if frame.dropped else frame.path, frame.chars)
 
     def alias(self, event: yaml.AliasEvent, node: Node) -> None:
         top = self.stack[-1] if self.stack else None
@@ -360,11 +376,17 @@ class _Composer:
         if event.anchor not in self.anchors:
             msg = f"alias `*{event.anchor}` names no anchor defined before it (`&{event.anchor}`)"
             self.problem(node, path or (), msg, fatal=True)
-        value, sub = self.anchors[str(event.anchor)]
+        value, sub, chars = self.anchors[str(event.anchor)]
         self.aliased += len(sub)
+        self.aliased_chars += chars
+        too_much = ""
         if self.aliased > MAX_ALIAS_NODES:
+            too_much = f"{MAX_ALIAS_NODES:,} nodes"
+        elif self.aliased_chars > MAX_ALIAS_CHARS:
+            too_much = f"{MAX_ALIAS_CHARS:,} characters of text"
+        if too_much:
             msg = (
-                f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes "
+                f"aliases expand to more than {too_much} "
                 '(a "billion laughs" file?); use fewer or smaller anchors'
             )
             self.problem(node, path or (), msg, fatal=True)
@@ -380,7 +402,7 @@ class _Composer:
             )
             for rel, inner in sub[1:]:
                 self.record(path + rel, inner)
-        self.place(value, path)
+        self.place(value, path, chars)
 
     def apply_merges(self, frame: _Frame) -> None:
         """YAML merge keys (`<<: *base`): keys written in the mapping win, then earlier merges."""

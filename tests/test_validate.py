@@ -164,3 +164,62 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.chmod(0)
     [diag] = check([str(path)]).diagnostics
     assert "cannot read the file" in diag.message
+
+
+def test_secret_values_are_never_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "version: 1\n"
+        "x-shared:\n  s: &s {key: S, value: 0x2A5F}\n"
+        "defaults:\n  session_secrets: [{key: D, value: 0o17777}, {key: E, value: 01777}]\n"
+        "sessions:\n  - name: a\n    prompt: p\n    session_secrets:\n"
+        "      - {key: A, value: 123456789}\n"
+        "      - {key: B, value: yes}\n"
+        "      - {key: C, value: 2024-01-01}\n"
+        "      - {key: F, value: !!int 987zz}\n"
+        "      - {key: G, value: 4.125}\n"
+        "      - *s\n"
+        "  - name: b\n    prompt: p\n"
+    )
+    secrets = ("123456789", "yes", "2024-01-01", "987zz", "4.125", "0x2A5F", "10847", "1023")
+    for fmt in ("text", "json"):
+        assert main(["validate", "--format", fmt, str(manifest)]) == 2
+        out = capsys.readouterr().out
+        assert out.count("secret values are never shown") == 7, out
+        leaked = [s for s in secrets if s in out]
+        assert not leaked, out
+
+
+def test_plan_selects_without_loading_the_runner(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from launcher.cli import main\n"
+        f"main(['plan', {str(GOOD / 'include-only.yaml')!r}, '--ledger', {str(tmp_path / 'l')!r},"
+        " '--select', '*'])\n"
+        "bad = {'launcher.runner', 'httpx', 'tenacity'} & set(sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_select_entries() -> None:
+    from launcher.errors import UsageError
+    from launcher.plan import select_entries
+
+    entries = check([str(GOOD)]).entries
+    names = [e.name for e in entries]
+    assert select_entries(entries, None) is entries
+    assert select_entries(entries, []) is entries
+    first, last = names[0], names[-1]
+    chosen = select_entries(entries, [first, last, first])
+    assert [e.name for e in chosen] == [n for n in names if n in (first, last)]
+    assert [e.name for e in select_entries(entries, ["*"])] == names
+    assert select_entries(entries, [first[0] + "*"])[0].name == first
+    with pytest.raises(UsageError, match="no entry name matches --select nope zip"):
+        select_entries(entries, ["nope", "zip"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from launcher.yamlload import MAX_ALIAS_NODES, Node, format_path, load
+import time
+
+from launcher.yamlload import MAX_ALIAS_CHARS, MAX_ALIAS_NODES, Node, format_path, load
 
 
 def test_plain_data_and_positions() -> None:
@@ -92,3 +94,52 @@ def test_format_path() -> None:
     assert format_path(("a", "$ref", "b c")) == 'a["$ref"]["b c"]'
     assert format_path(()) == ""
     assert Node(1, 1).plain is None
+
+
+def test_alias_bomb_by_size_fails_fast() -> None:
+    # Few nodes (far under MAX_ALIAS_NODES) but a 10 KB string copied 20,000 times.
+    raw = "s: &s " + "x" * 10_000 + "\nb: &b [" + ", ".join(["*s"] * 100) + "]\n"
+    raw += "c: [" + ", ".join(["*b"] * 200) + "]\n"
+    started = time.perf_counter()
+    doc = load(raw.encode())
+    assert time.perf_counter() - started < 0.5
+    [problem] = doc.problems
+    assert f"more than {MAX_ALIAS_CHARS:,} characters" in problem.message
+    assert "billion laughs" in problem.message
+    assert doc.data is None
+
+
+def test_aliases_under_the_size_budget_are_fine() -> None:
+    raw = "s: &s " + "x" * 10_000 + "\nb: [" + ", ".join(["*s"] * 900) + "]\n"
+    doc = load(raw.encode())
+    assert doc.problems == []
+    assert len(doc.data["b"]) == 900
+
+
+def test_bad_text_for_an_explicit_tag_is_a_problem() -> None:
+    cases = {
+        b"a: !!int\n": "`(empty)` is not a valid int",
+        b"a: !!float\n": "`(empty)` is not a valid float",
+        b"a: !!bool maybe\n": "`maybe` is not a valid bool",
+        b"a: !!int x\n": "`x` is not a valid int",
+        b"a: !!null x\n": "`x` is not a valid null",
+    }
+    for raw, fragment in cases.items():
+        doc = load(raw)
+        [problem] = doc.problems
+        assert fragment in problem.message, (raw, problem)
+        assert (problem.line, problem.path) == (1, ("a",))
+    assert load(b"a: !!null ~\nb: !!null\nc: !!int 5\n").data == {"a": None, "b": None, "c": 5}
+
+
+def test_alias_to_a_mapping_under_a_rejected_key() -> None:
+    for rejected in (b"a: 1\na", b"1"):
+        doc = load(rejected + b": &x\n  k: {v: 1}\nb: *x\nc: &y {}\nd: *y\n")
+        [problem] = doc.problems
+        assert "key" in problem.message
+        assert doc.data["b"] == {"k": {"v": 1}}
+        n = rejected.count(b"\n")
+        assert doc.nodes[("b",)][:2] == (n + 3, 4)  # the alias where it is written
+        assert doc.nodes[("b", "k")][:2] == (n + 2, 6)  # inner nodes at the anchor
+        assert doc.nodes[("b", "k", "v")][:2] == (n + 2, 10)
+        assert doc.nodes[("d",)][:2] == (n + 5, 4)  # not the dropped frame's nodes
