@@ -22,7 +22,7 @@ MAX_ERROR_CHARS = 500
 @dataclass(frozen=True)
 class Created:
     session_id: str
-    url: str
+    url: str | None  # None when found by a lookup whose answer had no url
     is_new_session: bool | None
 
 
@@ -100,6 +100,7 @@ class Redactor:
 
 def api_message(response: httpx.Response) -> str:
     """The API's own words for an error: FastAPI `detail` (string or items), else the text.
+    Whole: callers redact secrets first and shorten after, so no secret is cut in two.
 
     Validation items keep only `loc` and `msg`: FastAPI may echo the offending `input`,
     which can be a secret value.
@@ -107,8 +108,7 @@ def api_message(response: httpx.Response) -> str:
     try:
         payload = response.json()
     except ValueError:
-        text = response.text.strip() or response.reason_phrase
-        return text[:MAX_ERROR_CHARS]
+        return response.text.strip() or response.reason_phrase
     detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
     if isinstance(detail, list):
         parts = []
@@ -121,7 +121,7 @@ def api_message(response: httpx.Response) -> str:
         message = "; ".join(parts)
     else:
         message = str(detail)
-    return message[:MAX_ERROR_CHARS]
+    return message
 
 
 class DevinClient:
@@ -162,7 +162,11 @@ class DevinClient:
                 )
             except (ValueError, KeyError, TypeError):
                 return InDoubt(f"HTTP {status} with an unreadable body", status)
-        message = self._redact(api_message(response))
+        message = self._message(response)
+        if 300 <= status < 400:
+            # httpx does not follow redirects: the base URL is wrong (http vs https, a path).
+            where = response.headers.get("Location", "somewhere else")
+            return Final(f"HTTP {status}: the API redirects to {where}; fix --base-url", status)
         if status in (429, 503):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return RetrySafe(f"HTTP {status}: {message}", status, retry_after)
@@ -182,14 +186,22 @@ class DevinClient:
             raise LookupFailed(f"lookup failed: {_describe(exc)}") from None
         if response.status_code != 200:
             raise LookupFailed(
-                f"lookup failed: HTTP {response.status_code}: {self._redact(api_message(response))}"
+                f"lookup failed: HTTP {response.status_code}: {self._message(response)}"
             )
         try:
             sessions = response.json()["sessions"]
         except (ValueError, KeyError, TypeError):
             raise LookupFailed("lookup failed: unreadable answer") from None
+        if not isinstance(sessions, list):
+            raise LookupFailed("lookup failed: unreadable answer")
         found = [s for s in sessions if isinstance(s, dict) and tag in (s.get("tags") or [])]
+        if any(not isinstance(s.get("session_id"), str) or not s["session_id"] for s in found):
+            raise LookupFailed("lookup failed: a matching session has no session_id")
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
+
+    def _message(self, response: httpx.Response) -> str:
+        """The API's message, secrets removed, then shortened."""
+        return self._redact(api_message(response))[:MAX_ERROR_CHARS]
 
 
 def _describe(exc: BaseException) -> str:

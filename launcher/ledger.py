@@ -37,7 +37,7 @@ _HEADER = ("v", "ts", "event", "entry", "name", "key", "run_id", "content")
 _REQUIRED_STR = ("ts", "entry", "name", "key", "run_id")
 # field -> (allowed types, required) per event; None stands for JSON null.
 _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
-    "sending": {"attempt": ((int,), False)},
+    "sending": {"attempt": ((int,), False), "timeout": ((int, float), False)},
     "created": {
         "session_id": ((str,), True),
         "url": ((str, None), False),
@@ -69,6 +69,7 @@ class KeyRecord:
     error: str | None = None
     status: int | None = None
     retry_at: str | None = None  # a throttled request may not be resent before this time
+    timeout: float | None = None  # the request's timeout, from its `sending` event
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
@@ -122,6 +123,7 @@ class LedgerState:
             error=ev.get("error"),
             status=ev.get("status"),
             retry_at=ev.get("retry_at"),
+            timeout=ev.get("timeout"),
             attempts=attempts,
             ts=ev["ts"],
             run_id=ev["run_id"],
@@ -489,6 +491,7 @@ class SummaryEntry:
     error: str | None
     status: int | None
     retry_at: str | None
+    timeout: float | None
     attempts: int
     ts: str
     run_id: str

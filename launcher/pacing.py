@@ -81,12 +81,13 @@ class Pace:
         return PaceSnapshot(self._rate, self._throttles, self._mode)
 
     @asynccontextmanager
-    async def start(self) -> AsyncIterator[int]:
+    async def start(self, stop: anyio.Event | None = None) -> AsyncIterator[int]:
         """Wait until a request may start; yields the pace's epoch.
 
         The caller does its last step before sending (the durable ledger intent) inside
         the block; the next start is spaced 1/rate from when the block ends, so however
-        long that step takes, no two requests leave closer than 1/rate. FIFO order.
+        long that step takes, no two requests leave closer than 1/rate. FIFO order. With
+        `stop`, setting that event ends the wait early (the caller must then send nothing).
         """
         if self._born is None:
             self._born = self._clock()
@@ -95,7 +96,13 @@ class Pace:
             return
         async with self._lock:
             while self._rate is not None and self._clock() < self._next_start:
-                await anyio.sleep(self._next_start - self._clock())
+                if stop is None:
+                    await anyio.sleep(self._next_start - self._clock())
+                    continue
+                with anyio.move_on_after(self._next_start - self._clock()):
+                    await stop.wait()
+                if stop.is_set():
+                    break  # the caller sees the stop and sends nothing
             yield self._epoch
             if self._rate is not None:
                 self._next_start = self._clock() + 1.0 / self._rate
@@ -164,31 +171,40 @@ class RetryWait:
 
     def __init__(self, max_wait: float, rng: random.Random | None = None) -> None:
         self._jitter = wait_random_exponential(multiplier=BACKOFF_BASE, max=max_wait)
+        self._max_wait = max_wait
         self._rng = rng or random.Random()
 
     def __call__(self, state: RetryCallState) -> float:
         outcome = state.outcome.result() if state.outcome and not state.outcome.failed else None
         retry_after = getattr(outcome, "retry_after", None)
         if retry_after is not None:
-            return float(retry_after) * (1 + self._rng.uniform(0, RETRY_AFTER_SPREAD))
+            # Spread, but never past --max-wait unless the server itself asked for more
+            # (then the wait is exactly its Retry-After, and the entry fails saying so).
+            spread = float(retry_after) * (1 + self._rng.uniform(0, RETRY_AFTER_SPREAD))
+            return max(float(retry_after), min(spread, self._max_wait))
         return float(self._jitter(state))
 
 
 class CircuitBreaker:
-    """Opens when most of the last `window` attempts failed on the server's side, over at
-    least `min_span` seconds: a few entries retrying fast through a short outage must not
-    stop a run that a server back in two seconds would have finished."""
+    """Opens when the API keeps failing: in at least `threshold` of the last `slices` time
+    slices (each span/slices seconds long) that saw attempts, at least `threshold` of the
+    attempts failed on the server's side.
+
+    Time slices, not attempt counts: a few entries retrying fast through a two-second
+    outage fill two slices, not the window, while at any rate a failure that lasts the
+    whole span opens it.
+    """
 
     def __init__(
         self,
-        window: int = 20,
+        span: float = 10.0,
         threshold: float = 0.8,
-        min_span: float = 10.0,
+        slices: int = 10,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._recent: deque[tuple[float, bool]] = deque(maxlen=window)
+        self._width = span / slices
+        self._slices: deque[list[int]] = deque(maxlen=slices)  # [index, attempts, failures]
         self._threshold = threshold
-        self._min_span = min_span
         self._clock = clock
         self.reason: str | None = None
 
@@ -197,14 +213,20 @@ class CircuitBreaker:
         return self.reason is not None
 
     def record(self, failed: bool, error: str | None = None) -> None:
-        now = self._clock()
-        self._recent.append((now, failed))
-        if self.reason is not None or len(self._recent) < (self._recent.maxlen or 0):
+        index = int(self._clock() // self._width)
+        if self._slices and self._slices[-1][0] == index:
+            self._slices[-1][1] += 1
+            self._slices[-1][2] += failed
+        else:
+            self._slices.append([index, 1, int(failed)])
+        if self.reason is not None or len(self._slices) < (self._slices.maxlen or 0):
             return
-        failures = sum(1 for _, f in self._recent if f)
-        span = now - self._recent[0][0]
-        if failures >= self._threshold * len(self._recent) and span >= self._min_span:
+        failing = sum(1 for _, n, f in self._slices if f >= self._threshold * n)
+        if failing >= self._threshold * len(self._slices):
+            attempts = sum(n for _, n, _ in self._slices)
+            failures = sum(f for _, _, f in self._slices)
+            seconds = (self._slices[-1][0] - self._slices[0][0] + 1) * self._width
             self.reason = (
-                f"the API keeps failing: {failures} of the last {len(self._recent)} "
-                f"attempts over {span:.1f}s failed (last: {error})"
+                f"the API keeps failing: {failures} of the last {attempts} attempts "
+                f"over {seconds:.1f}s failed (last: {error})"
             )

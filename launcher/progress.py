@@ -1,11 +1,13 @@
 """What a run says while it works: a live status line on a terminal, plain lines in cron.
 
 Created sessions' URLs go to stdout as they are created (text mode); everything else
-goes to stderr. Every line passes through the redactor, so no secret can slip out.
+goes to stderr. Error texts pass through the redactor once more (the client already
+scrubbed them): only errors carry text from outside, so only they are rewritten.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -75,7 +77,7 @@ class RunProgress:
             how = " (found by lookup)" if result.reconciled else ""
             self._clear()
             print(
-                self.redact(f"{label}  {result.entry.entry_id}  {result.url}{how}"),
+                f"{label}  {result.entry.entry_id}  {result.url or '(no url given)'}{how}",
                 file=self.out,
                 flush=True,
             )
@@ -90,19 +92,19 @@ class RunProgress:
         if not self.live:
             self.log(
                 f"retry {result.entry.entry_id} in {wait:.1f}s "
-                f"(attempt {result.attempts}): {result.error}"
+                f"(attempt {result.attempts}): {self._error(result)}"
             )
         self._redraw()
 
     def failed(self, result: EntryResult) -> None:
         self._failed += 1
         self._settled(result)
-        self.log(f"failed {result.entry.entry_id}: {result.error}", warn=True)
+        self.log(f"failed {result.entry.entry_id}: {self._error(result)}", warn=True)
 
     def in_doubt(self, result: EntryResult) -> None:
         self._failed += 1
         self._settled(result)
-        self.log(f"in doubt {result.entry.entry_id}: {result.error}", warn=True)
+        self.log(f"in doubt {result.entry.entry_id}: {self._error(result)}", warn=True)
 
     def sent(self) -> None:
         now = time.monotonic()
@@ -116,13 +118,20 @@ class RunProgress:
         if warn and self.color:
             prefix += "\x1b[33m"
             message += "\x1b[0m"
-        print(self.redact(prefix + message), file=self.err, flush=True)
+        print(prefix + message, file=self.err, flush=True)
         self._redraw(force=True)
 
     def finish(self, result: RunResult) -> None:
         self._clear()
 
     # --- the live line ------------------------------------------------------------------
+
+    def _error(self, result: EntryResult) -> str:
+        return self.redact(result.error or "")
+
+    def stopped(self, result: EntryResult) -> None:
+        """The entry will not be retried in this run: it no longer counts as retrying."""
+        self._retrying.discard(result.entry.entry_id)
 
     def _settled(self, result: EntryResult) -> None:
         self._done += 1
@@ -153,13 +162,13 @@ class RunProgress:
             f"launcher: {self._done}/{self.total} done · {self._failed} failed · "
             f"{len(self._retrying)} retrying · {rate:.1f} req/s{pace} · ETA {eta}"
         )
-        self.err.write("\r\x1b[2K" + line[: _width() - 1])
+        self.err.write("\r\x1b[2K" + line[: _width(self.err) - 1])
         self.err.flush()
         self._line_shown = True
 
 
-def _width() -> int:
+def _width(stream: IO[str]) -> int:
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
-    except OSError:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, io.UnsupportedOperation):
         return 120

@@ -132,7 +132,7 @@ def print_run(result: RunResult, fmt: str, *, redact: Callable[[str], str]) -> N
                     "outcome": r.outcome,
                     "session_id": r.session_id,
                     "url": r.url,
-                    "error": r.error,
+                    "error": redact(r.error) if r.error else None,
                     "status": r.status,
                     "reconciled": r.reconciled,
                     "attempts": r.attempts,
@@ -140,25 +140,25 @@ def print_run(result: RunResult, fmt: str, *, redact: Callable[[str], str]) -> N
                 for r in result.results
             ],
         }
-        print(redact(json.dumps(doc, indent=2, ensure_ascii=False)))
+        # Only the error texts carry words from outside; redacting the whole document
+        # would rewrite numbers and paths that happen to contain a short secret.
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     err = sys.stderr
     for warning in result.warnings:
-        print(redact(f"launcher: warning: {warning}"), file=err)
+        print(f"launcher: warning: {warning}", file=err)
     if result.auth_error:
         print(
-            redact(
-                f"launcher: error: the API rejected the credentials ({result.auth_error}); "
-                "check the API key variable and run again"
-            ),
+            f"launcher: error: the API rejected the credentials ({redact(result.auth_error)}); "
+            "check the API key variable and run again",
             file=err,
         )
     elif result.stopped:
-        print(redact(f"launcher: stopped: {result.stopped}"), file=err)
+        print(f"launcher: stopped: {redact(result.stopped)}", file=err)
     problems = [r for r in result.results if r.outcome in ("failed", "in_doubt")]
     for r in problems:
         label = "in doubt" if r.outcome == "in_doubt" else "failed"
-        print(redact(f"{label:<8}  {r.entry.entry_id}  {r.error}"))
+        print(f"{label:<8}  {r.entry.entry_id}  {redact(r.error or '')}")
     parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in counts if counts[k] or k == "created"]
     print(", ".join(parts))
     pending = [r for r in result.results if r.outcome == "pending"]

@@ -7,9 +7,9 @@ shared pace, backoff, circuit breaker) and `ledger` (durable intent and outcome)
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -44,9 +44,11 @@ from launcher.client import (
 from launcher.entry import Entry, MissingEnv
 from launcher.errors import ExitCode, LauncherError, UsageError
 from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
+from launcher.plan import select_entries
 from launcher.progress import RunProgress
 
 DEFAULT_BASE_URL = "https://api.devin.ai"
+LOOKUP_ATTEMPTS = 3  # failed lookups before an entry is left in doubt
 SANDBOX_TOKEN = "sandbox"  # sent to an embedded sandbox when no API key is set
 
 
@@ -61,9 +63,8 @@ class RunSettings:
     timeout: float = 30.0
     reconcile_delay: float = 2.0  # a created session may take a moment to be listed
     drain_timeout: float = 30.0  # after a signal, how long requests in flight may finish
-    breaker_window: int = 20
+    breaker_span: float = 10.0  # seconds of mostly failing attempts that open the breaker
     breaker_threshold: float = 0.8
-    breaker_min_span: float = 10.0  # seconds the failing window must cover
 
 
 @dataclass
@@ -138,9 +139,7 @@ class Dispatcher:
         self.environ = environ
         self.progress = progress
         self.pace = Pace(cap=settings.rate)
-        self.breaker = CircuitBreaker(
-            settings.breaker_window, settings.breaker_threshold, settings.breaker_min_span
-        )
+        self.breaker = CircuitBreaker(settings.breaker_span, settings.breaker_threshold)
         self.slots = anyio.CapacityLimiter(settings.concurrency)
         self.stop_event = anyio.Event()
         self.stop_reason: str | None = None
@@ -182,12 +181,12 @@ class Dispatcher:
                     return
             if prior is not None and prior.outcome in ("sending", "in_doubt"):
                 # An earlier run may have created it. A request it left in flight may still
-                # be on the server until its timeout: wait that out, then resend an
-                # idempotent request (the API returns the session if it exists) or look
-                # any other up by its tag first.
+                # be on the server until that run's timeout: an idempotent request is resent
+                # after it (the API returns the session if it exists), any other is looked up
+                # by its tag, and "absent" is trusted only after it.
                 wait = 0.0
                 if prior.outcome == "sending":
-                    wait = _seconds_until(prior.ts, self.settings.timeout)
+                    wait = _seconds_until(prior.ts, prior.timeout or self.settings.timeout)
                 if entry.request.get("idempotent"):
                     await self._sleep(wait)
                     if self.stop_reason:
@@ -196,11 +195,12 @@ class Dispatcher:
                     result.error = (
                         prior.error or "an earlier run stopped with this request in flight"
                     )
-                    first_wait = max(self.settings.reconcile_delay, wait)
-                    if await self._reconcile(result, first_wait=first_wait) != "absent":
+                    trust_after = time.monotonic() + wait
+                    if await self._reconcile(result, trust_after) != "absent":
                         return
             outcome = await self._send_with_retries(result)
         except _Stopped:
+            self.progress.stopped(result)
             if result.last_in_doubt:
                 await self._record_in_doubt(
                     result, f"{result.error} (not retried: {self.stop_reason})"
@@ -258,11 +258,16 @@ class Dispatcher:
         async with self.slots:
             if self.stop_reason:
                 raise _Stopped
-            result.attempts += 1
-            async with self.pace.start() as epoch:
+            async with self.pace.start(self.stop_event) as epoch:
+                if self.stop_reason:  # stopped while waiting for the pace: send nothing
+                    raise _Stopped
+                result.attempts += 1
                 # The intent is durable, and its timestamp true, right before the send.
-                await self.ledger.append("sending", entry, attempt=result.attempts)
+                await self.ledger.append(
+                    "sending", entry, attempt=result.attempts, timeout=self.settings.timeout
+                )
             self.progress.sent()
+            sent_at = time.monotonic()
             outcome = await self.client.create_session(body)
         result.last_in_doubt = isinstance(outcome, InDoubt)
         if isinstance(outcome, Created):
@@ -290,7 +295,10 @@ class Dispatcher:
             self._record_breaker(outcome.error)
             if entry.request.get("idempotent"):
                 return outcome  # resending returns the same session if it exists
-            found = await self._reconcile(result)
+            # A 500 is the server's final word on this request; after a timeout, a 502/504
+            # or a lost connection it may still be working on it until our timeout.
+            trust_after = 0.0 if outcome.status == 500 else sent_at + self.settings.timeout
+            found = await self._reconcile(result, trust_after)
             if found != "absent":
                 return Settled()
             result.last_in_doubt = False
@@ -303,9 +311,14 @@ class Dispatcher:
         if self.breaker.open and self.breaker.reason:
             self.stop(f"circuit breaker open: {self.breaker.reason}")
 
-    async def _reconcile(self, result: EntryResult, first_wait: float | None = None) -> str:
-        """Look the entry up by its tag: "found" (recorded created), "absent" (safe to
-        send), or "unknown" (no tag, or the lookup kept failing: recorded in doubt)."""
+    async def _reconcile(self, result: EntryResult, trust_after: float) -> str:
+        """Look the entry up by its tag: "found" (recorded created), "absent" (safe to send),
+        or "unknown" (no tag, or the lookup kept failing: recorded in doubt).
+
+        "absent" is trusted only once `trust_after` (monotonic) has passed: until then the
+        server may still be creating it. The waits here are not cut short by a stop: an
+        early answer could be wrong, and a second signal or the drain deadline cancels them.
+        """
         entry = result.entry
         tag = entry.reconcile_tag
         if tag is None:
@@ -315,27 +328,40 @@ class Dispatcher:
                 "for the reconciliation tag",
             )
             return "unknown"
-        last_error = "lookup failed"
-        base = self.settings.reconcile_delay
-        for delay in (base if first_wait is None else first_wait, base * 2):
-            await self._sleep(delay)
-            if self.stop_reason and self.auth_error:
-                break
+        delay = self.settings.reconcile_delay
+        await anyio.sleep(delay)
+        failures, last_error = 0, "lookup failed"
+        while failures < LOOKUP_ATTEMPTS:
             try:
                 async with self.slots:
                     async with self.pace.start():
                         pass
                     found = await self.client.find_by_tag(tag)
             except LookupFailed as exc:
+                failures += 1
                 last_error = str(exc)
+                await anyio.sleep(delay * failures)
                 continue
             if not found:
-                return "absent"
+                remaining = trust_after - time.monotonic()
+                if remaining <= 0:
+                    return "absent"
+                await anyio.sleep(remaining)  # ask again once the request cannot be pending
+                trust_after = 0.0
+                continue
+            if len(found) > 1:
+                ids = ", ".join(str(f["session_id"]) for f in found)
+                self.progress.log(
+                    f"warning: {len(found)} sessions carry the tag of {entry.entry_id} "
+                    f"(possible duplicate sessions): {ids}",
+                    warn=True,
+                )
             session = found[0]
             result.reconciled = True
+            url = session.get("url")
             created = Created(
-                session_id=str(session.get("session_id")),
-                url=str(session.get("url") or ""),
+                session_id=str(session["session_id"]),
+                url=url if isinstance(url, str) and url else None,
                 is_new_session=True,
             )
             await self._record(result, created)
@@ -431,15 +457,6 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         timeout=args.timeout,
         reconcile_delay=getattr(args, "reconcile_delay", RunSettings.reconcile_delay),
     )
-
-
-def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[Entry]:
-    if not globs:
-        return entries
-    chosen = [e for e in entries if any(fnmatch.fnmatchcase(e.name, g) for g in globs)]
-    if not chosen:
-        raise UsageError(f"no entry name matches --select {' '.join(globs)}")
-    return chosen
 
 
 def check_environment(

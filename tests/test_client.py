@@ -138,3 +138,19 @@ def test_lookup_filters_by_tag_and_fails_loudly() -> None:
         anyio.run(go, answer(500, text="down"))
     with pytest.raises(LookupFailed):
         anyio.run(go, raising(httpx.ConnectError("refused")))
+
+
+def test_secrets_are_removed_before_the_message_is_shortened() -> None:
+    # A secret straddling the 500-character cut must not leave its first half behind.
+    detail = "x" * 490 + f" bad {SECRET} and more"
+    outcome = classify(answer(422, json={"detail": detail}))
+    assert isinstance(outcome, Final)
+    assert SECRET[:6] not in outcome.error
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_final_and_name_the_target(status: int) -> None:
+    outcome = classify(answer(status, headers={"Location": "https://api.devin.ai/v1/sessions"}))
+    assert isinstance(outcome, Final) and outcome.status == status
+    assert "redirects to https://api.devin.ai/v1/sessions" in outcome.error
+    assert "--base-url" in outcome.error

@@ -161,6 +161,15 @@ def test_wait_honours_retry_after_and_spreads_released_retries() -> None:
     assert len({round(w, 3) for w in waits}) > 40  # not in lockstep
 
 
+def test_spread_never_pushes_a_retry_after_past_max_wait() -> None:
+    wait = RetryWait(max_wait=300, rng=random.Random(2))
+    waits = [wait(_state(RetrySafe("429", 429, 280.0))) for _ in range(100)]
+    assert min(waits) >= 280 and max(waits) <= 300
+    # The server asking for more than --max-wait: exactly its value, so the entry fails
+    # saying what the server asked.
+    assert wait(_state(RetrySafe("429", 429, 400.0))) == 400.0
+
+
 def test_wait_without_retry_after_is_full_jitter_exponential() -> None:
     wait = RetryWait(max_wait=300)
     first = [wait(_state(InDoubt("500", 500), attempt=1)) for _ in range(200)]
@@ -171,17 +180,34 @@ def test_wait_without_retry_after_is_full_jitter_exponential() -> None:
 
 def test_breaker_opens_only_when_most_attempts_fail_for_a_while() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(window=20, threshold=0.8, min_span=10, clock=clock)
+    breaker = CircuitBreaker(span=10, threshold=0.8, clock=clock)
+    for _ in range(30):  # a fast burst at the start of a run: a blip, not a broken API
+        clock.now += 0.05
+        breaker.record(True, "connection refused")
+    assert not breaker.open
     for i in range(100):  # 30% failures, as in the chaos suite: never opens
         clock.now += 1
         breaker.record(i % 10 < 3, "HTTP 500")
     assert not breaker.open
-    for _ in range(30):  # a burst of fast failures: a blip, not yet a broken API
-        clock.now += 0.05
-        breaker.record(True, "connection refused")
+    for _ in range(7):  # failing for 7 s is not yet "keeps failing"
+        clock.now += 1
+        breaker.record(True, "HTTP 502: bad gateway")
     assert not breaker.open
-    for _ in range(16):
+    for _ in range(3):
         clock.now += 1
         breaker.record(True, "HTTP 502: bad gateway")
     assert breaker.open and breaker.reason is not None
-    assert "of the last 20" in breaker.reason and "HTTP 502" in breaker.reason
+    assert "HTTP 502" in breaker.reason and "over 10.0s" in breaker.reason
+
+
+def test_breaker_opens_at_a_high_rate_once_the_failures_last() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(span=10, threshold=0.8, clock=clock)
+    for _ in range(250):  # 50 attempts a second, all failing, for 5 s
+        clock.now += 0.02
+        breaker.record(True, "HTTP 500")
+    assert not breaker.open
+    for _ in range(300):  # and 6 s more
+        clock.now += 0.02
+        breaker.record(True, "HTTP 500")
+    assert breaker.open and breaker.reason is not None

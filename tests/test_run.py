@@ -433,9 +433,7 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     sb = make_sandbox(fail_rate=1.0, latency_ms=20)
     write_manifest(tmp_path / "m.yaml", 300, idempotent=True)
     entries = check([str(tmp_path)]).entries
-    settings = RunSettings(
-        base_url=sb.base_url, concurrency=4, breaker_min_span=0.1, max_attempts=50
-    )
+    settings = RunSettings(base_url=sb.base_url, concurrency=4, breaker_span=0.5, max_attempts=50)
     redact = Redactor([API_KEY, SECRET])
     ledger = tmp_path / "l.jsonl"
     with ledger_mod.LedgerWriter.open(ledger, "breaker-run") as writer:
@@ -560,3 +558,22 @@ def test_a_full_disk_mid_run_is_a_clear_error_and_the_ledger_stays_readable(
     # No session without its intent on disk: every one the server made is announced by a
     # durable `sending` line (recorded created, or in flight for the next run to look up).
     assert sb.stats()["sessions"] <= len(records)
+
+
+def test_a_one_character_secret_does_not_corrupt_json_output(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_SECRET", "3")  # short values occur everywhere: numbers, ids
+    sb = make_sandbox()
+    write_manifest(tmp_path / "m.yaml", 3)
+    ledger = tmp_path / "l3.jsonl"
+    code = main(
+        ["run", str(tmp_path), "--ledger", str(ledger), "--base-url", sb.base_url, "--format",
+         "json"]
+    )  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["created"] == 3 and doc["ledger"] == str(ledger)

@@ -161,3 +161,23 @@ def test_a_second_signal_aborts_at_once_and_the_next_run_reconciles(
     events = read_ledger(ledger)
     assert {e["event"] for e in events} == {"sending"}  # in flight, nothing settled
     assert_no_secrets(out, err, ledger.read_text())
+
+
+def test_a_stop_under_a_pace_sends_nothing_more(
+    tmp_path: Path, sandbox_process: Callable[..., Any]
+) -> None:
+    sb = sandbox_process()
+    write_manifest(tmp_path / "m.yaml", 30)
+    ledger = tmp_path / "ledger.jsonl"
+    args = ("run", str(tmp_path), "--ledger", str(ledger), "--concurrency", "4", "--rate", "4")
+    proc = start_launcher(*args, env=launcher_env(sb.base_url))
+    deadline = time.monotonic() + 20
+    while sb.stats()["requests"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    at_signal = sb.stats()["requests"]
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    # Workers queued on the pace (4 slots at 4/s) would have kept sending for a second.
+    assert sb.stats()["requests"] <= at_signal + 1
+    assert "not attempted" in out
