@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -86,6 +86,11 @@ class LedgerState:
 
     def get(self, key: str) -> KeyRecord | None:
         return self._by_key.get(key)
+
+    def created(self, key: str) -> KeyRecord | None:
+        """The record of `key` if it is created (never to be sent again), else None."""
+        record = self._by_key.get(key)
+        return record if record is not None and record.outcome == "created" else None
 
     def created_for_name(self, name: str) -> list[KeyRecord]:
         # Indexed once: `plan` asks for every entry, and a scan each time is quadratic.
@@ -282,8 +287,14 @@ def read_state(path: str | os.PathLike[str]) -> LedgerState:
 # --- writing ------------------------------------------------------------------------
 
 
+def timestamp(after: float = 0.0) -> str:
+    """The ledger's time format (ISO 8601 UTC, milliseconds, Z), now or `after` s from now."""
+    when = datetime.now(timezone.utc) + timedelta(seconds=after)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return timestamp()
 
 
 def new_run_id() -> str:

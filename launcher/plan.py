@@ -35,7 +35,7 @@ class Record(Protocol):
 class State(Protocol):
     """What the plan reads of the ledger (`launcher.ledger.LedgerState`)."""
 
-    def get(self, key: str) -> Record | None: ...
+    def created(self, key: str) -> Record | None: ...
     def created_for_name(self, name: str) -> Sequence[Record]: ...
 
 
@@ -54,9 +54,9 @@ def make_plan(entries: list[Entry], state: State) -> list[PlanItem]:
     """One item per entry, in the entries' order."""
     items: list[PlanItem] = []
     for entry in entries:
-        record = state.get(entry.key)
+        record = state.created(entry.key)
         changed = any(r.content != entry.content for r in state.created_for_name(entry.name))
-        if record is not None and record.outcome == "created":
+        if record is not None:
             items.append(PlanItem(entry, "skip", changed, record.session_id, record.url))
         else:
             items.append(PlanItem(entry, "create", changed))

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import anyio
@@ -166,11 +166,12 @@ class Dispatcher:
 
     async def _dispatch(self, result: EntryResult) -> None:
         entry = result.entry
-        prior = self.ledger.state.get(entry.key)
-        if prior is not None and prior.outcome == "created":
-            result.outcome, result.session_id, result.url = "skipped", prior.session_id, prior.url
+        done = self.ledger.state.created(entry.key)
+        if done is not None:
+            result.outcome, result.session_id, result.url = "skipped", done.session_id, done.url
             self.progress.skipped(result)
             return
+        prior = self.ledger.state.get(entry.key)
         if self.stop_reason:
             return
         try:
@@ -285,7 +286,7 @@ class Dispatcher:
                     entry,
                     error=f"{outcome.error} (will retry)",
                     status=outcome.status,
-                    retry_at=_iso_after(outcome.retry_after),
+                    retry_at=ledger_mod.timestamp(outcome.retry_after),
                 )
             if outcome.status != 429:
                 self._record_breaker(outcome.error)
@@ -423,11 +424,6 @@ def _seconds_until(ts: str, after: float) -> float:
     return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())
 
 
-def _iso_after(seconds: float) -> str:
-    when = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
-
-
 def settings_from_args(args: argparse.Namespace) -> RunSettings:
     for flag, value in (("--concurrency", args.concurrency), ("--max-attempts", args.max_attempts)):
         if value < 1:
@@ -512,7 +508,7 @@ def run_command(args: argparse.Namespace) -> int:
         progress = RunProgress(
             total=len(entries), fmt=args.format, mode=args.progress, redact=redact
         )
-        done = sum(1 for e in entries if (r := writer.state.get(e.key)) and r.outcome == "created")
+        done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         try:
             result = anyio.run(
