@@ -39,10 +39,6 @@ class LedgerLocked(LauncherError):
     exit_code = ExitCode.LOCKED
 
 
-class AuthRejected(LauncherError):
-    exit_code = ExitCode.AUTH
-
-
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One problem in one manifest, pointed at by file, line and column (1-based)."""

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from launcher.pacing import Pace
-    from launcher.runner import EntryResult, RunResult
+    from launcher.runner import EntryResult
 
 REDRAW_EVERY = 0.1  # seconds between live-line redraws
 RATE_WINDOW = 5.0  # seconds over which the shown request rate is measured
@@ -121,7 +121,7 @@ class RunProgress:
         print(prefix + message, file=self.err, flush=True)
         self._redraw(force=True)
 
-    def finish(self, result: RunResult) -> None:
+    def finish(self) -> None:
         self._clear()
 
     # --- the live line ------------------------------------------------------------------

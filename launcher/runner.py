@@ -451,7 +451,7 @@ def settings_from_args(args: argparse.Namespace) -> RunSettings:
         max_attempts=args.max_attempts,
         max_wait=args.max_wait,
         timeout=args.timeout,
-        reconcile_delay=getattr(args, "reconcile_delay", RunSettings.reconcile_delay),
+        reconcile_delay=args.reconcile_delay,
     )
 
 
@@ -459,18 +459,18 @@ def check_environment(
     entries: Sequence[Entry], environ: Mapping[str, str], api_key_env: str | None
 ) -> None:
     """Exit 2 before sending anything when the key or a secret's variable is unset."""
-    missing: dict[str, list[str]] = {}
+    lines = []
     if api_key_env is not None and not environ.get(api_key_env):
-        missing[api_key_env] = ["the API key"]
+        lines.append(f"  {api_key_env} (the API key)")
+    missing: dict[str, list[str]] = {}
     for entry in entries:
         for name in entry.env_vars():
             if name not in environ:
                 missing.setdefault(name, []).append(entry.entry_id)
-    if missing:
-        lines = []
-        for name, users in missing.items():
-            shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
-            lines.append(f"  {name} (used by {shown})")
+    for name, users in missing.items():
+        shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+        lines.append(f"  {name} (used by {shown})")
+    if lines:
         raise UsageError(
             "these environment variables are not set; set them and run again:\n" + "\n".join(lines)
         )
@@ -519,7 +519,7 @@ def run_command(args: argparse.Namespace) -> int:
             # user the launcher's own message (a ledger that cannot be written, say).
             raise _launcher_error(exc) from None
         result.warnings.extend(writer.state.warnings)
-    progress.finish(result)
+    progress.finish()
     report.print_run(result, args.format, redact=redact)
     return int(result.exit_code)
 
