@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 import httpx
-from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_random_exponential
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -49,7 +49,7 @@ async def hand_written(base_url: str, bodies: list[dict[str, Any]]) -> None:
             async for attempt in AsyncRetrying(
                 retry=retry_if_result(lambda r: r.status_code in (429, 503)),
                 wait=wait,
-                stop=stop_after_attempt(50),
+                stop=stop_after_delay(300),  # a careful script gives up on time, not on a count
                 sleep=anyio.sleep,
             ):
                 with attempt:
