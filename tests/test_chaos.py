@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.entry import TAG_PREFIX
-from launcher.ledger import read_state
+from launcher.ledger.read import read_state
 from tests.runkit import (
     assert_no_secrets,
     created,

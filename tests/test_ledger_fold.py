@@ -12,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from launcher.entry import Entry
-from launcher.ledger import OUTCOMES, LedgerState, LedgerWriter, read_state
+from launcher.ledger.events import OUTCOMES
+from launcher.ledger.read import read_state
+from launcher.ledger.state import LedgerState
+from launcher.ledger.writer import LedgerWriter
 
 KEYS = ("k0", "k1", "k2")
 Event = tuple[str, str, int]  # (event, key, session number)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from launcher.cli import main
-from launcher.ledger import read_state
+from launcher.ledger.read import read_state
 from tests.runkit import (
     API_KEY,
     SECRET,
@@ -424,10 +424,11 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
     import anyio
 
-    from launcher import ledger as ledger_mod
-    from launcher.client import Redactor
-    from launcher.progress import RunProgress
-    from launcher.runner import RunSettings, _dispatch_all
+    from launcher.api.client import Redactor
+    from launcher.dispatch.run import dispatch_all as _dispatch_all
+    from launcher.dispatch.settings import RunSettings
+    from launcher.ledger import writer as ledger_mod
+    from launcher.output.progress import RunProgress
     from launcher.validate import check
 
     sb = make_sandbox(fail_rate=1.0, latency_ms=20)

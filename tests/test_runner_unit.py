@@ -12,11 +12,14 @@ from pathlib import Path
 import anyio
 import httpx
 
-from launcher.client import DevinClient, Redactor
+from launcher.api.client import DevinClient, Redactor
+from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.results import EntryResult
+from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
-from launcher.ledger import LedgerWriter, read_state
-from launcher.progress import RunProgress
-from launcher.runner import Dispatcher, EntryResult, RunSettings
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
+from launcher.output.progress import RunProgress
 
 
 class SlowListingAPI:
