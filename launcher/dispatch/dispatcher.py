@@ -130,8 +130,11 @@ class Dispatcher:
             await self.recorder.stopped(result, self.halt.reason or "stopped")
             return
         if isinstance(outcome, Fatal):
-            await self.recorder.failed(result, outcome.error, outcome.status)
+            # Stopped before the record's fsync, so that no other request starts meanwhile.
             self._credentials_rejected(outcome.error)
+            await self.recorder.failed(result, outcome.error, outcome.status)
+            if self._cancel is not None:
+                self._cancel.cancel()
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
 
@@ -221,8 +224,6 @@ class Dispatcher:
         if self.auth_error is None:
             self.auth_error = error
             self.stop("the API rejected the credentials")
-            if self._cancel is not None:
-                self._cancel.cancel()
 
 
 def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:
