@@ -10,9 +10,8 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +20,8 @@ from launcher.ledger.read import read_state
 from tests.runkit import (
     API_KEY,
     SECRET,
+    MakeSandbox,
+    MakeSandboxProcess,
     assert_no_secrets,
     created,
     launcher_env,
@@ -29,8 +30,6 @@ from tests.runkit import (
     start_launcher,
     write_manifest,
 )
-
-Sandbox = Any
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def run_main(capsys: pytest.CaptureFixture[str], ledger: Path, *args: str) -> tu
 
 def test_run_then_rerun_and_other_cwd_send_nothing(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -88,7 +87,7 @@ def test_run_then_rerun_and_other_cwd_send_nothing(
 
 def test_json_output_lists_every_entry(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -114,7 +113,7 @@ def test_json_output_lists_every_entry(
 
 def test_rate_limited_server_every_entry_once_and_no_early_retry(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -142,7 +141,7 @@ def test_rate_limited_server_every_entry_once_and_no_early_retry(
 
 def test_fixed_rate_is_smooth_and_in_flight_bounded(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -174,7 +173,7 @@ def test_fixed_rate_is_smooth_and_in_flight_bounded(
 
 def test_concurrency_bound_without_rate(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -189,7 +188,7 @@ def test_concurrency_bound_without_rate(
 
 def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -207,7 +206,7 @@ def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
 
 def test_invalid_manifest_anywhere_sends_nothing(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -226,7 +225,7 @@ def test_invalid_manifest_anywhere_sends_nothing(
 
 def test_missing_environment_is_named_before_anything_is_sent(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -243,7 +242,7 @@ def test_missing_environment_is_named_before_anything_is_sent(
 
 def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
 ) -> None:
     sb = make_sandbox(latency_ms=200)
     write_manifest(tmp_path / "m.yaml", 30)
@@ -266,7 +265,7 @@ def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
 
 def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -291,7 +290,7 @@ def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
 
 def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -319,7 +318,7 @@ def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
 
 def test_idempotent_faults_end_created_once(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -336,7 +335,7 @@ def test_idempotent_faults_end_created_once(
 
 def test_503s_are_retried_to_success_after_their_retry_after(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -356,7 +355,7 @@ def test_503s_are_retried_to_success_after_their_retry_after(
 
 def test_ledger_folder_is_a_file_exits_2_before_any_request(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -381,7 +380,7 @@ def test_ledger_folder_is_a_file_exits_2_before_any_request(
 
 def test_select_dispatches_only_matching_entries_and_plan_reads_the_ledger(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -419,7 +418,7 @@ def test_select_dispatches_only_matching_entries_and_plan_reads_the_ledger(
 
 
 def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
-    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None
+    tmp_path: Path, make_sandbox: MakeSandbox, env: None
 ) -> None:
     """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
     import anyio
@@ -466,7 +465,7 @@ def _free_port() -> int:
 
 def test_refused_connections_are_retried_until_the_server_is_up(
     tmp_path: Path,
-    sandbox_process: Callable[..., Sandbox],
+    sandbox_process: MakeSandboxProcess,
 ) -> None:
     port = _free_port()
     write_manifest(tmp_path / "m.yaml", 5)
@@ -536,7 +535,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_mid_run_is_a_clear_error_and_the_ledger_stays_readable(
     tmp_path: Path,
     tiny_disk: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -563,7 +562,7 @@ def test_a_full_disk_mid_run_is_a_clear_error_and_the_ledger_stays_readable(
 
 def test_a_one_character_secret_does_not_corrupt_json_output(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
