@@ -13,6 +13,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from launcher.entry import TAG_PREFIX
 from launcher.ledger.read import read_state
 from launcher.sandbox.handle import SandboxHandle
@@ -51,6 +53,7 @@ def _check_invariants(sb: SandboxHandle, ledger: Path) -> None:
     assert sb.stats()["duplicate_bodies"] == 0
 
 
+@pytest.mark.slow
 def test_chaos_kill_9_ten_times_then_finish_exactly_once(
     tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:

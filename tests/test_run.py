@@ -111,6 +111,7 @@ def test_json_output_lists_every_entry(
     assert all(e["session_id"].startswith("devin-") and e["url"] for e in doc["entries"])
 
 
+@pytest.mark.slow
 def test_rate_limited_server_every_entry_once_and_no_early_retry(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -139,6 +140,7 @@ def test_rate_limited_server_every_entry_once_and_no_early_retry(
     assert len(created(read_ledger(ledger))) == 40
 
 
+@pytest.mark.slow
 def test_fixed_rate_is_smooth_and_in_flight_bounded(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -171,6 +173,7 @@ def test_fixed_rate_is_smooth_and_in_flight_bounded(
             assert in_window <= rate * w + 1, (w, in_window)
 
 
+@pytest.mark.slow
 def test_concurrency_bound_without_rate(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -240,6 +243,7 @@ def test_missing_environment_is_named_before_anything_is_sent(
     assert sb.stats()["requests"] == 0
 
 
+@pytest.mark.slow
 def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -288,6 +292,7 @@ def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
         assert sum(1 for e in sending if e["entry"] == entry) == 1
 
 
+@pytest.mark.slow
 def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -316,6 +321,7 @@ def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
     assert any(e.get("reconciled") for e in events if e["event"] == "created")
 
 
+@pytest.mark.slow
 def test_idempotent_faults_end_created_once(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -333,6 +339,7 @@ def test_idempotent_faults_end_created_once(
     assert len(created(read_ledger(ledger))) == 30
 
 
+@pytest.mark.slow
 def test_503s_are_retried_to_success_after_their_retry_after(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -417,6 +424,7 @@ def test_select_dispatches_only_matching_entries_and_plan_reads_the_ledger(
     assert code == 2 and "no entry name matches" in err
 
 
+@pytest.mark.slow
 def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     tmp_path: Path, make_sandbox: MakeSandbox, env: None
 ) -> None:
@@ -463,6 +471,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_refused_connections_are_retried_until_the_server_is_up(
     tmp_path: Path,
     sandbox_process: MakeSandboxProcess,

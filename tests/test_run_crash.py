@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.runkit import (
     MakeSandboxProcess,
     assert_no_secrets,
@@ -21,6 +23,8 @@ from tests.runkit import (
     start_launcher,
     write_manifest,
 )
+
+pytestmark = pytest.mark.slow  # each kills or signals a real launcher: seconds apiece
 
 
 def _wait_for_created(ledger: Path, count: int, proc: subprocess.Popen[str]) -> None:
