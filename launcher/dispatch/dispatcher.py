@@ -191,9 +191,9 @@ class Dispatcher:
             sent_at = time.monotonic()
             outcome = await self.client.create_session(body)
         if isinstance(outcome, RetrySafe):
-            await self.recorder.answered(result, outcome)
             if outcome.status in (429, 503):
-                self.pace.on_throttle(epoch)
+                self.pace.on_throttle(epoch)  # before any await: the epoch is this send's
+            await self.recorder.answered(result, outcome)
             if outcome.status != 429:
                 self._server_failed(outcome.error)
             return outcome
