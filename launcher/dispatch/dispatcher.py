@@ -14,7 +14,7 @@ from tenacity.stop import stop_base
 from launcher.api.outcomes import Created, Fatal, Final, InDoubt, RetrySafe, SessionsAPI
 from launcher.dispatch.breaker import CircuitBreaker
 from launcher.dispatch.pacing import Pace, RetryWait
-from launcher.dispatch.reconcile import Reconciler
+from launcher.dispatch.reconcile import Lookup, Reconciler
 from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
@@ -138,7 +138,7 @@ class Dispatcher:
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
 
-    async def _resume(self, result: EntryResult) -> str:
+    async def _resume(self, result: EntryResult) -> Lookup:
         """What an earlier run left behind: "absent" when the entry may be sent."""
         prior = self.ledger.state.get(result.entry.key)
         if prior is None:
