@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check launcher tests bench
 	$(BIN)/ruff format --check launcher tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest -q

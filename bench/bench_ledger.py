@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import anyio
 
 from launcher.entry import Entry
-from launcher.ledger import LedgerWriter, read_state
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
 
 if TYPE_CHECKING:
     from _typeshed import HasFileno

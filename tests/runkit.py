@@ -6,9 +6,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from launcher.sandbox.handle import SandboxHandle
+from launcher.sandbox.process import SandboxProcess
+
+# The conftest fixtures: `make_sandbox(**overrides)` and `sandbox_process(**overrides)`.
+MakeSandbox = Callable[..., SandboxHandle]
+MakeSandboxProcess = Callable[..., SandboxProcess]
 
 API_KEY = "apk_test_SUPERSECRETKEY_1234567890"
 SECRET = "hunter2-very-secret-value-987"

@@ -11,13 +11,15 @@ import collections
 import random
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+import pytest
 
 from launcher.entry import TAG_PREFIX
-from launcher.ledger import read_state
+from launcher.ledger.read import read_state
+from launcher.sandbox.handle import SandboxHandle
 from tests.runkit import (
+    MakeSandboxProcess,
     assert_no_secrets,
     created,
     launcher_env,
@@ -32,7 +34,7 @@ KILLS = 10
 PLAIN, IDEMPOTENT = 30, 20
 
 
-def _sessions_per_key(sb: Any) -> collections.Counter[str]:
+def _sessions_per_key(sb: SandboxHandle) -> collections.Counter[str]:
     per_key: collections.Counter[str] = collections.Counter()
     for session in sb.list_sessions():
         keys = [t for t in session["tags"] if t.startswith(TAG_PREFIX)]
@@ -41,7 +43,7 @@ def _sessions_per_key(sb: Any) -> collections.Counter[str]:
     return per_key
 
 
-def _check_invariants(sb: Any, ledger: Path) -> None:
+def _check_invariants(sb: SandboxHandle, ledger: Path) -> None:
     if ledger.exists():
         read_state(ledger)  # parses: torn tails are tolerated, damage would raise
         read_ledger_lines = ledger.read_text().splitlines()
@@ -51,8 +53,9 @@ def _check_invariants(sb: Any, ledger: Path) -> None:
     assert sb.stats()["duplicate_bodies"] == 0
 
 
+@pytest.mark.slow
 def test_chaos_kill_9_ten_times_then_finish_exactly_once(
-    tmp_path: Path, sandbox_process: Callable[..., Any]
+    tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:
     rng = random.Random(SEED)
     sb = sandbox_process(fail_rate=0.2, drop_rate=0.1, rate=40.0, burst=4, latency_ms=40, seed=SEED)

@@ -12,17 +12,8 @@ import anyio
 import httpx
 import pytest
 
-from launcher.client import (
-    Created,
-    DevinClient,
-    Fatal,
-    Final,
-    InDoubt,
-    LookupFailed,
-    Redactor,
-    RetrySafe,
-    parse_retry_after,
-)
+from launcher.api.client import DevinClient, Redactor, parse_retry_after
+from launcher.api.outcomes import Created, Fatal, Final, InDoubt, LookupFailed, RetrySafe
 
 SECRET = "s3cr3t-value-123"
 

@@ -1,4 +1,4 @@
-"""The ledger's reading, folding and durable writing (launcher/ledger.py)."""
+"""The ledger's reading, folding and durable writing (launcher/ledger/)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 import anyio
 import pytest
 
-from launcher import ledger
 from launcher.entry import Entry
 from launcher.errors import LedgerError
-from launcher.ledger import LedgerWriter, read_state
+from launcher.ledger import events as ledger
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
 
 pytestmark = pytest.mark.anyio
 

@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from launcher.entry import Entry
-from launcher.ledger import OUTCOMES, LedgerState, LedgerWriter, read_state
+from launcher.ledger.events import OUTCOMES
+from launcher.ledger.read import read_state
+from launcher.ledger.state import LedgerState
+from launcher.ledger.writer import LedgerWriter
 
 KEYS = ("k0", "k1", "k2")
 Event = tuple[str, str, int]  # (event, key, session number)
@@ -84,6 +88,7 @@ def test_fold_matches_the_model(events: list[Event]) -> None:
         )
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(events_st, st.floats(0, 1))
 def test_any_truncation_reads_and_repairs(events: list[Event], where: float) -> None:
@@ -107,6 +112,7 @@ def test_any_truncation_reads_and_repairs(events: list[Event], where: float) -> 
         assert folded(after) == {**model(survivors), after.records()[-1].key: ("sending", None, 1)}
 
 
+@pytest.mark.slow
 def test_every_truncation_point_of_one_file_reads() -> None:
     events: list[Event] = [("sending", "k0", 0), ("created", "k0", 1), ("failed", "k1", 0)]
     data = b"".join(map(line, events))

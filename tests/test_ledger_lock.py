@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from launcher.errors import ExitCode, LedgerError, LedgerLocked
-from launcher.ledger import LedgerWriter, read_state, summarize
+from launcher.ledger.read import read_state
+from launcher.ledger.summary import summarize
+from launcher.ledger.writer import LedgerWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys, time
-from launcher.ledger import LedgerWriter
+from launcher.ledger.writer import LedgerWriter
 writer = LedgerWriter.open(sys.argv[1], "run-child")
 print("locked", flush=True)
 time.sleep(120)

@@ -10,7 +10,7 @@ import pytest
 
 from launcher.cli import main
 from launcher.errors import LedgerError
-from launcher.ledger import summarize
+from launcher.ledger.summary import summarize
 
 
 def event(ev: str, name: str, key: str | None = None, **fields: Any) -> str:

@@ -10,9 +10,11 @@ import anyio
 import pytest
 from tenacity import RetryCallState
 
-from launcher.client import InDoubt, RetrySafe
+from launcher.api.outcomes import InDoubt, RetrySafe
+from launcher.dispatch.breaker import CircuitBreaker
+from launcher.dispatch.pacing import Pace, RetryWait
+from launcher.dispatch.settings import parse_rate
 from launcher.errors import UsageError
-from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
 
 
 class FakeClock:

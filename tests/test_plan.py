@@ -10,7 +10,7 @@ import pytest
 
 from launcher.cli import main
 from launcher.entry import Entry
-from launcher.ledger import read_state
+from launcher.ledger.read import read_state
 from launcher.plan import make_plan
 from launcher.validate import check
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from launcher.client import Redactor
+from launcher.api.client import Redactor
+from launcher.dispatch.results import EntryResult
 from launcher.entry import Entry
-from launcher.progress import RunProgress
-from launcher.runner import EntryResult
+from launcher.output.progress import RunProgress
 
 SECRET = "s3cr3t-in-an-error"
 

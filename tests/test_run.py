@@ -10,17 +10,18 @@ import json
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from launcher.cli import main
-from launcher.ledger import read_state
+from launcher.ledger.read import read_state
 from tests.runkit import (
     API_KEY,
     SECRET,
+    MakeSandbox,
+    MakeSandboxProcess,
     assert_no_secrets,
     created,
     launcher_env,
@@ -29,8 +30,6 @@ from tests.runkit import (
     start_launcher,
     write_manifest,
 )
-
-Sandbox = Any
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def run_main(capsys: pytest.CaptureFixture[str], ledger: Path, *args: str) -> tu
 
 def test_run_then_rerun_and_other_cwd_send_nothing(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -88,7 +87,7 @@ def test_run_then_rerun_and_other_cwd_send_nothing(
 
 def test_json_output_lists_every_entry(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -112,9 +111,10 @@ def test_json_output_lists_every_entry(
     assert all(e["session_id"].startswith("devin-") and e["url"] for e in doc["entries"])
 
 
+@pytest.mark.slow
 def test_rate_limited_server_every_entry_once_and_no_early_retry(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -140,9 +140,10 @@ def test_rate_limited_server_every_entry_once_and_no_early_retry(
     assert len(created(read_ledger(ledger))) == 40
 
 
+@pytest.mark.slow
 def test_fixed_rate_is_smooth_and_in_flight_bounded(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -172,9 +173,10 @@ def test_fixed_rate_is_smooth_and_in_flight_bounded(
             assert in_window <= rate * w + 1, (w, in_window)
 
 
+@pytest.mark.slow
 def test_concurrency_bound_without_rate(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -189,7 +191,7 @@ def test_concurrency_bound_without_rate(
 
 def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -207,7 +209,7 @@ def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
 
 def test_invalid_manifest_anywhere_sends_nothing(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -226,7 +228,7 @@ def test_invalid_manifest_anywhere_sends_nothing(
 
 def test_missing_environment_is_named_before_anything_is_sent(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -241,9 +243,10 @@ def test_missing_environment_is_named_before_anything_is_sent(
     assert sb.stats()["requests"] == 0
 
 
+@pytest.mark.slow
 def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
 ) -> None:
     sb = make_sandbox(latency_ms=200)
     write_manifest(tmp_path / "m.yaml", 30)
@@ -266,7 +269,7 @@ def test_second_run_on_a_held_ledger_exits_4_at_once_naming_the_holder(
 
 def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -289,9 +292,10 @@ def test_non_idempotent_in_doubt_without_tag_room_is_reported_never_resent(
         assert sum(1 for e in sending if e["entry"] == entry) == 1
 
 
+@pytest.mark.slow
 def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -317,9 +321,10 @@ def test_non_idempotent_faults_are_reconciled_to_exactly_one_session(
     assert any(e.get("reconciled") for e in events if e["event"] == "created")
 
 
+@pytest.mark.slow
 def test_idempotent_faults_end_created_once(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -334,9 +339,10 @@ def test_idempotent_faults_end_created_once(
     assert len(created(read_ledger(ledger))) == 30
 
 
+@pytest.mark.slow
 def test_503s_are_retried_to_success_after_their_retry_after(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -356,7 +362,7 @@ def test_503s_are_retried_to_success_after_their_retry_after(
 
 def test_ledger_folder_is_a_file_exits_2_before_any_request(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -381,7 +387,7 @@ def test_ledger_folder_is_a_file_exits_2_before_any_request(
 
 def test_select_dispatches_only_matching_entries_and_plan_reads_the_ledger(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -418,16 +424,18 @@ def test_select_dispatches_only_matching_entries_and_plan_reads_the_ledger(
     assert code == 2 and "no entry name matches" in err
 
 
+@pytest.mark.slow
 def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
-    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None
+    tmp_path: Path, make_sandbox: MakeSandbox, env: None
 ) -> None:
     """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
     import anyio
 
-    from launcher import ledger as ledger_mod
-    from launcher.client import Redactor
-    from launcher.progress import RunProgress
-    from launcher.runner import RunSettings, _dispatch_all
+    from launcher.api.client import Redactor
+    from launcher.dispatch.run import dispatch_all as _dispatch_all
+    from launcher.dispatch.settings import RunSettings
+    from launcher.ledger import writer as ledger_mod
+    from launcher.output.progress import RunProgress
     from launcher.validate import check
 
     sb = make_sandbox(fail_rate=1.0, latency_ms=20)
@@ -463,9 +471,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_refused_connections_are_retried_until_the_server_is_up(
     tmp_path: Path,
-    sandbox_process: Callable[..., Sandbox],
+    sandbox_process: MakeSandboxProcess,
 ) -> None:
     port = _free_port()
     write_manifest(tmp_path / "m.yaml", 5)
@@ -535,7 +544,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_mid_run_is_a_clear_error_and_the_ledger_stays_readable(
     tmp_path: Path,
     tiny_disk: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -562,7 +571,7 @@ def test_a_full_disk_mid_run_is_a_clear_error_and_the_ledger_stays_readable(
 
 def test_a_one_character_secret_does_not_corrupt_json_output(
     tmp_path: Path,
-    make_sandbox: Callable[..., Sandbox],
+    make_sandbox: MakeSandbox,
     env: None,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

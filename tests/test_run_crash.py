@@ -9,11 +9,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+import pytest
 
 from tests.runkit import (
+    MakeSandboxProcess,
     assert_no_secrets,
     created,
     launcher_env,
@@ -22,6 +23,8 @@ from tests.runkit import (
     start_launcher,
     write_manifest,
 )
+
+pytestmark = pytest.mark.slow  # each kills or signals a real launcher: seconds apiece
 
 
 def _wait_for_created(ledger: Path, count: int, proc: subprocess.Popen[str]) -> None:
@@ -42,7 +45,7 @@ def _manifests(tmp_path: Path) -> Path:
 
 
 def test_kill_9_mid_run_then_resume_creates_each_entry_once(
-    tmp_path: Path, sandbox_process: Callable[..., Any]
+    tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:
     sb = sandbox_process(latency_ms=120)
     folder = _manifests(tmp_path)
@@ -81,7 +84,7 @@ def test_kill_9_mid_run_then_resume_creates_each_entry_once(
 
 
 def test_sigterm_drains_exits_130_and_a_resume_finishes(
-    tmp_path: Path, sandbox_process: Callable[..., Any]
+    tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:
     sb = sandbox_process(latency_ms=120)
     folder = _manifests(tmp_path)
@@ -111,7 +114,7 @@ def test_sigterm_drains_exits_130_and_a_resume_finishes(
 
 
 def test_a_resume_right_after_a_kill_still_waits_out_the_retry_after(
-    tmp_path: Path, sandbox_process: Callable[..., Any]
+    tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:
     # One request a second; every 429 says Retry-After 3.
     sb = sandbox_process(rate=1.0, burst=1, retry_after=3.0)
@@ -138,7 +141,7 @@ def test_a_resume_right_after_a_kill_still_waits_out_the_retry_after(
 
 
 def test_a_second_signal_aborts_at_once_and_the_next_run_reconciles(
-    tmp_path: Path, sandbox_process: Callable[..., Any]
+    tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:
     # Every answer takes 10 s: a graceful drain would wait for them.
     sb = sandbox_process(latency_ms=10_000)
@@ -164,7 +167,7 @@ def test_a_second_signal_aborts_at_once_and_the_next_run_reconciles(
 
 
 def test_a_stop_under_a_pace_sends_nothing_more(
-    tmp_path: Path, sandbox_process: Callable[..., Any]
+    tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:
     sb = sandbox_process()
     write_manifest(tmp_path / "m.yaml", 30)

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 
-from launcher.client import DevinClient, Redactor
+from launcher.api.client import DevinClient, Redactor
+from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.results import EntryResult
+from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
-from launcher.ledger import LedgerWriter, read_state
-from launcher.progress import RunProgress
-from launcher.runner import Dispatcher, EntryResult, RunSettings
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
+from launcher.output.progress import RunProgress
 
 
 class SlowListingAPI:
@@ -65,6 +69,7 @@ def _run(tmp_path: Path, api: SlowListingAPI, stop_after: float) -> tuple[EntryR
     return result, ledger
 
 
+@pytest.mark.slow
 def test_a_stop_does_not_make_a_reconciliation_lookup_early(tmp_path: Path) -> None:
     # The session shows up 0.8 s after the 504; the stop comes 0.1 s after it.
     api = SlowListingAPI(visible_after=0.8)

@@ -1,4 +1,4 @@
-"""How fast requests start: one pace shared by every worker, backoff waits, circuit breaker.
+"""How fast requests start: one pace shared by every worker, and the backoff waits.
 
 The pace is smooth (requests are spaced, never released in bursts) and adaptive: a 429
 or 503 lowers it for everyone, and it climbs back while the server accepts, the way
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -18,8 +17,6 @@ from dataclasses import dataclass
 
 import anyio
 from tenacity import RetryCallState, wait_random_exponential
-
-from launcher.errors import UsageError
 
 MIN_RATE = 0.5  # requests/s: the floor an adaptive pace never goes below
 BETA = 0.9  # after a throttle, the pace falls to BETA x the rate the server accepted
@@ -31,18 +28,6 @@ SLOW_START_DOUBLING = 1.0  # seconds for slow start to double the pace
 SLOW_START_BACKOFF = 0.8  # the limit is at least this fraction of the pace that overshot
 BACKOFF_BASE = 0.5  # seconds: first full-jitter backoff window when no Retry-After
 RETRY_AFTER_SPREAD = 0.25  # released retries are spread over this fraction of the wait
-
-
-def parse_rate(text: str) -> float:
-    """`10` or `10/s` → 10.0 per second; `120/m` → 2.0 per second."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*([smh]))?\s*", text)
-    if not m or float(m.group(1)) <= 0:
-        raise UsageError(
-            f"--rate {text!r} is not a rate; write requests per second (10), "
-            "per second explicitly (10/s) or per minute (120/m)"
-        )
-    per = {"s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2) or "s"]
-    return float(m.group(1)) / per
 
 
 @dataclass(frozen=True)
@@ -183,50 +168,3 @@ class RetryWait:
             spread = float(retry_after) * (1 + self._rng.uniform(0, RETRY_AFTER_SPREAD))
             return max(float(retry_after), min(spread, self._max_wait))
         return float(self._jitter(state))
-
-
-class CircuitBreaker:
-    """Opens when the API keeps failing: in at least `threshold` of the last `slices` time
-    slices (each span/slices seconds long) that saw attempts, at least `threshold` of the
-    attempts failed on the server's side.
-
-    Time slices, not attempt counts: a few entries retrying fast through a two-second
-    outage fill two slices, not the window, while at any rate a failure that lasts the
-    whole span opens it.
-    """
-
-    def __init__(
-        self,
-        span: float = 10.0,
-        threshold: float = 0.8,
-        slices: int = 10,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._width = span / slices
-        self._slices: deque[list[int]] = deque(maxlen=slices)  # [index, attempts, failures]
-        self._threshold = threshold
-        self._clock = clock
-        self.reason: str | None = None
-
-    @property
-    def open(self) -> bool:
-        return self.reason is not None
-
-    def record(self, failed: bool, error: str | None = None) -> None:
-        index = int(self._clock() // self._width)
-        if self._slices and self._slices[-1][0] == index:
-            self._slices[-1][1] += 1
-            self._slices[-1][2] += failed
-        else:
-            self._slices.append([index, 1, int(failed)])
-        if self.reason is not None or len(self._slices) < (self._slices.maxlen or 0):
-            return
-        failing = sum(1 for _, n, f in self._slices if f >= self._threshold * n)
-        if failing >= self._threshold * len(self._slices):
-            attempts = sum(n for _, n, _ in self._slices)
-            failures = sum(f for _, _, f in self._slices)
-            seconds = (self._slices[-1][0] - self._slices[0][0] + 1) * self._width
-            self.reason = (
-                f"the API keeps failing: {failures} of the last {attempts} attempts "
-                f"over {seconds:.1f}s failed (last: {error})"
-            )

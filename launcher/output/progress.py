@@ -15,9 +15,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
+from launcher.output.reporter import REPORTER_BY_NAME
+
 if TYPE_CHECKING:
-    from launcher.pacing import Pace
-    from launcher.runner import EntryResult
+    from launcher.dispatch.pacing import Pace
+    from launcher.dispatch.results import EntryResult
 
 REDRAW_EVERY = 0.1  # seconds between live-line redraws
 RATE_WINDOW = 5.0  # seconds over which the shown request rate is measured
@@ -28,7 +30,7 @@ def use_color(stream: IO[str]) -> bool:
 
 
 class RunProgress:
-    """Receives the runner's events and shows them; decides nothing."""
+    """Receives the dispatcher's events and shows them; decides nothing."""
 
     def __init__(
         self,
@@ -42,7 +44,7 @@ class RunProgress:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.total = total
-        self.fmt = fmt
+        self.shows_urls = REPORTER_BY_NAME[fmt].shows_urls
         self.redact = redact
         tty = self.err.isatty() and os.environ.get("TERM") != "dumb"
         self.live = mode == "always" or (mode == "auto" and tty)
@@ -55,7 +57,7 @@ class RunProgress:
         self._drawn = 0.0
         self._line_shown = False
 
-    # --- events from the runner --------------------------------------------------------
+    # --- events from the dispatcher --------------------------------------------------------
 
     def start(
         self, base_url: str, ledger: Any, rate: float | None, concurrency: int, done: int = 0
@@ -72,7 +74,7 @@ class RunProgress:
 
     def created(self, result: EntryResult) -> None:
         self._settled(result)
-        if self.fmt == "text":
+        if self.shows_urls:
             label = "adopted" if result.outcome == "adopted" else "created"
             how = " (found by lookup)" if result.reconciled else ""
             self._clear()

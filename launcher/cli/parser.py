@@ -1,16 +1,11 @@
-"""Command line: argparse → one command function → exit code. No logic lives here.
-
-Modules are imported inside each command so that `launcher validate` never pays for
-httpx or uvicorn, and tests call `main([...])` directly.
-"""
+"""The argparse parser of every command; each flag's converter checks it (`type=`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 
-from launcher.errors import ExitCode, LauncherError
+from launcher.cli import commands
+from launcher.dispatch import settings
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
@@ -20,49 +15,6 @@ def _add_format(p: argparse.ArgumentParser) -> None:
         default="text",
         help="text for people, json for scripts (one JSON document on stdout)",
     )
-
-
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from launcher import report, validate
-
-    result = validate.check(args.paths)
-    report.print_check(result, args.format)
-    return ExitCode.USAGE if result.diagnostics else ExitCode.OK
-
-
-def _cmd_plan(args: argparse.Namespace) -> int:
-    from launcher import ledger, plan, report, validate
-
-    result = validate.check(args.paths, run_key=args.run_key)
-    if result.diagnostics:
-        report.print_check(result, args.format)
-        return ExitCode.USAGE
-    entries = plan.select_entries(result.entries, args.select)
-    state = ledger.read_state(args.ledger)
-    report.warn_untagged(entries)
-    items = plan.make_plan(entries, state)
-    report.print_plan(items, args.format, show_requests=args.show_requests)
-    return ExitCode.OK
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from launcher import runner
-
-    return runner.run_command(args)
-
-
-def _cmd_ledger_summary(args: argparse.Namespace) -> int:
-    from launcher import ledger, report
-
-    summary = ledger.summarize(args.ledger_file)
-    report.print_ledger_summary(summary, args.format)
-    return ExitCode.FAILED if summary.has_problems else ExitCode.OK
-
-
-def _cmd_sandbox(args: argparse.Namespace) -> int:
-    from launcher.sandbox import server
-
-    return server.serve_command(args)
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
@@ -88,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check manifests; report every error")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     _add_format(p)
-    p.set_defaults(func=_cmd_validate)
+    p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("plan", help="show what `run` would do")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
@@ -103,13 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     _add_format(p)
-    p.set_defaults(func=_cmd_plan)
+    p.set_defaults(func=commands.plan)
 
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
-    p.add_argument(
+    target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
+    target.add_argument(
         "--base-url",
+        type=settings.base_url_flag,
         default=None,
         metavar="URL",
         help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
@@ -121,31 +75,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="environment variable holding the API key",
     )
     p.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="requests in flight at most (8)"
+        "--concurrency",
+        type=settings.at_least_one,
+        default=8,
+        metavar="N",
+        help="requests in flight at most (8)",
     )
     p.add_argument(
         "--rate",
+        type=settings.rate,
         default=None,
         metavar="R",
         help="requests per second, or R/m per minute (default: adapt)",
     )
     p.add_argument(
-        "--max-attempts", type=int, default=8, metavar="N", help="attempts per entry per run (8)"
+        "--max-attempts",
+        type=settings.at_least_one,
+        default=8,
+        metavar="N",
+        help="attempts per entry per run (8)",
     )
     p.add_argument(
         "--max-wait",
-        type=float,
+        type=settings.seconds,
         default=300.0,
         metavar="S",
         help="longest single wait; an entry needing more fails with that reason (300)",
     )
     p.add_argument(
-        "--timeout", type=float, default=30.0, metavar="S", help="per request, seconds (30)"
+        "--timeout",
+        type=settings.seconds,
+        default=30.0,
+        metavar="S",
+        help="per request, seconds (30)",
     )
     p.add_argument("--run-key", default="", metavar="K", help=RUN_KEY_HELP)
     p.add_argument(
         "--reconcile-delay",
-        type=float,
+        type=settings.non_negative_seconds,
         default=2.0,
         metavar="S",
         help="seconds to wait before looking up a session whose creation is in doubt",
@@ -157,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GLOB",
         help="only entries whose name matches (repeatable)",
     )
-    p.add_argument(
+    target.add_argument(
         "--sandbox",
         action="store_true",
         help="start the embedded sandbox on a free loopback port and use it",
@@ -169,36 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="live status line (auto: when stderr is a terminal)",
     )
     _add_format(p)
-    p.set_defaults(func=_cmd_run)
+    p.set_defaults(func=commands.run)
 
     p = sub.add_parser("ledger", help="read a ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")
     q = lsub.add_parser("summary", help="counts by outcome, failures with their errors")
     q.add_argument("ledger_file", metavar="F", help="the ledger file a run wrote")
     _add_format(q)
-    q.set_defaults(func=_cmd_ledger_summary)
+    q.set_defaults(func=commands.ledger_summary)
 
     p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
     from launcher.sandbox.config import add_arguments
 
     add_arguments(p)
-    p.set_defaults(func=_cmd_sandbox)
+    p.set_defaults(func=commands.sandbox)
     return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code) if isinstance(exc.code, int) else ExitCode.USAGE
-    try:
-        return int(args.func(args))
-    except LauncherError as exc:
-        print(f"launcher: error: {exc}", file=sys.stderr)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("launcher: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:  # `launcher plan ... | head`
-        return int(ExitCode.OK)

@@ -1,69 +1,30 @@
 """One Devin API call over httpx, and the classification of its outcome.
 
 httpx exceptions and HTTP statuses are translated here, at the edge, into a small set of
-outcomes the runner reasons about: created, retry-safe, in doubt, final, fatal.
+outcome values (`launcher.api.outcomes`) the dispatcher reasons about.
 """
 
 from __future__ import annotations
 
 import email.utils
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from launcher import __version__
+from launcher.api.outcomes import (
+    Created,
+    Fatal,
+    Final,
+    InDoubt,
+    LookupFailed,
+    Outcome,
+    RetrySafe,
+)
 
 MAX_ERROR_CHARS = 500
-
-
-@dataclass(frozen=True)
-class Created:
-    session_id: str
-    url: str | None  # None when found by a lookup whose answer had no url
-    is_new_session: bool | None
-
-
-@dataclass(frozen=True)
-class RetrySafe:
-    """The server did not act on the request (429, 503, not sent): send it again."""
-
-    error: str
-    status: int | None = None
-    retry_after: float | None = None  # seconds the server asked us to wait
-
-
-@dataclass(frozen=True)
-class InDoubt:
-    """The server may have created the session (500, 502, 504, lost mid-response)."""
-
-    error: str
-    status: int | None = None
-
-
-@dataclass(frozen=True)
-class Final:
-    """The API refused the request for good (other 4xx); its message is kept."""
-
-    error: str
-    status: int
-
-
-@dataclass(frozen=True)
-class Fatal:
-    """The API rejected the credentials (401/403): the whole run stops."""
-
-    error: str
-    status: int
-
-
-Outcome = Created | RetrySafe | InDoubt | Final | Fatal
-
-
-class LookupFailed(Exception):
-    """A GET /v1/sessions lookup did not give an answer we can trust."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

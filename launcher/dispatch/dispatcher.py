@@ -1,0 +1,249 @@
+"""The per-entry dispatcher: send → classify → retry or reconcile → record, for every entry
+at once, under one shared pace, one circuit breaker and one stop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+
+import anyio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, stop_any
+from tenacity.stop import stop_base
+
+from launcher.api.outcomes import Created, Fatal, Final, InDoubt, RetrySafe, SessionsAPI
+from launcher.dispatch.breaker import CircuitBreaker
+from launcher.dispatch.pacing import Pace, RetryWait
+from launcher.dispatch.reconcile import Lookup, Reconciler
+from launcher.dispatch.recorder import Progress, Recorder
+from launcher.dispatch.results import EntryResult
+from launcher.dispatch.settings import RunSettings
+from launcher.ledger.writer import LedgerWriter
+
+
+class Stopped(Exception):
+    """No further attempt may start (signal, circuit breaker or rejected credentials)."""
+
+
+class Stop:
+    """The run's one stop: set once, with the reason the user is shown."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.event = anyio.Event()
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.event.set()
+
+    def check(self) -> None:
+        """The one stop check: raises Stopped once the run is stopping."""
+        if self.reason is not None:
+            raise Stopped
+
+    async def sleep(self, seconds: float) -> None:
+        """A wait that a stop cuts short, by raising Stopped."""
+        with anyio.move_on_after(seconds):
+            await self.event.wait()
+        self.check()
+
+
+class _TooLong(stop_base):
+    """tenacity: stop when the next wait would be longer than --max-wait."""
+
+    def __init__(self, max_wait: float) -> None:
+        self._max_wait = max_wait
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.upcoming_sleep > self._max_wait
+
+
+class _Halted(stop_base):
+    """tenacity: a stop ends the retries through the stop check, before any backoff."""
+
+    def __init__(self, halt: Stop) -> None:
+        self._halt = halt
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        self._halt.check()
+        return False
+
+
+# What an entry comes to in this run; None: already recorded (by the reconciler).
+Settled = Created | Final | Fatal | InDoubt | None
+# What one attempt comes to: RetrySafe and InDoubt are retried.
+Attempt = Settled | RetrySafe
+
+
+class Dispatcher:
+    """Runs every entry through send → classify → retry/reconcile → record."""
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        client: SessionsAPI,
+        writer: LedgerWriter,
+        environ: Mapping[str, str],
+        progress: Progress,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.ledger = writer
+        self.environ = environ
+        self.pace = Pace(cap=settings.rate)
+        self.breaker = CircuitBreaker(settings.breaker_span, settings.breaker_threshold)
+        self.slots = anyio.CapacityLimiter(settings.concurrency)
+        self.halt = Stop()
+        self.auth_error: str | None = None
+        self.recorder = Recorder(writer, progress, settings.timeout)
+        self.reconciler = Reconciler(
+            client, self.recorder, self.slots, self.pace, settings.reconcile_delay
+        )
+        self._cancel: anyio.CancelScope | None = None
+        progress.attach(self.pace)
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.halt.reason
+
+    def stop(self, reason: str) -> None:
+        self.halt.set(reason)
+
+    async def run(self, results: Sequence[EntryResult]) -> None:
+        async with anyio.create_task_group() as tg:
+            self._cancel = tg.cancel_scope
+            for result in results:
+                tg.start_soon(self._dispatch, result)
+
+    async def _dispatch(self, result: EntryResult) -> None:
+        done = self.ledger.state.created(result.entry.key)
+        if done is not None:
+            self.recorder.skipped(result, done)
+            return
+        try:
+            self.halt.check()
+            if await self._resume(result) != "absent":
+                return
+            outcome = await self._send_with_retries(result)
+        except Stopped:
+            await self.recorder.stopped(result, self.halt.reason or "stopped")
+            return
+        if isinstance(outcome, Fatal):
+            # Stopped before the record's fsync, so that no other request starts meanwhile.
+            self._credentials_rejected(outcome.error)
+            await self.recorder.failed(result, outcome.error, outcome.status)
+            if self._cancel is not None:
+                self._cancel.cancel()
+        elif outcome is not None:
+            await self.recorder.settled(result, outcome)
+
+    async def _resume(self, result: EntryResult) -> Lookup:
+        """What an earlier run left behind: "absent" when the entry may be sent."""
+        prior = self.ledger.state.get(result.entry.key)
+        if prior is None:
+            return "absent"
+        if prior.retry_at is not None:
+            # An earlier run was told to wait: the server's Retry-After still holds.
+            await self.halt.sleep(_seconds_until(prior.retry_at, 0.0))
+        if prior.outcome not in ("sending", "in_doubt"):
+            return "absent"
+        # An earlier run may have created it. A request it left in flight may still be on
+        # the server until that run's timeout: an idempotent request is resent after it (the
+        # API returns the session if it exists), any other is looked up by its tag, and
+        # "absent" is trusted only after it.
+        wait = 0.0
+        if prior.outcome == "sending":
+            wait = _seconds_until(prior.ts, prior.timeout or self.settings.timeout)
+        if result.entry.request.get("idempotent"):
+            await self.halt.sleep(wait)
+            return "absent"
+        result.error = prior.error or "an earlier run stopped with this request in flight"
+        return await self.reconciler.reconcile(result, time.monotonic() + wait)
+
+    async def _send_with_retries(self, result: EntryResult) -> Settled:
+        settings = self.settings
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda o: isinstance(o, RetrySafe | InDoubt)),
+            wait=RetryWait(settings.max_wait),
+            stop=stop_any(
+                _TooLong(settings.max_wait),
+                _Halted(self.halt),
+                stop_after_attempt(settings.max_attempts),
+            ),
+            sleep=self.halt.sleep,  # a stop during a backoff raises Stopped
+            before_sleep=lambda s: self.recorder.retrying(result, s.upcoming_sleep),
+            retry_error_callback=lambda s: _gave_up(s, settings.max_wait),
+        )
+        outcome: Attempt = await retrying(self._attempt, result)
+        assert not isinstance(outcome, RetrySafe)  # retried, or made Final by _gave_up
+        return outcome
+
+    async def _attempt(self, result: EntryResult) -> Attempt:
+        """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
+        entry = result.entry
+        body = entry.body(self.environ)
+        async with self.slots:
+            async with self.pace.start(self.halt.event) as epoch:
+                self.halt.check()  # stopped while waiting for a slot or the pace: send nothing
+                await self.recorder.sending(result)
+            self.recorder.sent()
+            sent_at = time.monotonic()
+            outcome = await self.client.create_session(body)
+        if isinstance(outcome, RetrySafe):
+            if outcome.status in (429, 503):
+                self.pace.on_throttle(epoch)  # before any await: the epoch is this send's
+            await self.recorder.answered(result, outcome)
+            if outcome.status != 429:
+                self._server_failed(outcome.error)
+            return outcome
+        if isinstance(outcome, InDoubt):
+            await self.recorder.answered(result, outcome)
+            self._server_failed(outcome.error)
+            if entry.request.get("idempotent"):
+                return outcome  # resending returns the same session if it exists
+            # A 500 is the server's final word on this request; after a timeout, a 502/504
+            # or a lost connection it may still be working on it until our timeout.
+            trust_after = 0.0 if outcome.status == 500 else sent_at + self.settings.timeout
+            if await self.reconciler.reconcile(result, trust_after) != "absent":
+                return None  # recorded by the reconciler
+            result.last_in_doubt = False
+            return RetrySafe(outcome.error, outcome.status)  # known not created: resend
+        result.last_in_doubt = False
+        if isinstance(outcome, Created):
+            self.pace.on_success()
+        self.breaker.record(False)
+        return outcome
+
+    def _server_failed(self, error: str) -> None:
+        self.breaker.record(True, error)
+        if self.breaker.reason:
+            self.stop(f"circuit breaker open: {self.breaker.reason}")
+
+    def _credentials_rejected(self, error: str) -> None:
+        if self.auth_error is None:
+            self.auth_error = error
+            self.stop("the API rejected the credentials")
+
+
+def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:
+    """The last answer of an entry out of attempts (or out of patience), saying why."""
+    last = state.outcome.result() if state.outcome else None
+    assert isinstance(last, RetrySafe | InDoubt)
+    sleep = state.upcoming_sleep
+    if sleep > max_wait:
+        why = f"the server asked to wait {sleep:.0f}s, more than --max-wait {max_wait:g}s"
+    else:
+        why = f"gave up after {state.attempt_number} attempts"
+    if isinstance(last, InDoubt):
+        return InDoubt(f"{why}; last error: {last.error}", last.status)
+    return Final(f"{why}; last error: {last.error}", last.status or 0)
+
+
+def _seconds_until(ts: str, after: float) -> float:
+    """Seconds from now until `after` seconds past the ledger timestamp `ts`."""
+    try:
+        then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return after
+    return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())

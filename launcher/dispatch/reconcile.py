@@ -1,0 +1,92 @@
+"""Reconciliation: after an answer that leaves it unknown whether a session was created,
+look the entry up by its tag and record what the API says, or that it is still in doubt."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import anyio
+
+from launcher.api.outcomes import Created, LookupFailed, SessionsAPI
+from launcher.dispatch.pacing import Pace
+from launcher.dispatch.recorder import Recorder
+from launcher.dispatch.results import EntryResult
+
+LOOKUP_ATTEMPTS = 3  # failed lookups before an entry is left in doubt
+
+# found: recorded created; absent: safe to send; unknown: recorded in doubt.
+Lookup = Literal["found", "absent", "unknown"]
+
+
+class Reconciler:
+    """Looks entries up by tag, sharing the dispatcher's slots and pace."""
+
+    def __init__(
+        self,
+        client: SessionsAPI,
+        recorder: Recorder,
+        slots: anyio.CapacityLimiter,
+        pace: Pace,
+        delay: float,
+    ) -> None:
+        self._client = client
+        self._recorder = recorder
+        self._slots = slots
+        self._pace = pace
+        self._delay = delay
+
+    async def reconcile(self, result: EntryResult, trust_after: float) -> Lookup:
+        """Look the entry up by its tag and record what was found, if anything.
+
+        "absent" is trusted only once `trust_after` (monotonic) has passed: until then the
+        server may still be creating it. The waits here are not cut short by a stop: an
+        early answer could be wrong, and a second signal or the drain deadline cancels them.
+        """
+        entry = result.entry
+        tag = entry.reconcile_tag
+        if tag is None:
+            await self._recorder.in_doubt(
+                result,
+                f"{result.error}; cannot look it up: the entry has 50 tags, no room "
+                "for the reconciliation tag",
+            )
+            return "unknown"
+        await anyio.sleep(self._delay)
+        failures, last_error = 0, "lookup failed"
+        while failures < LOOKUP_ATTEMPTS:
+            try:
+                async with self._slots:
+                    async with self._pace.start():
+                        pass
+                    found = await self._client.find_by_tag(tag)
+            except LookupFailed as exc:
+                failures += 1
+                last_error = str(exc)
+                await anyio.sleep(self._delay * failures)
+                continue
+            if not found:
+                remaining = trust_after - time.monotonic()
+                if remaining <= 0:
+                    return "absent"
+                await anyio.sleep(remaining)  # ask again once the request cannot be pending
+                trust_after = 0.0
+                continue
+            if len(found) > 1:
+                ids = ", ".join(str(f["session_id"]) for f in found)
+                self._recorder.warn(
+                    f"warning: {len(found)} sessions carry the tag of {entry.entry_id} "
+                    f"(possible duplicate sessions): {ids}"
+                )
+            session = found[0]
+            result.reconciled = True
+            url = session.get("url")
+            created = Created(
+                session_id=str(session["session_id"]),
+                url=url if isinstance(url, str) and url else None,
+                is_new_session=True,
+            )
+            await self._recorder.created(result, created)
+            return "found"
+        await self._recorder.in_doubt(result, f"{result.error}; then {last_error}")
+        return "unknown"

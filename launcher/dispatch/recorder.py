@@ -1,0 +1,114 @@
+"""The Recorder: the one place where an entry's result, its ledger line and what the user
+is shown change together, so that they never disagree."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from launcher.api.outcomes import Created, Final, InDoubt, RetrySafe
+from launcher.dispatch.pacing import Pace
+from launcher.dispatch.results import EntryResult
+from launcher.ledger.events import timestamp
+from launcher.ledger.state import KeyRecord
+from launcher.ledger.writer import LedgerWriter
+
+
+class Progress(Protocol):
+    """What a run shows while it works (implemented by `launcher.output.progress`)."""
+
+    def attach(self, pace: Pace) -> None: ...
+    def created(self, result: EntryResult) -> None: ...
+    def skipped(self, result: EntryResult) -> None: ...
+    def retrying(self, result: EntryResult, wait: float) -> None: ...
+    def failed(self, result: EntryResult) -> None: ...
+    def in_doubt(self, result: EntryResult) -> None: ...
+    def stopped(self, result: EntryResult) -> None: ...
+    def sent(self) -> None: ...
+    def log(self, message: str, *, warn: bool = False) -> None: ...
+
+
+class Recorder:
+    """Updates an `EntryResult`, appends its ledger event (durably) and tells the progress."""
+
+    def __init__(self, ledger: LedgerWriter, progress: Progress, timeout: float) -> None:
+        self.ledger = ledger
+        self.progress = progress
+        self._timeout = timeout
+
+    async def sending(self, result: EntryResult) -> None:
+        """The intent: durable, and its timestamp true, right before the send."""
+        result.attempts += 1
+        await self.ledger.append(
+            "sending", result.entry, attempt=result.attempts, timeout=self._timeout
+        )
+
+    def sent(self) -> None:
+        self.progress.sent()
+
+    def skipped(self, result: EntryResult, record: KeyRecord) -> None:
+        result.outcome, result.session_id, result.url = "skipped", record.session_id, record.url
+        self.progress.skipped(result)
+
+    async def answered(self, result: EntryResult, outcome: RetrySafe | InDoubt) -> None:
+        """An answer to be retried or reconciled: kept on the result until it is settled."""
+        result.error, result.status = outcome.error, outcome.status
+        result.last_in_doubt = isinstance(outcome, InDoubt)
+        if isinstance(outcome, RetrySafe) and outcome.retry_after is not None:
+            # Durable, so that a run started after a crash waits it out too.
+            await self.ledger.append(
+                "failed",
+                result.entry,
+                error=f"{outcome.error} (will retry)",
+                status=outcome.status,
+                retry_at=timestamp(outcome.retry_after),
+            )
+
+    def retrying(self, result: EntryResult, wait: float) -> None:
+        self.progress.retrying(result, wait)
+
+    async def created(self, result: EntryResult, outcome: Created) -> None:
+        result.outcome = "adopted" if outcome.is_new_session is False else "created"
+        result.session_id, result.url = outcome.session_id, outcome.url
+        result.error = result.status = None
+        result.last_in_doubt = False
+        fields: dict[str, Any] = {
+            "session_id": outcome.session_id,
+            "url": outcome.url,
+            "is_new_session": outcome.is_new_session,
+        }
+        if result.reconciled:
+            fields["reconciled"] = True
+        await self.ledger.append("created", result.entry, **fields)
+        self.progress.created(result)
+
+    async def failed(self, result: EntryResult, error: str, status: int | None) -> None:
+        result.outcome, result.error, result.status = "failed", error, status
+        await self.ledger.append("failed", result.entry, error=error, status=status)
+        self.progress.failed(result)
+
+    async def in_doubt(self, result: EntryResult, error: str) -> None:
+        result.outcome, result.error = "in_doubt", error
+        await self.ledger.append("in_doubt", result.entry, error=error)
+        self.progress.in_doubt(result)
+
+    async def settled(self, result: EntryResult, outcome: Created | Final | InDoubt) -> None:
+        """The last word on the entry in this run."""
+        if isinstance(outcome, Created):
+            await self.created(result, outcome)
+        elif isinstance(outcome, Final):
+            await self.failed(result, outcome.error, outcome.status or None)
+        else:
+            await self.in_doubt(result, outcome.error)
+
+    async def stopped(self, result: EntryResult, reason: str) -> None:
+        """A stop came before the entry was settled: say why its retry did not happen."""
+        self.progress.stopped(result)
+        if result.last_in_doubt:
+            await self.in_doubt(result, f"{result.error} (not retried: {reason})")
+        elif result.error is not None:
+            await self.failed(
+                result, f"not retried ({reason}); last error: {result.error}", result.status
+            )
+
+    def warn(self, message: str) -> None:
+        self.progress.log(message, warn=True)

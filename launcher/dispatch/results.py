@@ -1,0 +1,52 @@
+"""What a run came to, entry by entry: filled by the dispatcher, rendered by `output`.
+
+Kept apart from the loop that fills them so that reporters depend on values, not on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from launcher.entry import Entry
+from launcher.errors import ExitCode
+
+EntryOutcome = Literal["created", "adopted", "skipped", "failed", "in_doubt", "pending"]
+ENTRY_OUTCOMES: tuple[EntryOutcome, ...] = get_args(EntryOutcome)
+DONE: frozenset[EntryOutcome] = frozenset({"created", "adopted", "skipped"})
+PROBLEMS: frozenset[EntryOutcome] = frozenset({"failed", "in_doubt"})
+
+
+@dataclass
+class EntryResult:
+    entry: Entry
+    outcome: EntryOutcome = "pending"
+    session_id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    status: int | None = None
+    reconciled: bool = False
+    attempts: int = 0
+    last_in_doubt: bool = False  # the last answer left it unknown whether it was created
+
+
+@dataclass
+class RunResult:
+    results: list[EntryResult]
+    ledger: str
+    run_id: str
+    stopped: str | None = None  # why the run stopped starting entries, if it did
+    auth_error: str | None = None
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def count(self, outcome: EntryOutcome) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.auth_error:
+            return ExitCode.AUTH
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        return ExitCode.OK if all(r.outcome in DONE for r in self.results) else ExitCode.FAILED

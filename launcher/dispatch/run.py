@@ -1,0 +1,119 @@
+"""One run: the checks before anything is sent, then every entry dispatched over one httpx
+client, with SIGINT/SIGTERM draining the requests in flight (a second signal aborts)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping, Sequence
+
+import anyio
+import httpx
+from anyio.abc import TaskGroup
+
+from launcher.api.client import DevinClient, Redactor
+from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.recorder import Progress
+from launcher.dispatch.results import EntryResult, RunResult
+from launcher.dispatch.settings import RunSettings
+from launcher.entry import Entry, MissingEnv
+from launcher.errors import UsageError
+from launcher.ledger.writer import LedgerWriter
+
+SANDBOX_TOKEN = "sandbox"  # sent to an embedded sandbox when no API key is set
+
+
+def check_environment(
+    entries: Sequence[Entry], environ: Mapping[str, str], api_key_env: str | None
+) -> None:
+    """Exit 2 before sending anything when the key or a secret's variable is unset."""
+    lines = []
+    if api_key_env is not None and not environ.get(api_key_env):
+        lines.append(f"  {api_key_env} (the API key)")
+    missing: dict[str, list[str]] = {}
+    for entry in entries:
+        for name in entry.env_vars():
+            if name not in environ:
+                missing.setdefault(name, []).append(entry.entry_id)
+    for name, users in missing.items():
+        shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+        lines.append(f"  {name} (used by {shown})")
+    if lines:
+        raise UsageError(
+            "these environment variables are not set; set them and run again:\n" + "\n".join(lines)
+        )
+
+
+def entry_secret_values(entries: Sequence[Entry], environ: Mapping[str, str]) -> list[str]:
+    """Every session secret's value, so that the redactor can mask it wherever it shows up."""
+    values: list[str] = []
+    for entry in entries:
+        try:
+            body = entry.body(environ)
+        except MissingEnv:
+            continue
+        values.extend(str(s.get("value", "")) for s in body.get("session_secrets") or [])
+    return values
+
+
+async def dispatch_all(
+    settings: RunSettings,
+    entries: Sequence[Entry],
+    writer: LedgerWriter,
+    environ: Mapping[str, str],
+    api_key: str,
+    redact: Redactor,
+    progress: Progress,
+) -> RunResult:
+    """Dispatch every entry; returns once each is settled, stopped or cut off."""
+    results = [EntryResult(entry) for entry in entries]
+    timeout = httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout))
+    limits = httpx.Limits(
+        max_connections=settings.concurrency,
+        max_keepalive_connections=settings.concurrency,
+        keepalive_expiry=4.0,
+    )
+    interrupted = False
+    async with httpx.AsyncClient(
+        base_url=settings.base_url, timeout=timeout, limits=limits
+    ) as http:
+        dispatcher = Dispatcher(
+            settings, DevinClient(http, api_key, redact), writer, environ, progress
+        )
+        async with anyio.create_task_group() as outer:
+
+            async def watch_signals() -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        if interrupted:  # second signal: abort at once
+                            name = signal.Signals(signum).name
+                            progress.log(f"second {name}: aborting the requests in flight")
+                            outer.cancel_scope.cancel()
+                            return
+                        interrupted = True
+                        name = signal.Signals(signum).name
+                        dispatcher.stop(f"interrupted by {name}")
+                        progress.log(
+                            f"{name}: starting nothing new; letting requests in "
+                            f"flight finish (again to abort)"
+                        )
+                        outer.start_soon(_deadline, outer, settings.drain_timeout)
+
+            outer.start_soon(watch_signals)
+            await dispatcher.run(results)
+            outer.cancel_scope.cancel()
+    stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
+    return RunResult(
+        results=results,
+        ledger=str(writer.path),
+        run_id=writer.run_id,
+        stopped=stopped,
+        auth_error=dispatcher.auth_error,
+        interrupted=interrupted,
+        warnings=list(writer.state.warnings),
+    )
+
+
+async def _deadline(group: TaskGroup, seconds: float) -> None:
+    await anyio.sleep(seconds)
+    group.cancel_scope.cancel()

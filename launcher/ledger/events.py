@@ -1,0 +1,110 @@
+"""Ledger events (SPEC §5): the v1 line format, its time and run-id formats, and the one
+check that both the reader and the writer apply to every line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, get_args
+
+from launcher.entry import Entry
+
+VERSION = 1
+Event = Literal["sending", "created", "failed", "in_doubt"]
+OUTCOMES: tuple[Event, ...] = get_args(Event)
+_HEADER = ("v", "ts", "event", "entry", "name", "key", "run_id", "content")
+_REQUIRED_STR = ("ts", "entry", "name", "key", "run_id")
+# field -> (allowed types, required) per event; None stands for JSON null.
+_FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
+    "sending": {"attempt": ((int,), False), "timeout": ((int, float), False)},
+    "created": {
+        "session_id": ((str,), True),
+        "url": ((str, None), False),
+        "is_new_session": ((bool, None), False),
+        "reconciled": ((bool,), False),
+    },
+    "failed": {
+        "error": ((str, None), False),
+        "status": ((int, None), False),
+        "retry_at": ((str,), False),
+    },
+    "in_doubt": {"error": ((str, None), False)},
+}
+
+
+def timestamp(after: float = 0.0) -> str:
+    """The ledger's time format (ISO 8601 UTC, milliseconds, Z), now or `after` s from now."""
+    when = datetime.now(timezone.utc) + timedelta(seconds=after)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_run_id() -> str:
+    """A sortable, practically unique run id, e.g. 20261129T083000Z-3f9a1c."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _type_ok(value: Any, types: tuple[type | None, ...]) -> bool:
+    for t in types:
+        if t is None and value is None:
+            return True
+        # bool is an int in Python but not in the ledger: `status: true` is damage.
+        if t is not None and isinstance(value, t) and (t is bool) == isinstance(value, bool):
+            return True
+    return False
+
+
+def check_event(obj: Any) -> str | None:
+    """Why a decoded line is not a valid v1 event of a known type, or None when it is one."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    if obj.get("v") != VERSION or isinstance(obj.get("v"), bool):
+        return "field 'v' is not 1"
+    if obj.get("event") not in OUTCOMES:
+        return f"unknown event {obj.get('event')!r}"
+    for name in _REQUIRED_STR:
+        if not isinstance(obj.get(name), str):
+            return f"field {name!r} is missing or not a string"
+    if not isinstance(obj.get("content", ""), str):
+        return "field 'content' is not a string"
+    for name, (types, required) in _FIELDS[obj["event"]].items():
+        if name not in obj and required:
+            return f"field {name!r} is missing"
+        if name in obj and not _type_ok(obj[name], types):
+            return f"field {name!r} has the wrong type"
+    return None
+
+
+def ignored_kind(obj: Any) -> str | None:
+    """Lines a newer launcher may write: skipped (and counted) rather than called damage."""
+    if not isinstance(obj, dict):
+        return None
+    v = obj.get("v")
+    if isinstance(v, int) and not isinstance(v, bool) and v > VERSION:
+        return f"of ledger version {v}"
+    if v == VERSION and obj.get("event") not in OUTCOMES:
+        return f"of unknown type {obj.get('event')!r}"
+    return None
+
+
+def decode(line: bytes) -> Any:
+    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid."""
+    obj = json.loads(line.decode("utf-8"))  # strictly UTF-8: no encoding sniffing
+    if not line.endswith(b"\n") and not isinstance(obj, dict):
+        raise ValueError("incomplete")  # b"12" may be the start of b"123"
+    return obj
+
+
+def encode(event: Event, entry: Entry, run_id: str, fields: dict[str, Any]) -> bytes:
+    """One line, newline included; refuses what `check_event` would call damage."""
+    values = (VERSION, timestamp(), event, entry.entry_id, entry.name, entry.key, run_id)
+    record: dict[str, Any] = dict(zip(_HEADER, (*values, entry.content), strict=True))
+    if set(fields) & set(record):
+        raise ValueError(f"fields {sorted(set(fields) & set(record))} are set by the ledger")
+    record.update(fields)
+    # Refuse to write what the reader would call damage: it would stop every later run.
+    why = check_event(record)
+    if why is not None:
+        raise ValueError(f"not a valid ledger event: {why}")
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (text + "\n").encode()

@@ -1,0 +1,74 @@
+"""`launcher ledger summary`: the latest outcome of each entry id, counted, with failures."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from launcher.errors import LedgerError
+from launcher.ledger.read import read_state
+from launcher.ledger.state import KeyRecord
+
+# created: new sessions (is_new_session not false); adopted: is_new_session false;
+# pending: the latest event is `sending` (interrupted; the next run resolves it).
+SummaryOutcome = Literal["created", "adopted", "failed", "in_doubt", "pending"]
+SUMMARY_OUTCOMES: tuple[SummaryOutcome, ...] = get_args(SummaryOutcome)
+
+
+@dataclass(frozen=True)
+class SummaryEntry:
+    """The latest record of one entry id (`FILE#NAME`), across all its keys, and what that
+    record means for the user."""
+
+    record: KeyRecord
+    outcome: SummaryOutcome
+
+    @classmethod
+    def of(cls, r: KeyRecord) -> SummaryEntry:
+        if r.outcome == "created":
+            return cls(r, "adopted" if r.is_new_session is False else "created")
+        return cls(r, "pending" if r.outcome == "sending" else r.outcome)
+
+    @property
+    def entry(self) -> str:
+        return self.record.entry
+
+    @property
+    def error(self) -> str | None:
+        return self.record.error
+
+    @property
+    def status(self) -> int | None:
+        return self.record.status
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self.record), "outcome": self.outcome}
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    path: str
+    counts: dict[SummaryOutcome, int]
+    entries: list[SummaryEntry]
+    failures: list[SummaryEntry]  # failed and in_doubt entries
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_problems(self) -> bool:
+        return bool(self.counts["failed"] or self.counts["in_doubt"])
+
+
+def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
+    """Fold a ledger into the latest outcome per entry id; a missing file is an error."""
+    p = Path(path)
+    if not p.exists():
+        raise LedgerError(f"no ledger at {p}; pass the file that `launcher run --ledger` wrote")
+    state = read_state(p)
+    entries = [SummaryEntry.of(r) for r in state.latest()]
+    counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
+    counts.update(Counter(e.outcome for e in entries))
+    failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
+    return LedgerSummary(str(p), counts, entries, failures, list(state.warnings))
