@@ -14,11 +14,10 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, NamedTuple
 
-from launcher.entry import Entry
-from launcher.schemas import create_session_fields, openapi
+from launcher.api.openapi import create_session_fields, integer_fields
+from launcher.entry import ENV_TEMPLATE, Entry, is_secret_value
 from launcher.yamlload import Document, Path
 
 MAX_COMBINATIONS = 50_000  # per session: a typo like a 1000×1000 matrix fails at once
@@ -29,7 +28,6 @@ MATRIX_KEYWORDS = ("include", "exclude")
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}")
 _MATRIX_REF = re.compile(r"\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\Z")
-_ENV_REF = re.compile(r"\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\Z")
 _WHOLE_MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}\Z")
 
 
@@ -313,14 +311,14 @@ def _check_templates(
     if "${{" in TEMPLATE.sub("", text):
         findings.append(Finding(mpath, "unterminated template: close it with `}}`"))
         ok = False
-    secret = len(rpath) == 3 and rpath[0] == "session_secrets" and rpath[2] == "value"
+    secret = len(rpath) == 3 and is_secret_value(rpath)  # the value itself, not inside it
     for m in TEMPLATE.finditer(text):
         inner = m.group(1)
         if var := _MATRIX_REF.match(inner):
             if var.group(1) not in variables:
                 findings.append(Finding(mpath, _undefined(var.group(1), variables, session)))
                 ok = False
-        elif _ENV_REF.match(inner):
+        elif ENV_TEMPLATE.fullmatch(m.group(0)):
             if not secret:
                 msg = (
                     f"`{m.group(0)}`: env lookups are allowed only in session_secrets[].value "
@@ -372,18 +370,6 @@ def _scan_templates(
         f, o = _scan_templates(v, (*mpath, k), (*rpath, k), variables, session, findings)
         found, ok = found or f, ok and o
     return found, ok
-
-
-@cache
-def integer_fields() -> frozenset[str]:
-    """Request fields whose OpenAPI schema admits an integer (today: max_acu_limit)."""
-    props = openapi()["components"]["schemas"]["CreateSessionParams"]["properties"]
-    return frozenset(
-        name
-        for name, sub in props.items()
-        if sub.get("type") == "integer"
-        or any(b.get("type") == "integer" for b in sub.get("anyOf", []))
-    )
 
 
 def _substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:

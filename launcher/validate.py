@@ -19,8 +19,8 @@ import yaml
 from jsonschema import Draft7Validator, Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
 
-from launcher import schemas
-from launcher.entry import Entry
+from launcher.api import openapi
+from launcher.entry import Entry, canonical_json, is_secret_value
 from launcher.errors import Diagnostic
 from launcher.manifest import Finding, SessionExpansion, Source, expand_file, find_manifests
 from launcher.yamlload import Document, Node, Path, describe, format_path, load, quote_hint
@@ -139,14 +139,6 @@ def _yaml11_surprises(doc: Document) -> dict[Path, str]:
     return out
 
 
-def is_secret_value(path: Path) -> bool:
-    """True for `…session_secrets[i].value` and anything inside it."""
-    return any(
-        path[i] == "session_secrets" and isinstance(path[i + 1], int) and path[i + 2] == "value"
-        for i in range(len(path) - 2)
-    )
-
-
 class _SecretText:
     """Keeps secret values out of messages (SPEC §8): a message about a secret value that
     would show its text (a quote hint, a YAML reading) becomes one that does not."""
@@ -195,7 +187,7 @@ def _manifest_validator() -> Validator:
         "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool)
     )
     cls = validators.extend(Draft202012Validator, type_checker=strict)  # type: ignore[no-untyped-call]
-    validator: Validator = cls(schemas.manifest_schema())
+    validator: Validator = cls(openapi.manifest_schema())
     return validator
 
 
@@ -207,29 +199,10 @@ def _shape_findings(doc: Document) -> Iterable[Finding]:
 # --- requests against CreateSessionParams -------------------------------------------
 
 
-@cache
-def _request_validators() -> tuple[Draft202012Validator, dict[str, Draft202012Validator]]:
-    """The whole-body validator and one per field, all from the OpenAPI document.
-
-    The per-field ones check values that differ between matrix combinations, so 10,000
-    entries cost 10,000 small checks rather than 10,000 whole-body ones. The components
-    are attached at the root (not behind a top-level `$ref`) so that their inner `$ref`s
-    resolve without a slow lookup on every call.
-    """
-    components = schemas.openapi()["components"]
-    params = components["schemas"]["CreateSessionParams"]
-    whole = Draft202012Validator({**params, "components": components})
-    fields = {
-        name: Draft202012Validator({**sub, "components": components})
-        for name, sub in params["properties"].items()
-    }
-    return whole, fields
-
-
 def _request_findings(session: SessionExpansion, doc: Document) -> Iterable[Finding]:
     if not session.entries:
         return
-    whole, fields = _request_validators()
+    whole, fields = openapi.create_session_validator(), openapi.field_validators()
 
     def to_manifest(rpath: Path) -> Path:
         if not rpath:
@@ -274,7 +247,7 @@ def _output_schema_findings(session: SessionExpansion) -> Iterable[Finding]:
         schema = entry.request.get("structured_output_schema")
         if not isinstance(schema, dict):
             return  # its type is the request check's business
-        encoded = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+        encoded = canonical_json(schema)
         if encoded in seen:
             continue
         seen.add(encoded)

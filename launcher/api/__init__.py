@@ -1,0 +1,1 @@
+"""The Devin API: the one reader of its OpenAPI document, the HTTP client, and the outcome types."""
