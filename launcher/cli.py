@@ -23,7 +23,8 @@ def _add_format(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from launcher import report, validate
+    from launcher import manifest as validate
+    from launcher import report
 
     result = validate.check(args.paths)
     report.print_check(result, args.format)
@@ -31,7 +32,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from launcher import ledger, plan, report, validate
+    from launcher import ledger, plan, report
+    from launcher import manifest as validate
 
     result = validate.check(args.paths, run_key=args.run_key)
     if result.diagnostics:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from launcher.entry import Entry
     from launcher.ledger import LedgerSummary
+    from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
     from launcher.runner import RunResult
-    from launcher.validate import CheckResult
 
 # --- validate and plan --------------------------------------------------------------
 

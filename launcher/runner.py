@@ -29,7 +29,8 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from launcher import ledger as ledger_mod
-from launcher import report, validate
+from launcher import manifest as validate
+from launcher import report
 from launcher.client import (
     Created,
     DevinClient,

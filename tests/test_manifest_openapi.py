@@ -15,8 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from launcher.api.openapi import create_session_fields, manifest_schema, openapi
-from launcher.validate import check
-from launcher.yamlload import format_path
+from launcher.manifest import check, format_path
 
 COMPONENTS = openapi()["components"]["schemas"]
 PARAMS = COMPONENTS["CreateSessionParams"]

@@ -426,9 +426,9 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
 
     from launcher import ledger as ledger_mod
     from launcher.client import Redactor
+    from launcher.manifest import check
     from launcher.progress import RunProgress
     from launcher.runner import RunSettings, _dispatch_all
-    from launcher.validate import check
 
     sb = make_sandbox(fail_rate=1.0, latency_ms=20)
     write_manifest(tmp_path / "m.yaml", 300, idempotent=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.cli import main
-from launcher.validate import check
+from launcher.manifest import check
 
 HERE = Path(__file__).resolve().parent
 GOOD = HERE / "manifests" / "good"
