@@ -50,7 +50,8 @@ class _Frame:
         """Accept the scalar as the next key, or say why not (the value will be dropped)."""
         self.expect_key = False
         self.chars += len(event.value)
-        message = key_problem(event)
+        tag = tag_of(event)
+        message = key_problem(tag, event.value)
         path = self.path
         if message is None and event.value in self.key_lines:
             first = self.key_lines[event.value]
@@ -62,7 +63,7 @@ class _Frame:
             self.key_bad = True
             return Problem(node.line, node.col, path, message)
         self.key_lines[event.value] = node.line
-        if tag_of(event) == MERGE:
+        if tag == MERGE:
             self.key, self.key_node = "<<", node._replace(kind="merge")
             self.merge_start = order_len
         else:

@@ -30,6 +30,28 @@ def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[
     names = list(variables) or sorted(
         {k for item in include if isinstance(item, dict) for k in item}
     )
+    ok = _items_ok(names, exclude, include, path, findings)
+    if ok is None:
+        return None
+    size = math.prod(len(v) for v in variables.values()) if variables else 0
+    if size + len(include) > MAX_COMBINATIONS:
+        msg = (
+            f"the matrix makes {size + len(include):,} combinations; "
+            f"at most {MAX_COMBINATIONS:,} are allowed"
+        )
+        findings.append(Finding(path, msg))
+        return None
+    if not ok:
+        return None
+    _report_unmatched(variables, exclude, path, findings)
+    return _combine(variables, names, exclude, include, path, findings)
+
+
+def _items_ok(
+    names: list[str], exclude: list[Any], include: list[Any], path: Path, findings: list[Finding]
+) -> bool | None:
+    """Whether every include and exclude names only matrix variables (and an include all
+    of them); None when one is not a mapping at all (the shape check says so)."""
     listed = ", ".join(f"`{n}`" for n in names) or "none"
     ok = True
     for word, items in (("exclude", exclude), ("include", include)):
@@ -48,16 +70,12 @@ def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[
                 )
                 findings.append(Finding((*path, word, i), msg))
                 ok = False
-    size = math.prod(len(v) for v in variables.values()) if variables else 0
-    if size + len(include) > MAX_COMBINATIONS:
-        msg = (
-            f"the matrix makes {size + len(include):,} combinations; "
-            f"at most {MAX_COMBINATIONS:,} are allowed"
-        )
-        findings.append(Finding(path, msg))
-        return None
-    if not ok:
-        return None
+    return ok
+
+
+def _report_unmatched(
+    variables: dict[str, list[Any]], exclude: list[Any], path: Path, findings: list[Finding]
+) -> None:
     for i, ex in enumerate(exclude if variables else []):
         # The product has every combination, so an exclude matches one iff each value it
         # gives is among its variable's values.
@@ -67,6 +85,17 @@ def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[
                 msg = f"`exclude[{i}]` matches no combination; values of `{key}`: {listed}"
                 findings.append(Finding((*path, "exclude", i, key), msg))
                 break
+
+
+def _combine(
+    variables: dict[str, list[Any]],
+    names: list[str],
+    exclude: list[Any],
+    include: list[Any],
+    path: Path,
+    findings: list[Finding],
+) -> list[dict[str, Any]]:
+    """The product minus the excludes, then each include that makes a new combination."""
     combos: list[dict[str, Any]] = []
     if variables:
         keys = list(variables)

@@ -57,10 +57,9 @@ def read_scalar(event: yaml.ScalarEvent, node: Node) -> tuple[Any, Node, str | N
     return value, node._replace(plain=plain, kind=tag.removeprefix(TAG)), None
 
 
-def key_problem(event: yaml.ScalarEvent) -> str | None:
-    """Why a scalar cannot be a mapping key (keys are strings, or `<<`), or None."""
-    tag = tag_of(event)
+def key_problem(tag: str, text: str) -> str | None:
+    """Why a scalar with this tag cannot be a mapping key (keys are strings, or `<<`)."""
     if tag in (STR, "!", MERGE):
         return None
-    shown = event.value or "(empty)"
+    shown = text or "(empty)"
     return f"keys must be strings; `{shown}` is read by YAML as {tag.removeprefix(TAG)}: quote it"
