@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from jsonschema import Draft7Validator
-from referencing import Registry
+from referencing import Registry, Specification
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT7
 
@@ -64,11 +64,12 @@ def check_output_schema(schema: dict[str, Any], base: Path, size: int) -> Iterab
     if isinstance(declared, str) and declared not in DRAFT7_IDS:  # else: the meta-schema said
         msg = f"`$schema` must name Draft 7 ({DRAFT7_URI}), not `{declared}`"
         yield Finding((*base, "$schema"), msg)
+    resolves = _LocalRefs(schema)
     for path, ref in _refs(schema, ()):
         if not ref.startswith("#"):
             msg = f"`$ref: {ref}` is not local; refer only inside the schema (`#/definitions/…`)"
             yield Finding((*base, *path, "$ref"), msg)
-        elif not _resolves(schema, ref):
+        elif not resolves(ref):
             yield Finding(
                 (*base, *path, "$ref"), f"`$ref: {ref}` does not resolve inside the schema"
             )
@@ -97,15 +98,47 @@ def _refs(schema: Any, path: Path) -> Iterable[tuple[Path, str]]:
                 yield from _refs(sub, (*path, key, name))
 
 
-def _resolves(schema: dict[str, Any], ref: str) -> bool:
-    """Whether a local `$ref` (a JSON pointer or a Draft 7 `$id: "#name"` anchor) resolves."""
-    resource = DRAFT7.create_resource(schema)
-    base = resource.id() or ""
-    resolver = Registry().with_resource(base, resource).resolver(base)
+def _plain(contents: Any) -> bool:
+    """A schema whose `$id`, if any, is a string (referencing calls string methods on it)."""
+    return isinstance(contents, bool) or (
+        isinstance(contents, dict) and isinstance(contents.get("$id", ""), str)
+    )
+
+
+def _subresources(contents: Any) -> Iterable[Any]:
+    if not isinstance(contents, dict):
+        return []
     try:
-        resolver.lookup(ref)
-    except (Unresolvable, ValueError, TypeError):
-        # A pointer step into a list that is not a number (`#/allOf/x`), or into a value
-        # that is neither a mapping nor a list, fails in `int()` or `[]`, not in a lookup.
-        return False
-    return True
+        return list(DRAFT7.subresources_of(contents))
+    except (AttributeError, TypeError):  # e.g. `properties: 5`; the meta-schema says so
+        return []
+
+
+# Draft 7 as referencing reads it, except that what the meta-schema rejects (a `$id` that
+# is not a string, a keyword whose value is not a schema) is passed over, not tripped on.
+_DRAFT7_TOLERANT: Specification[Any] = Specification(  # type: ignore[call-arg]  # attrs
+    name="draft-07",
+    id_of=lambda contents: DRAFT7.id_of(contents) if _plain(contents) else None,
+    subresources_of=_subresources,
+    maybe_in_subresource=DRAFT7.maybe_in_subresource,
+    anchors_in=lambda _, contents: DRAFT7.anchors_in(contents) if _plain(contents) else [],
+)
+
+
+class _LocalRefs:
+    """Whether a local `$ref` (a JSON pointer, or a Draft 7 `$id: "#name"` anchor) resolves
+    inside one schema, as `referencing` (jsonschema's resolver) resolves it."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        resource = _DRAFT7_TOLERANT.create_resource(schema)
+        base = resource.id() or ""
+        self.lookup = Registry().with_resource(base, resource).resolver(base).lookup
+
+    def __call__(self, ref: str) -> bool:
+        try:
+            self.lookup(ref)
+        except (Unresolvable, ValueError, TypeError):
+            # A pointer step into a list that is not a number (`#/allOf/x`), or into a value
+            # that is neither a mapping nor a list, fails in `int()` or `[]`, not in a lookup.
+            return False
+        return True
