@@ -7,11 +7,8 @@ at once; it computes and never prints (a reporter renders the result).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import yaml
 
 from launcher.entry import Entry
 from launcher.errors import Diagnostic
@@ -22,8 +19,7 @@ from launcher.manifest.loader import load
 from launcher.manifest.output_schema import output_schema_findings
 from launcher.manifest.redact import SecretText
 from launcher.manifest.requests import request_findings, shape_findings
-
-_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+from launcher.manifest.scalars import yaml11_surprises
 
 
 @dataclass
@@ -73,7 +69,7 @@ def _check_file(
         out.add(Diagnostic(source.path, 1, 1, "", msg))
         return
 
-    surprises = _yaml11_surprises(doc)
+    surprises = yaml11_surprises(doc)
     findings = [Finding(path, msg) for path, msg in surprises.items()]
     findings.extend(shape_findings(doc))
     expansion = expand_file(doc, source, run_key)
@@ -92,25 +88,6 @@ def _check_file(
         line, col = (node.key_line, node.key_col) if finding.at_key and node.key_line else node[:2]
         message = hide(finding.path, finding.message, node[:2])
         out.add(Diagnostic(source.path, line, col, format_path(finding.path), message))
-
-
-def _yaml11_surprises(doc: Document) -> dict[Path, str]:
-    """Plain scalars YAML 1.1 reads as something a user rarely means (SPEC §3.2): dates,
-    and integers not written in plain decimal (`010` is 8, `0x1F` 31, `1:30` 90)."""
-    out: dict[Path, str] = {}
-    for path, node in doc.nodes.items():
-        text = node.plain
-        if text is None or not path or path[0] not in ("version", "defaults", "sessions"):
-            continue
-        if node.kind == "date" and path[0] != "version":
-            out[path] = f'`{text}` is read by YAML as a date, not a string; quote it: "{text}"'
-        elif node.kind == "int" and not _DECIMAL.fullmatch(text):
-            number = yaml.safe_load(text)
-            out[path] = (
-                f"`{text}` is read by YAML 1.1 as the integer {number}; "
-                f'quote it ("{text}") or write {number}'
-            )
-    return out
 
 
 def _name_findings(

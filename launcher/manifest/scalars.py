@@ -1,16 +1,18 @@
 """YAML scalars → plain values, the YAML 1.1 way PyYAML reads them, with the text kept for
-a plain scalar that became something other than a string (so a message can say "quote it")."""
+a plain scalar that became something other than a string (so a message can say "quote it"),
+and the YAML 1.1 readings a user rarely means (dates, `010` as 8)."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from launcher.manifest.document import Node
+from launcher.manifest.document import Document, Node, Path
 
 TAG = "tag:yaml.org,2002:"
 STR, NULL, BOOL, INT, FLOAT = (TAG + t for t in ("str", "null", "bool", "int", "float"))
@@ -18,6 +20,7 @@ TIMESTAMP, MERGE = TAG + "timestamp", TAG + "merge"
 COLLECTION_TAGS = ("!", TAG + "map", TAG + "seq")
 _SCALAR_TAGS = {STR, NULL, BOOL, INT, FLOAT, TIMESTAMP, "!"}
 _NULL_TEXTS = ("", "~", "null", "Null", "NULL")
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
 _resolver = Resolver()
 _constructor = SafeConstructor()
@@ -63,3 +66,22 @@ def key_problem(tag: str, text: str) -> str | None:
         return None
     shown = text or "(empty)"
     return f"keys must be strings; `{shown}` is read by YAML as {tag.removeprefix(TAG)}: quote it"
+
+
+def yaml11_surprises(doc: Document) -> dict[Path, str]:
+    """Plain scalars YAML 1.1 reads as something a user rarely means (SPEC §3.2): dates,
+    and integers not written in plain decimal (`010` is 8, `0x1F` 31, `1:30` 90)."""
+    out: dict[Path, str] = {}
+    for path, node in doc.nodes.items():
+        text = node.plain
+        if text is None or not path or path[0] not in ("version", "defaults", "sessions"):
+            continue
+        if node.kind == "date" and path[0] != "version":
+            out[path] = f'`{text}` is read by YAML as a date, not a string; quote it: "{text}"'
+        elif node.kind == "int" and not _DECIMAL.fullmatch(text):
+            number = yaml.safe_load(text)
+            out[path] = (
+                f"`{text}` is read by YAML 1.1 as the integer {number}; "
+                f'quote it ("{text}") or write {number}'
+            )
+    return out
