@@ -22,9 +22,9 @@ from tenacity import AsyncRetrying, retry_if_result, stop_after_delay, wait_rand
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.cli import main
+from launcher.manifest import check
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.process import start_sandbox_process
-from launcher.validate import check
 from tests.runkit import launcher_env, write_manifest
 
 ENTRIES = 150

@@ -19,9 +19,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.cli import main
+from launcher.manifest import check
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.process import start_sandbox_process
-from launcher.validate import check
 from tests.runkit import launcher_env, run_launcher, write_manifest
 
 ENTRIES = 600

@@ -24,7 +24,17 @@ class MissingEnv(KeyError):
 
 
 def canonical_json(value: Any) -> str:
+    """One text per JSON value, whatever its key order: compact, keys sorted, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def is_secret_value(path: tuple[str | int, ...]) -> bool:
+    """True for `…session_secrets[i].value` and anything inside it: the one test of
+    whether a place in a manifest or a request holds a secret."""
+    return any(
+        path[i] == "session_secrets" and isinstance(path[i + 1], int) and path[i + 2] == "value"
+        for i in range(len(path) - 2)
+    )
 
 
 def _without_secret_values(request: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,12 +12,14 @@ DEVIN_API_KEY to whatever they like.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.handle import SandboxHandle
@@ -51,3 +53,9 @@ def sandbox_process() -> Iterator[Callable[..., SandboxProcess]]:
             return stack.enter_context(start_sandbox_process(replace(FIXTURE_CONFIG, **overrides)))
 
         yield make
+
+
+# `HYPOTHESIS_PROFILE=fresh` runs without the example database, so that a run draws only
+# from its seed (`--hypothesis-seed=random`) and replays no example saved by an earlier run.
+settings.register_profile("fresh", database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from launcher.cli import main
+from launcher.manifest.output_schema import check_output_schema
 
 ROOT = Path(__file__).resolve().parent
 SEEDS = [
@@ -98,3 +99,64 @@ def test_random_bytes(tmp_path: Path, raw: bytes) -> None:
 @given(raw=mutated())
 def test_mutated_manifests(tmp_path: Path, raw: bytes) -> None:
     assert _run(tmp_path, raw) in (0, 2)
+
+
+# Any JSON value where a Draft 7 keyword expects a schema or a `$id` expects a string, and
+# `$ref`s of every kind: `referencing` must answer, never raise (issue 8 moved `$ref`
+# resolution to it; a `$id: 5` once made it raise AttributeError).
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+KEYWORDS = st.sampled_from(
+    [
+        "$id",
+        "$ref",
+        "definitions",
+        "properties",
+        "items",
+        "allOf",
+        "anyOf",
+        "not",
+        "if",
+        "additionalProperties",
+        "dependencies",
+        "patternProperties",
+        "contains",
+        "type",
+    ]
+)
+REFS = st.sampled_from(
+    [
+        "#",
+        "#/",
+        "#/definitions/a",
+        "#a",
+        "#/allOf/0",
+        "#/allOf/-1",
+        "#/allOf/01",
+        "#/allOf/x",
+        "#/items/0",
+        "#/type/0",
+        "#/%24id",
+        "#/definitions/a~1b",
+        "#%ZZ",
+    ]
+)
+SCHEMAS = st.recursive(
+    st.dictionaries(KEYWORDS, JSON | REFS, max_size=3),
+    lambda inner: st.dictionaries(
+        KEYWORDS, inner | st.lists(inner, max_size=2) | st.dictionaries(st.just("a"), inner)
+    ),
+    max_leaves=8,
+)
+
+
+@SETTINGS
+@given(schema=SCHEMAS)
+def test_hostile_output_schemas_give_findings_not_tracebacks(schema: dict[str, object]) -> None:
+    findings = list(check_output_schema(schema, ("structured_output_schema",), 10))
+    assert all(f.path[0] == "structured_output_schema" and f.message for f in findings)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.manifest import find_manifests
-from launcher.validate import check
+from launcher.manifest import check, find_manifests
 
 GOOD = Path(__file__).resolve().parent / "manifests" / "good"
 

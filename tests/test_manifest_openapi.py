@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from launcher.schemas import create_session_fields, manifest_schema, openapi
-from launcher.validate import check
-from launcher.yamlload import format_path
+from launcher.api.openapi import create_session_fields, manifest_schema, openapi
+from launcher.manifest import check, format_path
 
 COMPONENTS = openapi()["components"]["schemas"]
 PARAMS = COMPONENTS["CreateSessionParams"]

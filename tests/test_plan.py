@@ -11,8 +11,8 @@ import pytest
 from launcher.cli import main
 from launcher.entry import Entry
 from launcher.ledger.read import read_state
+from launcher.manifest import check
 from launcher.plan import make_plan
-from launcher.validate import check
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "manifests" / "examples"
 

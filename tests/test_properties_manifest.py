@@ -10,7 +10,9 @@
    follow the prompt, and change with `--run-key`.
 
 The generator builds Python data and dumps it with `yaml.safe_dump`; an `x-` key holds a
-schema that sessions share, so the dump uses YAML anchors and aliases for it.
+schema that sessions share, so the dump uses YAML anchors and aliases for it. Every
+property holds for what PyYAML reads back from the dump, and an example whose dump PyYAML
+does not read back as the data is skipped (`read_back`): the launcher is not at fault there.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from launcher.cli import main
@@ -74,15 +76,28 @@ def dump(data: dict[str, Any], style: dict[str, Any]) -> str:
     return yaml.safe_dump(data, **style)
 
 
-def as_loaded(data: Any, style: dict[str, Any]) -> Any:
-    """The data as the dump orders it (mapping order decides the matrix's order)."""
-    if not style["sort_keys"]:
+def read_back(text_: str, data: Any) -> Any:
+    """What PyYAML reads from `text_`, in the file's order (mapping order decides the
+    matrix's order); the example is skipped unless that equals the `data` dumped.
+
+    PyYAML's emitter does not always round-trip: `'0\xa1 0'` (width 20, flow style,
+    allow_unicode=False, indent 4) is written as a folded double-quoted scalar that PyYAML,
+    and libyaml, read back as `'0¡\\  0'`. The launcher reads such a file rightly; the
+    property is about data the file really holds.
+    """
+    loaded = yaml.safe_load(text_)
+    same = without_x_keys(loaded) == without_x_keys(data)
+    if not same:
+        event("skipped: PyYAML does not read its own dump back as the data")
+    assume(same)
+    return loaded
+
+
+def without_x_keys(data: Any) -> Any:
+    """The manifest without its top-level `x-` keys, which mean nothing by themselves."""
+    if not isinstance(data, dict):
         return data
-    if isinstance(data, dict):
-        return {k: as_loaded(data[k], style) for k in sorted(data)}
-    if isinstance(data, list):
-        return [as_loaded(v, style) for v in data]
-    return data
+    return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
 
 
 @contextlib.contextmanager
@@ -368,6 +383,7 @@ def expected_body(request: dict[str, Any], key: str) -> dict[str, Any]:
 # --- 1. valid manifests validate, and expand as the model says ----------------------
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=manifests(), style=STYLES)
 def test_valid_manifests_validate_and_expand_as_specified(
@@ -375,6 +391,7 @@ def test_valid_manifests_validate_and_expand_as_specified(
 ) -> None:
     text_ = dump(data, style)
     note(text_)
+    loaded = read_back(text_, data)
     event(f"anchors: {'&id' in text_}")
     event(f"entries: {min(len(model_entries(data)), 10)}+")
     with manifest_file(text_) as path:
@@ -385,7 +402,7 @@ def test_valid_manifests_validate_and_expand_as_specified(
         ledger = os.path.join(os.path.dirname(path), "no-such-ledger.jsonl")
         plan = plan_json(path, "--ledger", ledger)
         assert not os.path.exists(ledger)
-    expected = model_entries(as_loaded(data, style))
+    expected = model_entries(loaded)
     got = plan["entries"]
     assert [e["name"] for e in got] == [name for name, _ in expected]
     for entry, (name, request) in zip(got, expected, strict=True):
@@ -401,6 +418,7 @@ def indent(block: str, prefix: str = "  ") -> str:
     return "".join(prefix + line for line in block.splitlines(keepends=True))
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=manifests(), moved=st.sets(st.sampled_from(API_FIELDS)))
 def test_merge_keys_and_anchors_written_by_hand(data: dict[str, Any], moved: set[str]) -> None:
@@ -419,6 +437,7 @@ def test_merge_keys_and_anchors_written_by_hand(data: dict[str, Any], moved: set
     if data["sessions"][1:]:
         text_ += yaml.safe_dump(copy.deepcopy(data["sessions"][1:]), **block)
     note(text_)
+    read_back(text_, data)  # PyYAML applies the merges, as the launcher does
     with manifest_file(text_) as path:
         code, out, err = run_cli("validate", path)
         assert (code, out) == (0, ""), out + err
@@ -635,6 +654,7 @@ def check_diagnostics(path: str, text_: str) -> int:
     return code
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(case=mutations(), style=STYLES, relative=st.booleans())
 def test_mutated_manifests_report_well_formed_errors(
@@ -648,6 +668,7 @@ def test_mutated_manifests_report_well_formed_errors(
     mutated = apply(data, path, op, value)
     text_ = dump(mutated, style)
     note(text_[:4000])
+    read_back(text_, mutated)  # the oracle judges `mutated`: the file must hold it
     with manifest_file(text_) as file:
         if relative:  # FILE in diagnostics is the path as given
             monkeypatch.chdir(os.path.dirname(file))
@@ -666,6 +687,7 @@ def entries_of(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(e["entry"], e["file"], e["key"]) for e in doc["entries"]]
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(data=manifests(), style=STYLES)
 def test_plan_is_the_same_from_any_directory_and_spelling(
@@ -676,7 +698,9 @@ def test_plan_is_the_same_from_any_directory_and_spelling(
         sub = root / "proj" / "sub"
         sub.mkdir(parents=True)
         (root / "other").mkdir()
-        (sub / "m.yaml").write_text(dump(data, style), encoding="utf-8")
+        text_ = dump(data, style)
+        loaded = read_back(text_, data)
+        (sub / "m.yaml").write_text(text_, encoding="utf-8")
         ledger = str(root / "none" / "ledger.jsonl")
         # (working directory, the file spelled from there, the folder `proj` from there)
         spellings = [
@@ -695,7 +719,7 @@ def test_plan_is_the_same_from_any_directory_and_spelling(
             by_file.append(entries_of(json.loads(first[1])))
             by_folder.append(entries_of(plan_json(folder_arg, "--ledger", ledger)))
         assert not os.path.exists(ledger)
-    names = [name for name, _ in model_entries(as_loaded(data, style))]
+    names = [name for name, _ in model_entries(loaded)]
     keys = [key for _, _, key in by_file[0]]
     assert len(keys) == len(names) == len(set(keys))
     pairs = list(zip(names, keys, strict=True))
@@ -720,6 +744,7 @@ def replace_secret_values(data: dict[str, Any], values: Iterator[str]) -> dict[s
     return out
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(
     data=manifests(),
@@ -750,7 +775,11 @@ def test_keys_ignore_secret_values_follow_the_prompt_and_the_run_key(
 
         def plan_of(doc: dict[str, Any], *extra: str) -> tuple[str, dict[str, Any]]:
             path = os.path.join(tmp, "m.yaml")
-            Path(path).write_text(dump(doc, style), encoding="utf-8")
+            text_ = dump(doc, style)
+            # The dumps differ in secret values and one prompt only: each must hold its data,
+            # or a fold elsewhere (its column moved by a longer value) would differ too.
+            read_back(text_, doc)
+            Path(path).write_text(text_, encoding="utf-8")
             code, out, err = run_cli("plan", path, "--format", "json", "--ledger", ledger, *extra)
             assert code == 0, out + err
             return out, json.loads(out)

@@ -435,8 +435,8 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     from launcher.dispatch.run import dispatch_all as _dispatch_all
     from launcher.dispatch.settings import RunSettings
     from launcher.ledger import writer as ledger_mod
+    from launcher.manifest import check
     from launcher.output.progress import RunProgress
-    from launcher.validate import check
 
     sb = make_sandbox(fail_rate=1.0, latency_ms=20)
     write_manifest(tmp_path / "m.yaml", 300, idempotent=True)

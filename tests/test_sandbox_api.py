@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from launcher.api.openapi import openapi
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.handle import SandboxHandle
 from launcher.sandbox.server import running_sandbox
-from launcher.schemas import openapi
 
 KEY = "apk_sandbox_test_KEY_0123456789"
 SESSION_FIELDS = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.cli import main
-from launcher.validate import check
+from launcher.manifest import check
 
 HERE = Path(__file__).resolve().parent
 GOOD = HERE / "manifests" / "good"
@@ -201,7 +201,7 @@ def test_plan_selects_without_loading_the_runner(tmp_path: Path) -> None:
         "from launcher.cli import main\n"
         f"main(['plan', {str(GOOD / 'include-only.yaml')!r}, '--ledger', {str(tmp_path / 'l')!r},"
         " '--select', '*'])\n"
-        "bad = {'launcher.runner', 'httpx', 'tenacity'} & set(sys.modules)\n"
+        "bad = {'launcher.dispatch.dispatcher', 'httpx', 'tenacity'} & set(sys.modules)\n"
         "assert not bad, bad\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

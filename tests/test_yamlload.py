@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from launcher.yamlload import MAX_ALIAS_CHARS, MAX_ALIAS_NODES, Node, format_path, load
+from launcher.manifest import Node, format_path, load
+from launcher.manifest.aliases import MAX_ALIAS_CHARS, MAX_ALIAS_NODES
 
 
 def test_plain_data_and_positions() -> None:

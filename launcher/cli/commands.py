@@ -28,19 +28,19 @@ def _reporter(args: argparse.Namespace) -> Reporter:
 
 
 def validate(args: argparse.Namespace) -> int:
-    from launcher import validate
+    from launcher import manifest
 
-    result = validate.check(args.paths)
+    result = manifest.check(args.paths)
     _reporter(args).check(result)
     return ExitCode.USAGE if result.diagnostics else ExitCode.OK
 
 
 def plan(args: argparse.Namespace) -> int:
-    from launcher import plan, validate
+    from launcher import manifest, plan
     from launcher.ledger.read import read_state
 
     reporter = _reporter(args)
-    result = validate.check(args.paths, run_key=args.run_key)
+    result = manifest.check(args.paths, run_key=args.run_key)
     if result.diagnostics:
         reporter.check(result)
         return ExitCode.USAGE
@@ -54,7 +54,7 @@ def plan(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from launcher import validate
+    from launcher import manifest
     from launcher.api.client import Redactor
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.settings import settings_from_args
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
     reporter = _reporter(args)
-    checked = validate.check(args.paths, run_key=args.run_key)
+    checked = manifest.check(args.paths, run_key=args.run_key)
     if checked.diagnostics:
         reporter.check(checked)
         return ExitCode.USAGE

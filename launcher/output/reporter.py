@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
     from launcher.entry import Entry
     from launcher.ledger.summary import LedgerSummary
+    from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
-    from launcher.validate import CheckResult
 
 
 def _plural(n: int, one: str, many: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 
-from launcher.schemas import create_session_validator
+from launcher.api.openapi import create_session_validator
 
 Problem = dict[str, Any]  # {"loc": [...], "msg": str, "type": str}
 

@@ -1,0 +1,86 @@
+"""The one reader of `schemas/`: the Devin v1 OpenAPI document and the manifest schema.
+
+Every request rule the launcher and the sandbox apply (the create-session validators, its
+fields, which of them are integers) is derived here, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+OPENAPI_FILE = "devin-v1.openapi.yaml"
+MANIFEST_SCHEMA_FILE = "manifest.schema.json"
+
+
+def schemas_dir() -> Path:
+    """`schemas/` beside the package in a checkout, or the copy packed into a wheel."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_schemas", package.parent / "schemas"):
+        if (candidate / OPENAPI_FILE).is_file():
+            return candidate
+    raise FileNotFoundError(f"cannot find {OPENAPI_FILE} near {package}")
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    text = (schemas_dir() / OPENAPI_FILE).read_text(encoding="utf-8")
+    doc: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return doc
+
+
+@cache
+def manifest_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(
+        (schemas_dir() / MANIFEST_SCHEMA_FILE).read_text(encoding="utf-8")
+    )
+    return loaded
+
+
+def _create_session_params() -> dict[str, Any]:
+    params: dict[str, Any] = openapi()["components"]["schemas"]["CreateSessionParams"]
+    return params
+
+
+def _with_components(schema: dict[str, Any]) -> dict[str, Any]:
+    # The components sit at the root (not behind a top-level `$ref`) so that inner `$ref`s
+    # resolve without a slow lookup on every call.
+    return {**schema, "components": openapi()["components"]}
+
+
+@cache
+def create_session_validator() -> Draft202012Validator:
+    """Validator for a whole POST /v1/sessions body (OpenAPI 3.1 schemas are 2020-12)."""
+    return Draft202012Validator(_with_components(_create_session_params()))
+
+
+@cache
+def field_validators() -> dict[str, Draft202012Validator]:
+    """One validator per create-session field: values that differ between matrix
+    combinations are checked alone, so 10,000 entries cost 10,000 small checks."""
+    return {
+        name: Draft202012Validator(_with_components(sub))
+        for name, sub in _create_session_params()["properties"].items()
+    }
+
+
+@cache
+def create_session_fields() -> tuple[str, ...]:
+    """The API's create-session fields, in the document's order."""
+    return tuple(_create_session_params()["properties"])
+
+
+@cache
+def integer_fields() -> frozenset[str]:
+    """Create-session fields whose schema admits an integer (today: max_acu_limit)."""
+    return frozenset(
+        name
+        for name, sub in _create_session_params()["properties"].items()
+        if sub.get("type") == "integer"
+        or any(b.get("type") == "integer" for b in sub.get("anyOf", []))
+    )

@@ -1,0 +1,109 @@
+"""`${{ … }}` templates in manifest values: which are allowed where, and substitution.
+
+`${{ matrix.X }}` is replaced at expansion; `${{ env.X }}` only in a secret value, and only
+at send time (`Entry.body`), so that a secret is never stored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from launcher.entry import ENV_TEMPLATE, is_secret_value
+from launcher.manifest.document import Finding, Path
+
+TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}")
+MATRIX_TEMPLATE = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
+
+
+class TemplateCheck:
+    """Checks the templates of one session's values against its matrix variables,
+    adding a `Finding` for each one that is wrong."""
+
+    def __init__(self, session_name: Any, variables: set[str], findings: list[Finding]) -> None:
+        self.session_name = session_name
+        self.variables = variables
+        self.findings = findings
+
+    def text(self, text: str, mpath: Path, rpath: Path) -> bool:
+        """Check the templates of one string at manifest path `mpath` (request path
+        `rpath`); False if any is wrong."""
+        ok = True
+        if "${{" in TEMPLATE.sub("", text):
+            self.findings.append(Finding(mpath, "unterminated template: close it with `}}`"))
+            ok = False
+        secret = len(rpath) == 3 and is_secret_value(rpath)  # the value itself, not inside it
+        for m in TEMPLATE.finditer(text):
+            if var := MATRIX_TEMPLATE.fullmatch(m.group(0)):
+                if var.group(1) not in self.variables:
+                    self.findings.append(Finding(mpath, self._undefined(var.group(1))))
+                    ok = False
+            elif ENV_TEMPLATE.fullmatch(m.group(0)):
+                if not secret:
+                    msg = (
+                        f"`{m.group(0)}`: env lookups are allowed only in session_secrets[].value "
+                        "(they are secrets: resolved at send time, never stored or shown)"
+                    )
+                    self.findings.append(Finding(mpath, msg))
+                    ok = False
+            else:
+                shown = "in a secret value" if secret else f"`{m.group(0)}`"
+                msg = (
+                    f"unknown template {shown}; "
+                    "write `${{ matrix.NAME }}` or `${{ env.NAME }}`"
+                )
+                self.findings.append(Finding(mpath, msg))
+                ok = False
+        return ok
+
+    def value(self, value: Any, mpath: Path, rpath: Path) -> tuple[bool, bool]:
+        """(has matrix templates, all templates valid) for a value, recursively."""
+        if isinstance(value, str):
+            if "${{" not in value:
+                return False, True
+            ok = self.text(value, mpath, rpath)
+            found = any(MATRIX_TEMPLATE.fullmatch(m.group(0)) for m in TEMPLATE.finditer(value))
+            return found, ok
+        found, ok = False, True
+        items: Any = (
+            value.items()
+            if isinstance(value, dict)
+            else enumerate(value)
+            if isinstance(value, list)
+            else ()
+        )
+        for k, v in items:
+            f, o = self.value(v, (*mpath, k), (*rpath, k))
+            found, ok = found or f, ok and o
+        return found, ok
+
+    def _undefined(self, name: str) -> str:
+        where = f"session `{self.session_name}`"
+        if not self.variables:
+            return f"undefined matrix variable `{name}`: {where} has no matrix"
+        listed = ", ".join(f"`{v}`" for v in sorted(self.variables))
+        return f"undefined matrix variable `{name}` in {where} (its variables: {listed})"
+
+
+def substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:
+    """`${{ matrix.X }}` replaced in every string. In a field the API types as an integer,
+    a string that is exactly one template of an integer variable becomes that integer (so
+    `max_acu_limit: ${{ matrix.acu }}` works); elsewhere it stays a string (`title: ${{
+    matrix.pr }}` is the text "101")."""
+    if isinstance(value, str):
+        if "${{" not in value:
+            return value
+        whole = MATRIX_TEMPLATE.fullmatch(value)
+        if integer and whole and isinstance(combo.get(whole.group(1)), int):
+            return combo[whole.group(1)]
+
+        def one(m: re.Match[str]) -> str:
+            var = MATRIX_TEMPLATE.fullmatch(m.group(0))
+            return str(combo[var.group(1)]) if var else m.group(0)
+
+        return TEMPLATE.sub(one, value)
+    if isinstance(value, dict):
+        return {k: substitute(v, combo) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, combo) for v in value]
+    return value
