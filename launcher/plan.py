@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from launcher.entry import Entry
 from launcher.errors import UsageError
@@ -61,6 +61,30 @@ def make_plan(entries: list[Entry], state: State) -> list[PlanItem]:
         else:
             items.append(PlanItem(entry, "create", changed))
     return items
+
+
+R = TypeVar("R", bound=Record)
+R_co = TypeVar("R_co", bound=Record, covariant=True)
+
+
+class KeyedState(Protocol[R_co]):
+    """What `coverage` reads of the ledger: any record of a key."""
+
+    def get(self, key: str) -> R_co | None: ...
+
+
+def coverage(entries: list[Entry], state: KeyedState[R]) -> tuple[list[R], list[Entry]]:
+    """The ledger's record of each entry's key (this run key's), and the entries it has
+    none for: never sent, by any run."""
+    seen: list[R] = []
+    unsent: list[Entry] = []
+    for entry in entries:
+        record = state.get(entry.key)
+        if record is None:
+            unsent.append(entry)
+        else:
+            seen.append(record)
+    return seen, unsent
 
 
 def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[Entry]:

@@ -8,31 +8,29 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from launcher.errors import ExitCode
+from launcher.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from launcher.dispatch.settings import RunSettings
+    from launcher.ledger.summary import SummaryOutcome
     from launcher.output.reporter import Reporter
 
 
 def _reporter(args: argparse.Namespace) -> Reporter:
-    from launcher.output.reporter import REPORTER_BY_NAME
-
-    return REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr)
+    """The reporter `main` chose for this command (it also answers the errors)."""
+    reporter: Reporter = args.reporter
+    return reporter
 
 
 def validate(args: argparse.Namespace) -> int:
     from launcher import validate
 
-    result = validate.check(args.paths)
-    _reporter(args).check(result)
-    return ExitCode.USAGE if result.diagnostics else ExitCode.OK
+    return _reporter(args).check(validate.check(args.paths))
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -42,13 +40,16 @@ def plan(args: argparse.Namespace) -> int:
     reporter = _reporter(args)
     result = validate.check(args.paths, run_key=args.run_key)
     if result.diagnostics:
-        reporter.check(result)
-        return ExitCode.USAGE
+        return reporter.check(result)
     entries = plan.select_entries(result.entries, args.select)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
-    reporter.plan(plan.make_plan(entries, state), show_requests=args.show_requests)
-    return ExitCode.OK
+    items = plan.make_plan(entries, state)
+    code = ExitCode.OK
+    if args.detailed_exitcode and any(i.action == "create" for i in items):
+        code = ExitCode.TO_CREATE
+    reporter.plan(items, show_requests=args.show_requests, exit_code=int(code))
+    return code
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +64,17 @@ def run(args: argparse.Namespace) -> int:
     from launcher.output.progress import RunProgress
     from launcher.plan import select_entries
 
+    if args.dry_run:
+        raise UsageError(
+            "run has no --dry-run: `launcher plan PATH...` shows what run would do "
+            "(--show-requests: the exact request bodies); it sends nothing"
+        )
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
     reporter = _reporter(args)
     checked = validate.check(args.paths, run_key=args.run_key)
     if checked.diagnostics:
-        reporter.check(checked)
-        return ExitCode.USAGE
+        return reporter.check(checked)
     entries = select_entries(checked.entries, args.select)
     reporter.warn_untagged(entries)
     dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
@@ -79,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         LedgerWriter.open(args.ledger, new_run_id()) as writer,
         _target(settings, args.sandbox) as settings,
     ):
-        progress = RunProgress(len(entries), args.format, args.progress, redact)
+        progress = RunProgress(
+            len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
+        )
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         result = anyio.run(
@@ -106,9 +113,43 @@ def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
 def ledger_summary(args: argparse.Namespace) -> int:
     from launcher.ledger.summary import summarize
 
+    reporter = _reporter(args)
+    if args.manifests:
+        return _manifest_summary(args, reporter)
     summary = summarize(args.ledger_file)
-    _reporter(args).ledger_summary(summary)
-    return ExitCode.FAILED if summary.has_problems else ExitCode.OK
+    problems = summary.has_problems or summary.counts["pending"]
+    code = ExitCode.FAILED if problems else ExitCode.OK
+    reporter.ledger_summary(summary, unsent=[], exit_code=int(code))
+    return code
+
+
+def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
+    """The summary of exactly the manifests' entries under the run key: an entry the ledger
+    never saw (a run stopped before sending it) counts as pending, so the alert fires."""
+    from pathlib import Path
+
+    from launcher import plan, validate
+    from launcher.ledger.read import read_state
+    from launcher.ledger.summary import SUMMARY_OUTCOMES, LedgerSummary, SummaryEntry
+
+    checked = validate.check(args.manifests, run_key=args.run_key)
+    if checked.diagnostics:
+        return reporter.check(checked)
+    ledger = Path(args.ledger_file)
+    if not ledger.exists():
+        reporter.note(f"launcher: no ledger at {ledger}: none of these entries was ever sent")
+    state = read_state(ledger)
+    seen, unsent = plan.coverage(checked.entries, state)
+    entries = [SummaryEntry.of(r) for r in seen]
+    counts: dict[SummaryOutcome, int] = dict.fromkeys(SUMMARY_OUTCOMES, 0)
+    for e in entries:
+        counts[e.outcome] += 1
+    failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
+    summary = LedgerSummary(str(ledger), counts, entries, failures, list(state.warnings))
+    problems = failures or unsent or counts["pending"]
+    code = ExitCode.FAILED if problems else ExitCode.OK
+    reporter.ledger_summary(summary, unsent=unsent, exit_code=int(code))
+    return code
 
 
 def sandbox(args: argparse.Namespace) -> int:
