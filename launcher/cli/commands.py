@@ -17,7 +17,6 @@ from launcher.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from launcher.dispatch.settings import RunSettings
-    from launcher.ledger.summary import SummaryOutcome
     from launcher.output.reporter import Reporter
 
 
@@ -130,7 +129,6 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
 
     from launcher import plan, validate
     from launcher.ledger.read import read_state
-    from launcher.ledger.summary import SUMMARY_OUTCOMES, LedgerSummary, SummaryEntry
 
     checked = validate.check(args.manifests, run_key=args.run_key)
     if checked.diagnostics:
@@ -138,15 +136,8 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
     ledger = Path(args.ledger_file)
     if not ledger.exists():
         reporter.note(f"launcher: no ledger at {ledger}: none of these entries was ever sent")
-    state = read_state(ledger)
-    seen, unsent = plan.coverage(checked.entries, state)
-    entries = [SummaryEntry.of(r) for r in seen]
-    counts: dict[SummaryOutcome, int] = dict.fromkeys(SUMMARY_OUTCOMES, 0)
-    for e in entries:
-        counts[e.outcome] += 1
-    failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    summary = LedgerSummary(str(ledger), counts, entries, failures, list(state.warnings))
-    problems = failures or unsent or counts["pending"]
+    summary, unsent = plan.manifest_summary(checked.entries, read_state(ledger), str(ledger))
+    problems = summary.has_problems or unsent or summary.counts["pending"]
     code = ExitCode.FAILED if problems else ExitCode.OK
     reporter.ledger_summary(summary, unsent=unsent, exit_code=int(code))
     return code
