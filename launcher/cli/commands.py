@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 
 def _reporter(args: argparse.Namespace) -> Reporter:
+    from launcher.output.github import GithubReporter
     from launcher.output.reporter import REPORTER_BY_NAME
 
-    return REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr)
+    reporters: dict[str, type[Reporter]] = {**REPORTER_BY_NAME, "github": GithubReporter}
+    return reporters[args.format](sys.stdout, sys.stderr)
 
 
 def validate(args: argparse.Namespace) -> int:
@@ -38,13 +40,14 @@ def validate(args: argparse.Namespace) -> int:
 def plan(args: argparse.Namespace) -> int:
     from launcher import manifest, plan
     from launcher.ledger.read import read_state
+    from launcher.shard import select_shard
 
     reporter = _reporter(args)
     result = manifest.check(args.paths, run_key=args.run_key)
     if result.diagnostics:
         reporter.check(result)
         return ExitCode.USAGE
-    entries = plan.select_entries(result.entries, args.select)
+    entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
     reporter.plan(plan.make_plan(entries, state), show_requests=args.show_requests)
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from launcher.ledger.writer import LedgerWriter
     from launcher.output.progress import RunProgress
     from launcher.plan import select_entries
+    from launcher.shard import select_shard
 
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if checked.diagnostics:
         reporter.check(checked)
         return ExitCode.USAGE
-    entries = select_entries(checked.entries, args.select)
+    entries = select_shard(select_entries(checked.entries, args.select), args.shard)
     reporter.warn_untagged(entries)
     dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
     api_key = environ.get(settings.api_key_env) or dispatch.SANDBOX_TOKEN
@@ -104,11 +108,48 @@ def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
 
 
 def ledger_summary(args: argparse.Namespace) -> int:
-    from launcher.ledger.summary import summarize
+    from launcher.ledger.merge import summarize_ledgers
 
-    summary = summarize(args.ledger_file)
+    summary = summarize_ledgers(args.ledger_files)
     _reporter(args).ledger_summary(summary)
     return ExitCode.FAILED if summary.has_problems else ExitCode.OK
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"launcher: warning: {warning}", file=sys.stderr)
+
+
+def ledger_merge(args: argparse.Namespace) -> int:
+    from launcher.ledger.merge import merge_into
+
+    merged = merge_into(args.ledger_files, args.output)
+    _warn(merged.state.warnings)
+    keys = len(merged.state.records())
+    print(
+        f"merged {len(args.ledger_files)} ledgers: {len(merged.lines)} events of {keys} keys"
+        f" ({merged.duplicates} found twice, kept once) into {args.output}"
+    )
+    return ExitCode.OK
+
+
+def ledger_compact(args: argparse.Namespace) -> int:
+    from launcher.ledger.compact import compact
+
+    done = compact(args.ledger_file)
+    _warn(done.warnings)
+    print(
+        f"compacted {done.path}: {done.keys} keys, {done.bytes_before:,} -> "
+        f"{done.bytes_after:,} bytes"
+    )
+    return ExitCode.OK
+
+
+def completion(args: argparse.Namespace) -> int:
+    from argcomplete.shell_integration import shellcode
+
+    sys.stdout.write(shellcode(["launcher"], shell=args.shell))
+    return ExitCode.OK
 
 
 def sandbox(args: argparse.Namespace) -> int:
