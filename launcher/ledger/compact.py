@@ -43,7 +43,7 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         "content": r.content,
     }
     if r.outcome == "sending":
-        ev["attempt"] = max(r.attempts, 1)
+        ev["attempt"] = 1  # not a count the fold reads; a constant keeps compact idempotent
         if r.timeout is not None:
             ev["timeout"] = r.timeout
     elif r.outcome == "created":

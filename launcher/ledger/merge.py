@@ -59,7 +59,8 @@ def _input_events(path: Path, warnings: list[str]) -> list[_Event]:
         # Dropping them would lose what a newer launcher knows; keeping them unread is no
         # better: the merged file would claim a state this launcher never checked.
         raise LedgerError(
-            f"ledger {path} holds {newer} events a newer launcher wrote; merge with that one"
+            f"ledger {path} holds {newer} event{'s' * (newer > 1)} a newer launcher wrote; "
+            "merge with that launcher"
         )
     return events
 
