@@ -60,7 +60,7 @@ def _refs_to_definitions(node: Any) -> Any:
 
 
 def _field(name: str, sub: dict[str, Any], integer: bool) -> dict[str, Any]:
-    schema = _refs_to_definitions(copy.deepcopy(sub))
+    schema: dict[str, Any] = _refs_to_definitions(copy.deepcopy(sub))
     schema.pop("title", None)
     schema["description"] = _describe(name, sub)
     if integer:
