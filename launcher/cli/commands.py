@@ -139,7 +139,7 @@ def ledger_compact(args: argparse.Namespace) -> int:
     done = compact(args.ledger_file)
     _warn(done.warnings)
     print(
-        f"compacted {done.path}: {done.keys} keys, {done.bytes_before:,} -> "
+        f"compacted {done.path}: {done.keys:,} keys, {done.bytes_before:,} -> "
         f"{done.bytes_after:,} bytes"
     )
     return ExitCode.OK
