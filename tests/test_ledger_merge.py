@@ -183,3 +183,11 @@ def test_the_same_key_created_with_two_sessions_in_two_shards_is_warned(
     assert merge(*shards, other, "--output", tmp_path / "m.jsonl") == 0
     err = capsys.readouterr().err
     assert "recorded created 2 times" in err and "devin-b, dup" in err
+
+
+def test_summary_of_several_with_one_missing_is_an_error(
+    shards: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "shard-9.jsonl"
+    assert main(["ledger", "summary", str(shards[0]), str(missing)]) == 2
+    assert f"no ledger at {missing}" in capsys.readouterr().err
