@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete's marker: this entry point completes itself)
 """The command line: `main(argv) -> int` parses, runs one command, maps errors to exit codes.
 
 Tests call `main([...])` directly; `launcher` and `python -m launcher` call it too. The
@@ -7,6 +8,7 @@ answers `--format json` with one JSON object.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     reporter = _early_reporter(words)
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete's hook)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
     try:
         args, extras = parser.parse_known_args(words)
         if extras:  # name the subcommand's usage, not the top level's

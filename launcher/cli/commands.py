@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -35,12 +36,13 @@ def validate(args: argparse.Namespace) -> int:
 def plan(args: argparse.Namespace) -> int:
     from launcher import manifest, plan
     from launcher.ledger.read import read_state
+    from launcher.shard import select_shard
 
     reporter = _reporter(args)
     result = manifest.check(args.paths, run_key=args.run_key)
     if result.diagnostics:
         return reporter.check(result)
-    entries = plan.select_entries(result.entries, args.select)
+    entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
     items = plan.make_plan(entries, state)
@@ -62,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from launcher.ledger.writer import LedgerWriter
     from launcher.output.progress import RunProgress
     from launcher.plan import select_entries
+    from launcher.shard import select_shard
 
     if args.dry_run:
         raise UsageError(
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     checked = manifest.check(args.paths, run_key=args.run_key)
     if checked.diagnostics:
         return reporter.check(checked)
-    entries = select_entries(checked.entries, args.select)
+    entries = select_shard(select_entries(checked.entries, args.select), args.shard)
     reporter.warn_untagged(entries)
     dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
     api_key = environ.get(settings.api_key_env) or dispatch.SANDBOX_TOKEN
@@ -110,12 +113,12 @@ def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
 
 
 def ledger_summary(args: argparse.Namespace) -> int:
-    from launcher.ledger.summary import summarize
+    from launcher.ledger.merge import summarize_ledgers
 
     reporter = _reporter(args)
     if args.manifests:
         return _manifest_summary(args, reporter)
-    summary = summarize(args.ledger_file)
+    summary = summarize_ledgers(args.ledger_files)
     problems = summary.has_problems or summary.counts["pending"]
     code = ExitCode.FAILED if problems else ExitCode.OK
     reporter.ledger_summary(summary, unsent=[], exit_code=int(code))
@@ -128,19 +131,63 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
     from pathlib import Path
 
     from launcher import manifest, plan
+    from launcher.ledger.merge import merge_events
     from launcher.ledger.read import read_state
 
     checked = manifest.check(args.manifests, run_key=args.run_key)
     if checked.diagnostics:
         return reporter.check(checked)
-    ledger = Path(args.ledger_file)
-    if not ledger.exists():
-        reporter.note(f"launcher: no ledger at {ledger}: none of these entries was ever sent")
-    summary, unsent = plan.manifest_summary(checked.entries, read_state(ledger), str(ledger))
+    ledgers = [Path(f) for f in args.ledger_files]
+    for ledger in ledgers:
+        if not ledger.exists():
+            reporter.note(f"launcher: no ledger at {ledger}: none of its entries was ever sent")
+    if len(ledgers) == 1:
+        state = read_state(ledgers[0])
+    else:
+        state = merge_events([f for f in ledgers if f.exists()]).state
+    label = ", ".join(map(str, ledgers))
+    summary, unsent = plan.manifest_summary(checked.entries, state, label)
     problems = summary.has_problems or unsent or summary.counts["pending"]
     code = ExitCode.FAILED if problems else ExitCode.OK
     reporter.ledger_summary(summary, unsent=unsent, exit_code=int(code))
     return code
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"launcher: warning: {warning}", file=sys.stderr)
+
+
+def ledger_merge(args: argparse.Namespace) -> int:
+    from launcher.ledger.merge import merge_into
+
+    merged = merge_into(args.ledger_files, args.output)
+    _warn(merged.state.warnings)
+    keys = len(merged.state.records())
+    print(
+        f"merged {len(args.ledger_files)} ledgers: {len(merged.lines)} events of {keys} keys"
+        f" ({merged.duplicates} found twice, kept once) into {args.output}"
+    )
+    return ExitCode.OK
+
+
+def ledger_compact(args: argparse.Namespace) -> int:
+    from launcher.ledger.compact import compact
+
+    done = compact(args.ledger_file)
+    _warn(done.warnings)
+    print(
+        f"compacted {done.path}: {done.keys:,} keys, {done.bytes_before:,} -> "
+        f"{done.bytes_after:,} bytes"
+    )
+    return ExitCode.OK
+
+
+def completion(args: argparse.Namespace) -> int:
+    from argcomplete.shell_integration import shellcode
+
+    sys.stdout.write(shellcode(["launcher"], shell=args.shell))
+    return ExitCode.OK
 
 
 def sandbox(args: argparse.Namespace) -> int:

@@ -8,8 +8,9 @@ from typing import NoReturn
 from launcher import __version__
 from launcher.cli import auth, commands
 from launcher.dispatch import settings
+from launcher.shard import shard_flag
 
-COMMANDS = ("validate", "plan", "run", "ledger", "sandbox", "auth")
+COMMANDS = ("validate", "plan", "run", "ledger", "sandbox", "auth", "completion")
 
 
 class CliUsageError(Exception):
@@ -29,18 +30,33 @@ class Parser(argparse.ArgumentParser):
         raise CliUsageError(self, message)
 
 
-def _add_format(p: argparse.ArgumentParser) -> None:
+def add_shard(p: argparse.ArgumentParser) -> None:
+    """`--shard K/N`, for every command that works on a batch's entries."""
+    p.add_argument(
+        "--shard",
+        type=shard_flag,
+        default=None,
+        metavar="K/N",
+        help="only the entries of shard K of N (1-based; by dispatch key, stable everywhere)",
+    )
+
+
+def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=("text", "json", *extra),
         default="text",
-        help="text for people, json for scripts (one JSON object on stdout, on every exit)",
+        help="text for people, json for scripts (one JSON object on stdout, on every exit)"
+        + "".join(f", {name}: {FORMAT_HELP[name]}" for name in extra),
     )
     p.add_argument(
         "-q", "--quiet", action="count", default=0, help="only warnings and errors on stderr"
     )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     p.set_defaults(subparser=p)
+
+
+FORMAT_HELP = {"github": "GitHub Actions annotations (::error file=...,line=...::...)"}
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
@@ -67,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check manifests; report every error")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    _add_format(p)
+    _add_format(p, "github")
     p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("plan", help="show what `run` would do")
@@ -81,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GLOB",
         help="only entries whose name matches (repeatable), as with run",
     )
+    add_shard(p)
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     p.add_argument(
         "--detailed-exitcode",
@@ -157,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GLOB",
         help="only entries whose name matches (repeatable)",
     )
+    add_shard(p)
     target.add_argument(
         "--sandbox",
         action="store_true",
@@ -173,11 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
     p.set_defaults(func=commands.run)
 
-    p = sub.add_parser("ledger", help="read a ledger")
+    p = sub.add_parser("ledger", help="read, merge or compact ledgers")
     p.set_defaults(subparser=p)
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")
     q = lsub.add_parser("summary", help="counts by outcome, failures with their errors")
-    q.add_argument("ledger_file", metavar="F", help="the ledger file a run wrote")
+    q.add_argument(
+        "ledger_files",
+        nargs="+",
+        metavar="F",
+        help="the ledger file a run wrote; several are read as one merged ledger",
+    )
     q.add_argument(
         "--manifests",
         nargs="+",
@@ -189,6 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_format(q)
     q.set_defaults(func=commands.ledger_summary)
+    q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
+    q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
+    q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")
+    q.set_defaults(func=commands.ledger_merge)
+    q = lsub.add_parser("compact", help="rewrite a ledger to one line per dispatch key")
+    q.add_argument("ledger_file", metavar="F", help="the ledger to compact, in place")
+    q.set_defaults(func=commands.ledger_compact)
+
+    p = sub.add_parser("completion", help="print the shell completion script")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+    p.set_defaults(func=commands.completion)
 
     auth.add_parser(sub, _add_format)
 

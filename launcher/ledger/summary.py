@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from launcher.errors import LedgerError
 from launcher.ledger.read import read_state
-from launcher.ledger.state import KeyRecord
+from launcher.ledger.state import KeyRecord, LedgerState
 
 # created: new sessions (is_new_session not false); adopted: is_new_session false;
 # pending: the latest event is `sending` (interrupted; the next run resolves it).
@@ -66,9 +66,13 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
     p = Path(path)
     if not p.exists():
         raise LedgerError(f"no ledger at {p}; pass the file that `launcher run --ledger` wrote")
-    state = read_state(p)
+    return summary_of(str(p), read_state(p))
+
+
+def summary_of(label: str, state: LedgerState) -> LedgerSummary:
+    """The summary of a folded ledger (or of several, merged), labelled `label`."""
     entries = [SummaryEntry.of(r) for r in state.latest()]
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    return LedgerSummary(str(p), counts, entries, failures, list(state.warnings))
+    return LedgerSummary(label, counts, entries, failures, list(state.warnings))

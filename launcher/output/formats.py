@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from launcher.output.github import GithubReporter
 from launcher.output.json_report import JsonReporter
 from launcher.output.reporter import Reporter, TextReporter
 
-REPORTER_BY_NAME: dict[str, type[Reporter]] = {"text": TextReporter, "json": JsonReporter}
+REPORTER_BY_NAME: dict[str, type[Reporter]] = {
+    "text": TextReporter,
+    "json": JsonReporter,
+    "github": GithubReporter,
+}

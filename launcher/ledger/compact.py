@@ -1,0 +1,96 @@
+"""`launcher ledger compact`: a ledger rewritten to one line per dispatch key (the event
+its state stands on), under the ledger's lock, replaced atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from launcher.errors import LedgerError
+from launcher.ledger.atomic import replace_with, write_beside
+from launcher.ledger.events import VERSION, check_event, new_run_id
+from launcher.ledger.state import KeyRecord, LedgerState
+from launcher.ledger.writer import LedgerWriter
+
+TMP_TAG = "compact"
+
+
+@dataclass(frozen=True)
+class Compacted:
+    path: str
+    keys: int
+    bytes_before: int
+    bytes_after: int
+    warnings: list[str]
+
+
+def record_event(r: KeyRecord) -> dict[str, Any]:
+    """The one event whose fold is `r` (its attempt count aside): what a later run reads of
+    the key, the pending `sending`'s timeout and a throttled `failed`'s retry_at included."""
+    ev: dict[str, Any] = {
+        "v": VERSION,
+        "ts": r.ts,
+        "event": r.outcome,
+        "entry": r.entry,
+        "name": r.name,
+        "key": r.key,
+        "run_id": r.run_id,
+        "content": r.content,
+    }
+    if r.outcome == "sending":
+        ev["attempt"] = 1  # not a count the fold reads; a constant keeps compact idempotent
+        if r.timeout is not None:
+            ev["timeout"] = r.timeout
+    elif r.outcome == "created":
+        ev["session_id"] = r.session_id
+        if r.url is not None:
+            ev["url"] = r.url
+        if r.is_new_session is not None:
+            ev["is_new_session"] = r.is_new_session
+        if r.reconciled:
+            ev["reconciled"] = True
+    else:
+        optional = {"error": r.error, "status": r.status, "retry_at": r.retry_at}
+        if r.outcome == "in_doubt":
+            optional = {"error": r.error}
+        ev.update({k: v for k, v in optional.items() if v is not None})
+    why = check_event(ev)
+    if why is not None:  # the fold only holds what check_event accepted
+        raise LedgerError(f"cannot compact key {r.key}: {why}")
+    return ev
+
+
+def compacted_lines(state: LedgerState) -> Iterator[bytes]:
+    """Every key once. Each entry's latest key comes after its others, so that the fold of
+    the result names the same latest key per entry (what `ledger summary` counts)."""
+    latest = state.latest()
+    latest_keys = {r.key for r in latest}
+    others = [r for r in state.records() if r.key not in latest_keys]
+    for r in (*others, *latest):
+        text = json.dumps(record_event(r), ensure_ascii=False, separators=(",", ":"))
+        yield (text + "\n").encode()
+
+
+def compact(path: str | os.PathLike[str]) -> Compacted:
+    """Rewrite `path` to its latest state per key. The lock keeps runs out meanwhile; the
+    rename makes a crash at any moment leave the old ledger or the new one."""
+    p = Path(path)
+    if not p.is_file():
+        raise LedgerError(f"no ledger at {p}; pass the file that `launcher run --ledger` wrote")
+    with LedgerWriter.open(p, new_run_id()) as writer:
+        before = p.stat()
+        tmp = p.with_name(f".{p.name}.{TMP_TAG}.tmp")
+        # Under the lock, a leftover is from a compact that died: nobody else writes it.
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp = write_beside(p, TMP_TAG, compacted_lines(writer.state), before.st_mode & 0o7777)
+        replace_with(tmp, p)
+        state = writer.state
+    return Compacted(
+        str(p), len(state.records()), before.st_size, p.stat().st_size, list(state.warnings)
+    )
