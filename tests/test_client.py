@@ -309,3 +309,20 @@ def test_a_slow_drip_answer_ends_at_the_deadline_in_doubt() -> None:
     outcome, elapsed = _create_over_loopback(_served_answer(drip, sent), deadline=1.5)
     assert isinstance(outcome, InDoubt) and "within 1.5s" in outcome.error
     assert elapsed < 15
+
+
+def test_a_lookup_drops_a_url_that_is_not_one() -> None:
+    sessions = [
+        {"session_id": "a", "tags": ["t"], "url": f"https://x/{SECRET}"},
+        {"session_id": "b", "tags": ["t"], "url": "https://x/\x1b]0;pwned\x07"},
+        {"session_id": "c", "tags": ["t"], "url": {"a": 1}},
+        {"session_id": "d", "tags": ["t"], "url": "https://x/d"},
+    ]
+
+    async def go() -> list[object]:
+        transport = answer(200, json={"sessions": sessions})
+        async with httpx.AsyncClient(base_url="http://test", transport=transport) as http:
+            found = await DevinClient(http, "k", Redactor([SECRET])).find_by_tag("t")
+            return [s["url"] for s in found]
+
+    assert anyio.run(go) == [None, None, None, "https://x/d"]

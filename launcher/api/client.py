@@ -229,6 +229,9 @@ class DevinClient:
                 raise LookupFailed("lookup failed: a matching session has no valid session_id")
             if self._redact.holds_secret(session["session_id"]):
                 raise LookupFailed("lookup failed: a session_id carries a secret value")
+            url = session.get("url")
+            if _text_problem(url, "url", MAX_URL_CHARS) or self._redact.holds_secret(str(url)):
+                session["url"] = None  # the session stands; a url that cannot is dropped
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
 
     def _message(self, answer: Answer) -> str:
