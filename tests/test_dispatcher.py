@@ -76,7 +76,7 @@ class Run:
         self.ledger = tmp_path / "ledger.jsonl"
         self.out, self.err = io.StringIO(), io.StringIO()
         defaults: dict[str, Any] = {"reconcile_delay": 0.0, "max_wait": 0.01, "timeout": 0.5}
-        self.settings = RunSettings(base_url="http://api", **{**defaults, **settings})
+        self.settings = RunSettings(base_url="http://127.0.0.1", **{**defaults, **settings})
         self.dispatcher: Dispatcher | None = None
 
     def __call__(
@@ -189,7 +189,7 @@ def test_fatal_401_stops_the_run(tmp_path: Path) -> None:
     run = Run(tmp_path, api, concurrency=1)
     results = run([entry(f"e{i}") for i in range(5)])
     assert run.dispatcher is not None
-    assert run.dispatcher.auth_error == "HTTP 401: bad key"
+    assert run.dispatcher.auth_error == "HTTP 401: bad key; the key is the value of DEVIN_API_KEY"
     assert run.dispatcher.stop_reason == "the API rejected the credentials"
     assert [r.outcome for r in results] == ["failed"] + ["pending"] * 4
     assert len(api.posts) == 1
@@ -270,3 +270,61 @@ def test_a_stop_before_the_start_sends_nothing(tmp_path: Path, reason: str) -> N
     results = run([entry("a"), entry("b")], lambda d: d.stop(reason))
     assert [r.outcome for r in results] == ["pending", "pending"]
     assert api.posts == [] and not run.ledger.read_text()
+
+
+def test_a_first_request_that_cannot_connect_is_a_configuration_error(tmp_path: Path) -> None:
+    refused = RetrySafe("cannot connect: [Errno 111] refused", sent=False, unreachable=True)
+    api = FakeAPI([refused])
+    run = Run(tmp_path, api, concurrency=4, max_wait=1.0)
+    results = run([entry(f"e{i}") for i in range(6)])
+    assert run.dispatcher is not None and run.dispatcher.config_error is not None
+    assert run.dispatcher.config_error.startswith("cannot reach http://127.0.0.1: cannot connect")
+    assert len(api.posts) == 1  # the probe alone; nothing retried, nothing else sent
+    assert [r.outcome for r in results] == ["pending"] * 6
+    assert run.events() == [("sending", "e0"), ("failed", "e0")]  # the intent is void
+    assert run.err.getvalue() == ""  # the one message is the caller's to print
+
+
+def test_refused_connections_after_the_api_answered_are_retried(tmp_path: Path) -> None:
+    refused = RetrySafe("cannot connect: [Errno 111] refused", sent=False, unreachable=True)
+    api = FakeAPI([Created("s-1", "u", True), refused, refused, Created("s-2", "u", True)])
+    run = Run(tmp_path, api, concurrency=1, max_wait=0.05)
+    results = run([entry("a"), entry("b")])
+    assert run.dispatcher is not None and run.dispatcher.config_error is None
+    assert [r.outcome for r in results] == ["created", "created"]
+    kinds = [k for k, name in run.events() if name == "b"]
+    assert kinds == ["sending", "failed", "sending", "failed", "sending", "created"]
+
+
+def test_the_first_request_goes_alone(tmp_path: Path) -> None:
+    in_flight = {"now": 0, "max": 0}
+
+    class Counting(FakeAPI):
+        async def create_session(self, body: Mapping[str, Any]) -> Outcome:
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+            first = len(self.posts) == 0
+            await anyio.sleep(0.05)
+            in_flight["now"] -= 1
+            if first:
+                assert in_flight["max"] == 1
+            return await super().create_session(body)
+
+    run = Run(tmp_path, Counting([Created("s", "u", True)]), concurrency=8)
+    results = run([entry(f"e{i}") for i in range(8)])
+    assert all(r.outcome == "created" for r in results)
+    assert in_flight["max"] > 1  # after the probe, the others fan out
+
+
+def test_a_503_saying_retry_now_leaves_the_pace_alone(tmp_path: Path) -> None:
+    api = FakeAPI([RetrySafe("HTTP 503: busy", 503, 0.0), Created("s", "u", True)])
+    run = Run(tmp_path, api)
+    run([entry()])
+    assert run.dispatcher is not None
+    assert run.dispatcher.pace.snapshot.mode == "unlimited"
+    api = FakeAPI([RetrySafe("HTTP 503: busy", 503, 0.01), Created("s", "u", True)])
+    run = Run(tmp_path / "b", api)
+    (tmp_path / "b").mkdir()
+    run([entry()])
+    assert run.dispatcher is not None and run.dispatcher.pace.snapshot.throttles == 1
+    assert run.dispatcher.pace.snapshot.mode != "unlimited"

@@ -213,3 +213,32 @@ def test_breaker_opens_at_a_high_rate_once_the_failures_last() -> None:
         clock.now += 0.02
         breaker.record(True, "HTTP 500")
     assert breaker.open and breaker.reason is not None
+
+
+def test_breaker_needs_most_attempts_failed_not_just_most_slices() -> None:
+    """Issue 9: slow retries fill slices one attempt each. Eight lone failures and two
+    busy slices of successes are 8 failed attempts of 28: not an outage."""
+    clock = FakeClock()
+    breaker = CircuitBreaker(span=10, threshold=0.8, clock=clock)
+    for second in range(10):
+        clock.now = float(second) + 0.5
+        if second in (3, 7):
+            for _ in range(10):
+                breaker.record(False)
+        else:
+            breaker.record(True, "HTTP 503: try again")
+    assert not breaker.open
+
+
+def test_breaker_needs_a_minimum_number_of_calls() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(span=10, threshold=0.8, min_calls=12, clock=clock)
+    for second in range(11):  # 11 failures over 11 s: the window sees 10, fewer than 12
+        clock.now = float(second) + 0.5
+        breaker.record(True, "HTTP 500")
+    assert not breaker.open
+    clock.now += 0.1
+    breaker.record(True, "HTTP 500")
+    clock.now += 0.1
+    breaker.record(True, "HTTP 500")
+    assert breaker.open

@@ -21,7 +21,6 @@ from tests.runkit import (
     API_KEY,
     SECRET,
     MakeSandbox,
-    MakeSandboxProcess,
     assert_no_secrets,
     created,
     launcher_env,
@@ -189,7 +188,7 @@ def test_concurrency_bound_without_rate(
     assert 2 <= sb.stats()["max_in_flight"] <= 4
 
 
-def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
+def test_wrong_api_key_exits_3_after_one_request(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
     env: None,
@@ -202,8 +201,8 @@ def test_wrong_api_key_exits_3_after_at_most_concurrency_requests(
         capsys, tmp_path / "l.jsonl", str(tmp_path), "--base-url", sb.base_url, "--concurrency", "4"
     )
     assert code == 3
-    assert sb.stats()["requests"] <= 4
-    assert "rejected the credentials" in err
+    assert sb.stats()["requests"] == 1  # the first request goes alone
+    assert "rejected the credentials" in err and "DEVIN_API_KEY" in err
     assert sb.stats()["sessions"] == 0
 
 
@@ -469,27 +468,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.mark.slow
-def test_refused_connections_are_retried_until_the_server_is_up(
-    tmp_path: Path,
-    sandbox_process: MakeSandboxProcess,
-) -> None:
-    port = _free_port()
-    write_manifest(tmp_path / "m.yaml", 5)
-    ledger = tmp_path / "l.jsonl"
-    proc = start_launcher(
-        "run", str(tmp_path), "--ledger", str(ledger), "--max-attempts", "30", "--max-wait", "1",
-        env=launcher_env(f"http://127.0.0.1:{port}"),
-    )  # fmt: skip
-    time.sleep(1.5)  # the first attempts find nothing listening
-    sb = sandbox_process(port=port)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "connection failed" in err
-    assert sb.stats()["sessions"] == 5
-    assert_no_secrets(out, err, ledger.read_text())
 
 
 def test_embedded_sandbox_needs_no_api_key_and_json_is_one_document(

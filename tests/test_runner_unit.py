@@ -50,7 +50,7 @@ def _run(tmp_path: Path, api: SlowListingAPI, stop_after: float) -> tuple[EntryR
     entry = Entry(name="e", file="m.yaml", path="m.yaml", line=1, request={"prompt": "p"})
     result = EntryResult(entry)
     ledger = tmp_path / "l.jsonl"
-    settings = RunSettings(base_url="http://api", reconcile_delay=0.5, timeout=1.0)
+    settings = RunSettings(base_url="http://127.0.0.1", reconcile_delay=0.5, timeout=1.0)
 
     async def go() -> None:
         transport = httpx.MockTransport(api)

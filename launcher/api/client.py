@@ -1,16 +1,21 @@
 """One Devin API call over httpx, and the classification of its outcome.
 
 httpx exceptions and HTTP statuses are translated here, at the edge, into a small set of
-outcome values (`launcher.api.outcomes`) the dispatcher reasons about.
+outcome values (`launcher.api.outcomes`) the dispatcher reasons about. Everything the
+server says is bounded here (size and time), type-checked and redacted before it goes on.
 """
 
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Iterable, Mapping
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import anyio
 import httpx
 
 from launcher import __version__
@@ -23,43 +28,60 @@ from launcher.api.outcomes import (
     Outcome,
     RetrySafe,
 )
+from launcher.api.redact import Redactor
+
+__all__ = ["DevinClient", "Redactor", "api_message", "parse_retry_after"]
 
 MAX_ERROR_CHARS = 500
+MAX_BODY_BYTES = 1 << 20  # an answer is a few hundred bytes; reading stops past this
+MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read as a day
+MAX_ID_CHARS = 256
+MAX_URL_CHARS = 2048
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Retry-After as delay-seconds or as an HTTP date; None when absent or unreadable."""
+    """Retry-After as delay-seconds or as an HTTP date, at most a day; None when absent,
+    unreadable, negative, not finite or in the past (the caller then backs off itself)."""
     if value is None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        current = datetime.now(timezone.utc).timestamp() if now is None else now
+        seconds = when.timestamp() - current
+        if seconds <= 0:
+            return None  # a date already past says nothing about when to come back
+    if math.isnan(seconds) or seconds < 0:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = datetime.now(timezone.utc).timestamp() if now is None else now
-    return max(0.0, when.timestamp() - current)
+    return min(seconds, MAX_RETRY_AFTER)
 
 
-class Redactor:
-    """Removes secret values and the API key from any text that came back from the API."""
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read within bounds: at most MAX_BODY_BYTES of its body."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret containing another is masked whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+    status: int
+    reason: str
+    headers: httpx.Headers
+    body: bytes
+    truncated: bool
 
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
-def api_message(response: httpx.Response) -> str:
+def api_message(answer: Answer) -> str:
     """The API's own words for an error: FastAPI `detail` (string or items), else the text.
     Whole: callers redact secrets first and shorten after, so no secret is cut in two.
 
@@ -67,9 +89,9 @@ def api_message(response: httpx.Response) -> str:
     which can be a secret value.
     """
     try:
-        payload = response.json()
+        payload = answer.json()
     except ValueError:
-        return response.text.strip() or response.reason_phrase
+        return answer.text.strip() or answer.reason
     detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
     if isinstance(detail, list):
         parts = []
@@ -79,57 +101,82 @@ def api_message(response: httpx.Response) -> str:
                 parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
             else:
                 parts.append(str(item))
-        message = "; ".join(parts)
-    else:
-        message = str(detail)
-    return message
+        return "; ".join(parts)
+    return str(detail)
 
 
 class DevinClient:
-    """POST /v1/sessions and GET /v1/sessions over one shared `httpx.AsyncClient`."""
+    """POST /v1/sessions and GET /v1/sessions over one shared `httpx.AsyncClient`.
 
-    def __init__(self, http: httpx.AsyncClient, api_key: str, redact: Redactor) -> None:
+    Each request, from connecting to its last byte, ends within `deadline` seconds (httpx's
+    own timeouts bound each read, not the whole), and reads at most MAX_BODY_BYTES.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_key: str,
+        redact: Redactor,
+        *,
+        deadline: float = 30.0,
+    ) -> None:
         self._http = http
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": f"launcher/{__version__}",
         }
         self._redact = redact
+        self._deadline = deadline
+
+    async def _exchange(self, method: str, url: str, **kwargs: Any) -> Answer:
+        with anyio.fail_after(self._deadline):
+            async with self._http.stream(method, url, headers=self._headers, **kwargs) as resp:
+                body = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        break
+                return Answer(
+                    resp.status_code,
+                    resp.reason_phrase,
+                    resp.headers,
+                    bytes(body[:MAX_BODY_BYTES]),
+                    len(body) > MAX_BODY_BYTES,
+                )
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
         try:
-            response = await self._http.post("/v1/sessions", json=body, headers=self._headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # The request never left: nothing can have been created.
-            return RetrySafe(f"connection failed: {_describe(exc)}")
+            answer = await self._exchange("POST", "/v1/sessions", json=body)
+        except httpx.ConnectError as exc:
+            # No connection: nothing left. Every attempt failing so is a wrong address.
+            return RetrySafe(f"cannot connect: {self._describe(exc)}", sent=False, unreachable=True)
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            return RetrySafe(f"connection failed: {self._describe(exc)}", sent=False)
         except (httpx.WriteError, httpx.WriteTimeout) as exc:
             # The body was not fully written, so the server cannot have acted on it.
-            return RetrySafe(f"sending failed: {_describe(exc)}")
+            return RetrySafe(f"sending failed: {self._describe(exc)}", sent=False)
+        except TimeoutError:
+            return InDoubt(f"no complete answer within {self._deadline:g}s (--timeout)")
         except httpx.TimeoutException as exc:
-            return InDoubt(f"no answer in time: {_describe(exc)}")
+            return InDoubt(f"no answer in time: {self._describe(exc)}")
         except httpx.TransportError as exc:
-            return InDoubt(f"connection lost after sending: {_describe(exc)}")
-        return self._classify(response)
+            return InDoubt(f"connection lost after sending: {self._describe(exc)}")
+        return self._classify(answer)
 
-    def _classify(self, response: httpx.Response) -> Outcome:
-        status = response.status_code
+    def _classify(self, answer: Answer) -> Outcome:
+        status = answer.status
         if 200 <= status < 300:
-            try:
-                data = response.json()
-                return Created(
-                    session_id=str(data["session_id"]),
-                    url=str(data["url"]),
-                    is_new_session=data.get("is_new_session"),
-                )
-            except (ValueError, KeyError, TypeError):
-                return InDoubt(f"HTTP {status} with an unreadable body", status)
-        message = self._message(response)
+            if answer.truncated:
+                return InDoubt(f"HTTP {status} with an answer over {MAX_BODY_BYTES} bytes", status)
+            return self._created(answer)
+        message = self._message(answer)
         if 300 <= status < 400:
             # httpx does not follow redirects: the base URL is wrong (http vs https, a path).
-            where = response.headers.get("Location", "somewhere else")
+            where = self._redact.outside(answer.headers.get("Location", "somewhere else"))
+            where = where[:200]
             return Final(f"HTTP {status}: the API redirects to {where}; fix --base-url", status)
         if status in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             return RetrySafe(f"HTTP {status}: {message}", status, retry_after)
         if status in (401, 403):
             return Fatal(f"HTTP {status}: {message}", status)
@@ -137,34 +184,78 @@ class DevinClient:
             return Final(f"HTTP {status}: {message}", status)
         return InDoubt(f"HTTP {status}: {message}", status)
 
+    def _created(self, answer: Answer) -> Outcome:
+        """A 2xx: the session, if the answer has its shape; else a protocol error, in doubt
+        (the server may have created it), never a guess recorded as a session."""
+        status = answer.status
+        try:
+            data = answer.json()
+        except ValueError:
+            return InDoubt(f"HTTP {status} with an answer that is not JSON", status)
+        if not isinstance(data, dict):
+            return InDoubt(f"HTTP {status} with an answer that is not a JSON object", status)
+        problem = (
+            _text_problem(data.get("session_id"), "session_id", MAX_ID_CHARS)
+            or _text_problem(data.get("url"), "url", MAX_URL_CHARS)
+            or _bool_problem(data.get("is_new_session"))
+        )
+        if problem is None and self._redact.holds_secret(data["session_id"] + data["url"]):
+            problem = "session_id or url carries a secret value"
+        if problem is not None:
+            return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status)
+        return Created(data["session_id"], data["url"], data.get("is_new_session"))
+
     async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
         """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
         try:
-            response = await self._http.get(
-                "/v1/sessions", params={"tags": tag, "limit": 100}, headers=self._headers
-            )
+            answer = await self._exchange("GET", "/v1/sessions", params={"tags": tag, "limit": 100})
+        except TimeoutError:
+            raise LookupFailed(f"lookup failed: no answer within {self._deadline:g}s") from None
         except httpx.HTTPError as exc:
-            raise LookupFailed(f"lookup failed: {_describe(exc)}") from None
-        if response.status_code != 200:
-            raise LookupFailed(
-                f"lookup failed: HTTP {response.status_code}: {self._message(response)}"
-            )
+            raise LookupFailed(f"lookup failed: {self._describe(exc)}") from None
+        if answer.status != 200:
+            raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
+        if answer.truncated:
+            raise LookupFailed(f"lookup failed: an answer over {MAX_BODY_BYTES} bytes")
         try:
-            sessions = response.json()["sessions"]
+            sessions = answer.json()["sessions"]
         except (ValueError, KeyError, TypeError):
             raise LookupFailed("lookup failed: unreadable answer") from None
         if not isinstance(sessions, list):
             raise LookupFailed("lookup failed: unreadable answer")
         found = [s for s in sessions if isinstance(s, dict) and tag in (s.get("tags") or [])]
-        if any(not isinstance(s.get("session_id"), str) or not s["session_id"] for s in found):
-            raise LookupFailed("lookup failed: a matching session has no session_id")
+        for session in found:
+            if _text_problem(session.get("session_id"), "session_id", MAX_ID_CHARS):
+                raise LookupFailed("lookup failed: a matching session has no valid session_id")
+            if self._redact.holds_secret(session["session_id"]):
+                raise LookupFailed("lookup failed: a session_id carries a secret value")
+            url = session.get("url")
+            if _text_problem(url, "url", MAX_URL_CHARS) or self._redact.holds_secret(str(url)):
+                session["url"] = None  # the session stands; a url that cannot is dropped
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
 
-    def _message(self, response: httpx.Response) -> str:
+    def _message(self, answer: Answer) -> str:
         """The API's message, secrets removed, then shortened."""
-        return self._redact(api_message(response))[:MAX_ERROR_CHARS]
+        return self._redact.outside(api_message(answer))[:MAX_ERROR_CHARS]
+
+    def _describe(self, exc: BaseException) -> str:
+        """An httpx error in words, redacted: its text may quote the request's headers."""
+        text = str(exc) or type(exc).__name__
+        text = f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+        return self._redact.outside(text)[:MAX_ERROR_CHARS]
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+def _text_problem(value: object, name: str, limit: int) -> str | None:
+    if not isinstance(value, str):
+        return f"{name} is {type(value).__name__ if value is not None else 'null'}, not a string"
+    if not value or len(value) > limit:
+        return f"{name} is empty or longer than {limit} characters"
+    if not value.isprintable() or any(c.isspace() for c in value):
+        return f"{name} holds spaces or control characters"
+    return None
+
+
+def _bool_problem(value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return f"is_new_session is {type(value).__name__}, not true/false"

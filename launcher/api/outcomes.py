@@ -22,6 +22,8 @@ class RetrySafe:
     error: str
     status: int | None = None
     retry_after: float | None = None  # seconds the server asked us to wait
+    sent: bool = True  # False: the request never reached the server (nothing to wait out)
+    unreachable: bool = False  # no connection at all: DNS, refused, TLS (a wrong address?)
 
 
 @dataclass(frozen=True)

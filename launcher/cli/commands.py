@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from launcher import manifest
     from launcher.api.client import Redactor
+    from launcher.api.redact import api_key_from
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
@@ -80,35 +82,45 @@ def run(args: argparse.Namespace) -> int:
     entries = select_shard(select_entries(checked.entries, args.select), args.shard)
     reporter.warn_untagged(entries)
     dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
-    api_key = environ.get(settings.api_key_env) or dispatch.SANDBOX_TOKEN
-    redact = Redactor([api_key, *dispatch.entry_secret_values(entries, environ)])
+    warnings: list[str] = []
+    if args.sandbox:  # the sandbox gets a token of its own, never the user's key
+        api_key = secrets.token_urlsafe(24)
+    else:
+        api_key, warnings = api_key_from(environ, settings.api_key_env)
+    secret_values, short = dispatch.entry_secret_values(entries, environ)
+    redact = Redactor([api_key, *secret_values])
     with (
         LedgerWriter.open(args.ledger, new_run_id()) as writer,
-        _target(settings, args.sandbox) as settings,
+        _target(settings, args.sandbox, api_key) as settings,
     ):
         progress = RunProgress(
             len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
         )
+        for warning in [*warnings, *short]:
+            progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, api_key, redact, progress
         )
     progress.finish()
+    if result.config_error:  # nothing was sent: one line, as for any other setting error
+        raise UsageError(redact(result.config_error))
     reporter.run(result, redact=redact)
     return int(result.exit_code)
 
 
 @contextmanager
-def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
-    """The settings pointed at an embedded sandbox for the run's duration, if asked."""
+def _target(settings: RunSettings, use_sandbox: bool, token: str) -> Iterator[RunSettings]:
+    """The settings pointed at an embedded sandbox for the run's duration, if asked; the
+    sandbox accepts `token` alone."""
     if not use_sandbox:
         yield settings
         return
     from launcher.sandbox.config import SandboxConfig
     from launcher.sandbox.server import running_sandbox
 
-    with running_sandbox(SandboxConfig(port=0, api_key=None)) as handle:
+    with running_sandbox(SandboxConfig(port=0, api_key=token)) as handle:
         yield replace(settings, base_url=handle.base_url)
 
 

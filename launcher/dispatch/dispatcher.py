@@ -96,6 +96,11 @@ class Dispatcher:
         self.slots = anyio.CapacityLimiter(settings.concurrency)
         self.halt = Stop()
         self.auth_error: str | None = None
+        self.config_error: str | None = None  # the API cannot be reached at all
+        # The first request goes alone: a wrong key or address costs one request, not
+        # one per slot (a probe-first start, as `gh` and `terraform` check first).
+        self._probe_taken = False
+        self._probed = anyio.Event()
         self.recorder = Recorder(writer, progress, settings.timeout)
         self.reconciler = Reconciler(
             client, self.recorder, self.slots, self.pace, settings.reconcile_delay
@@ -127,7 +132,8 @@ class Dispatcher:
                 return
             outcome = await self._send_with_retries(result)
         except Stopped:
-            await self.recorder.stopped(result, self.halt.reason or "stopped")
+            if self.config_error is None:  # else nothing was sent: the one error says it all
+                await self.recorder.stopped(result, self.halt.reason or "stopped")
             return
         if isinstance(outcome, Fatal):
             # Stopped before the record's fsync, so that no other request starts meanwhile.
@@ -181,6 +187,23 @@ class Dispatcher:
 
     async def _attempt(self, result: EntryResult) -> Attempt:
         """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
+        if self._probe_taken:
+            await self._probed.wait()
+            self.halt.check()
+            return await self._send(result)
+        self._probe_taken = True
+        try:
+            outcome = await self._send(result)
+            if isinstance(outcome, RetrySafe) and outcome.unreachable:
+                # The very first request could not connect (no such host, nothing listening,
+                # TLS refused): a wrong address, not an outage. Said once, at once.
+                self.config_error = f"cannot reach {self.settings.base_url}: {outcome.error}"
+                self.stop(self.config_error)
+            return outcome
+        finally:
+            self._probed.set()
+
+    async def _send(self, result: EntryResult) -> Attempt:
         entry = result.entry
         body = entry.body(self.environ)
         async with self.slots:
@@ -191,11 +214,17 @@ class Dispatcher:
             sent_at = time.monotonic()
             outcome = await self.client.create_session(body)
         if isinstance(outcome, RetrySafe):
-            if outcome.status in (429, 503):
+            # A 503 saying "retry now" (Retry-After: 0) is a hiccup, not a sign of a limit:
+            # it must not pull the shared pace down for everyone.
+            if outcome.status == 429 or (outcome.status == 503 and outcome.retry_after != 0):
                 self.pace.on_throttle(epoch)  # before any await: the epoch is this send's
             await self.recorder.answered(result, outcome)
             if outcome.status != 429:
                 self._server_failed(outcome.error)
+            return outcome
+        if isinstance(outcome, Fatal):
+            # Stopped at once, so that no request waiting for the probe starts meanwhile.
+            self._credentials_rejected(outcome.error)
             return outcome
         if isinstance(outcome, InDoubt):
             await self.recorder.answered(result, outcome)
@@ -222,7 +251,7 @@ class Dispatcher:
 
     def _credentials_rejected(self, error: str) -> None:
         if self.auth_error is None:
-            self.auth_error = error
+            self.auth_error = f"{error}; the key is the value of {self.settings.api_key_env}"
             self.stop("the API rejected the credentials")
 
 

@@ -53,7 +53,13 @@ class Recorder:
         """An answer to be retried or reconciled: kept on the result until it is settled."""
         result.error, result.status = outcome.error, outcome.status
         result.last_in_doubt = isinstance(outcome, InDoubt)
-        if isinstance(outcome, RetrySafe) and outcome.retry_after is not None:
+        if isinstance(outcome, RetrySafe) and not outcome.sent:
+            # The `sending` intent is void: nothing reached the server, so a later run has
+            # nothing to wait out or look up. Durable, for the run that follows a crash.
+            await self.ledger.append(
+                "failed", result.entry, error=f"not sent: {outcome.error}", status=None
+            )
+        elif isinstance(outcome, RetrySafe) and outcome.retry_after is not None:
             # Durable, so that a run started after a crash waits it out too.
             await self.ledger.append(
                 "failed",

@@ -37,6 +37,7 @@ class RunResult:
     run_id: str
     stopped: str | None = None  # why the run stopped starting entries, if it did
     auth_error: str | None = None
+    config_error: str | None = None  # the API could not be reached at all: nothing was sent
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -45,6 +46,8 @@ class RunResult:
 
     @property
     def exit_code(self) -> ExitCode:
+        if self.config_error:
+            return ExitCode.USAGE
         if self.auth_error:
             return ExitCode.AUTH
         if self.interrupted:

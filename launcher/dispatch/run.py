@@ -11,15 +11,14 @@ import httpx
 from anyio.abc import TaskGroup
 
 from launcher.api.client import DevinClient, Redactor
+from launcher.api.redact import short_secret_warnings
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.recorder import Progress
 from launcher.dispatch.results import EntryResult, RunResult
-from launcher.dispatch.settings import RunSettings
+from launcher.dispatch.settings import RunSettings, is_loopback
 from launcher.entry import Entry, MissingEnv
 from launcher.errors import UsageError
 from launcher.ledger.writer import LedgerWriter
-
-SANDBOX_TOKEN = "sandbox"  # sent to an embedded sandbox when no API key is set
 
 
 def check_environment(
@@ -43,16 +42,23 @@ def check_environment(
         )
 
 
-def entry_secret_values(entries: Sequence[Entry], environ: Mapping[str, str]) -> list[str]:
-    """Every session secret's value, so that the redactor can mask it wherever it shows up."""
+def entry_secret_values(
+    entries: Sequence[Entry], environ: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Every session secret's value, so that the redactor can mask it wherever it shows up,
+    and a warning for each secret too short to be masked."""
     values: list[str] = []
+    named: list[tuple[str, str, str]] = []
     for entry in entries:
         try:
             body = entry.body(environ)
         except MissingEnv:
             continue
-        values.extend(str(s.get("value", "")) for s in body.get("session_secrets") or [])
-    return values
+        for secret in body.get("session_secrets") or []:
+            value = str(secret.get("value", ""))
+            values.append(value)
+            named.append((entry.entry_id, str(secret.get("key", "?")), value))
+    return values, short_secret_warnings(named)
 
 
 async def dispatch_all(
@@ -73,12 +79,16 @@ async def dispatch_all(
         keepalive_expiry=4.0,
     )
     interrupted = False
+    # Loopback (the sandbox, a local gateway) is never sent through a proxy from the
+    # environment: HTTP_PROXY would otherwise receive the key and every secret.
     async with httpx.AsyncClient(
-        base_url=settings.base_url, timeout=timeout, limits=limits
+        base_url=settings.base_url,
+        timeout=timeout,
+        limits=limits,
+        trust_env=not is_loopback(settings.base_url),
     ) as http:
-        dispatcher = Dispatcher(
-            settings, DevinClient(http, api_key, redact), writer, environ, progress
-        )
+        client = DevinClient(http, api_key, redact, deadline=settings.timeout)
+        dispatcher = Dispatcher(settings, client, writer, environ, progress)
         async with anyio.create_task_group() as outer:
 
             async def watch_signals() -> None:
@@ -103,12 +113,15 @@ async def dispatch_all(
             await dispatcher.run(results)
             outer.cancel_scope.cancel()
     stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
+    if dispatcher.config_error:
+        stopped = None
     return RunResult(
         results=results,
         ledger=str(writer.path),
         run_id=writer.run_id,
         stopped=stopped,
         auth_error=dispatcher.auth_error,
+        config_error=dispatcher.config_error,
         interrupted=interrupted,
         warnings=list(writer.state.warnings),
     )

@@ -4,6 +4,7 @@ converters that turn `launcher run` flags into its fields (as `sandbox/config.py
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from launcher.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.devin.ai"
 BASE_URL_ENV = "DEVIN_BASE_URL"
+INSECURE_ENV = "LAUNCHER_ALLOW_INSECURE_HTTP"  # =1: allow http:// to a host not on loopback
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class RunSettings:
     drain_timeout: float = 30.0  # after a signal, how long requests in flight may finish
     breaker_span: float = 10.0  # seconds of mostly failing attempts that open the breaker
     breaker_threshold: float = 0.8
+    allow_insecure_http: bool = False  # plain http:// to a host other than loopback
 
     def __post_init__(self) -> None:
         # The flags' converters already refuse these; this keeps every other caller honest.
@@ -42,10 +45,13 @@ class RunSettings:
         if not 0 < self.breaker_threshold <= 1:
             raise ValueError("breaker_threshold must be in (0, 1]")
         check_base_url(self.base_url, "base_url")
+        if not self.allow_insecure_http:
+            check_secure(self.base_url)
 
 
 def check_base_url(url: str, source: str) -> str:
-    """`url` without a trailing slash; a UsageError naming `source` unless it is http(s)."""
+    """`url` without a trailing slash or `/v1`; a UsageError naming `source` unless it is
+    http(s), or when it ends in another API version (`/v2`, `/v3`)."""
     import httpx  # here, not at the top: the parser imports this module for every command
 
     try:
@@ -56,7 +62,41 @@ def check_base_url(url: str, source: str) -> str:
         raise UsageError(
             f"{source} {url!r} is not an http(s) URL; write it like https://api.devin.ai"
         )
-    return url.rstrip("/")
+    url = url.rstrip("/")
+    # Other Devin tools read DEVIN_BASE_URL with the API version in it. The launcher adds
+    # /v1 itself: a trailing /v1 is the same API, any other version is not the one spoken.
+    version = re.search(r"/(v\d+)$", url)
+    if version and version.group(1) == "v1":
+        return url[: -len("/v1")]
+    if version:
+        raise UsageError(
+            f"{source} {url!r} ends in /{version.group(1)}, but the launcher speaks the Devin "
+            f"API v1 (it adds /v1/sessions itself); drop the /{version.group(1)}, e.g. "
+            "https://api.devin.ai"
+        )
+    return url
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url`'s host is this machine (127.0.0.0/8, ::1, localhost)."""
+    import httpx
+
+    host = httpx.URL(url).host
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secure(url: str) -> None:
+    """Refuse plain http:// off this machine: the API key would cross the network in clear."""
+    if url.startswith("http://") and not is_loopback(url):
+        raise UsageError(
+            f"refusing to send the API key in clear text to {url}: use https://, or set "
+            f"{INSECURE_ENV}=1 if this network path is trusted (a local gateway, a tunnel)"
+        )
 
 
 def base_url_from(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -130,7 +170,9 @@ def rate(text: str) -> float:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> RunSettings:
     """The settings of `launcher run`; every flag was checked by its converter."""
     return RunSettings(
-        base_url=base_url_from(args.base_url, environ),
+        # With --sandbox the base URL is the sandbox's own: DEVIN_BASE_URL plays no part.
+        base_url=DEFAULT_BASE_URL if args.sandbox else base_url_from(args.base_url, environ),
+        allow_insecure_http=environ.get(INSECURE_ENV, "") not in ("", "0"),
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
         rate=args.rate,

@@ -126,6 +126,7 @@ class JsonReporter(Reporter):
             "entries": entries,
         }
         if result.auth_error:
+            Reporter.error(self, redact(result.auth_error), int(result.exit_code))
             body["error"] = {"kind": "auth", "message": redact(result.auth_error)}
         elif result.interrupted:
             body["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
