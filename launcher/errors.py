@@ -12,7 +12,9 @@ from typing import Any
 
 class ExitCode(IntEnum):
     OK = 0
-    FAILED = 1  # some entries failed or are in doubt; or the circuit breaker opened
+    # Some entries failed or are in doubt; or the circuit breaker opened; or the ledger
+    # could not be written once this run had written to it (requests may have gone out).
+    FAILED = 1
     USAGE = 2  # invalid manifests, bad arguments, unusable ledger path, missing env
     AUTH = 3  # the API rejected the credentials (401/403)
     LOCKED = 4  # the ledger is held by another run
@@ -36,8 +38,23 @@ class LedgerError(LauncherError):
     exit_code = ExitCode.USAGE
 
 
+class LedgerWriteFailed(LedgerError):
+    """Writing the ledger failed (disk full, I/O error) after this run had written to it:
+    requests may have been sent, so this is not the "nothing was sent" of exit 2."""
+
+    exit_code = ExitCode.FAILED
+
+
 class LedgerLocked(LauncherError):
     exit_code = ExitCode.LOCKED
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM outside the dispatch (which drains instead): exit 130."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @dataclass(frozen=True, order=True)

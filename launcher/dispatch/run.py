@@ -4,6 +4,7 @@ client, with SIGINT/SIGTERM draining the requests in flight (a second signal abo
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Mapping, Sequence
 
 import anyio
@@ -71,6 +72,28 @@ async def dispatch_all(
     progress: Progress,
 ) -> RunResult:
     """Dispatch every entry; returns once each is settled, stopped or cut off."""
+    # The receiver below replaces the handlers and, when it closes, leaves SIGTERM at its
+    # default (killed, exit 143): put back what was there, for the report that follows.
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = await _dispatch(settings, entries, writer, environ, api_key, redact, progress)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for s, handler in before.items():
+                if handler is not None:
+                    signal.signal(s, handler)
+    return result
+
+
+async def _dispatch(
+    settings: RunSettings,
+    entries: Sequence[Entry],
+    writer: LedgerWriter,
+    environ: Mapping[str, str],
+    api_key: str,
+    redact: Redactor,
+    progress: Progress,
+) -> RunResult:
     results = [EntryResult(entry) for entry in entries]
     timeout = httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout))
     limits = httpx.Limits(

@@ -14,7 +14,7 @@ from typing import Any
 from launcher.errors import LedgerError
 from launcher.ledger.atomic import publish_new, write_beside
 from launcher.ledger.events import decode, ignored_kind
-from launcher.ledger.read import io_error, parse
+from launcher.ledger.read import io_error, parse_file
 from launcher.ledger.state import LedgerState
 from launcher.ledger.summary import LedgerSummary, summarize, summary_of
 
@@ -36,9 +36,9 @@ class Merged:
 
 
 def _input_events(path: Path, warnings: list[str]) -> list[_Event]:
-    if not path.exists():
+    parsed = parse_file(path)  # damage is an error naming the line; a torn last line, a warning
+    if parsed is None:
         raise LedgerError(f"no ledger at {path}; pass the files that `launcher run` wrote")
-    parsed = parse(path)  # damage is an error naming the line; a torn last line, a warning
     warnings.extend(parsed.state.warnings)
     try:
         with open(path, "rb") as f:

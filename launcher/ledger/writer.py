@@ -1,5 +1,5 @@
-"""Writing the ledger: an exclusive flock per ledger, one os.write per line on an O_APPEND
-fd, and a group-commit fsync that each `append` waits for before it returns."""
+"""Writing the ledger: an exclusive flock on the ledger file itself, one os.write per line
+on an O_APPEND fd, and a group-commit fsync that each `append` waits for before it returns."""
 
 from __future__ import annotations
 
@@ -18,42 +18,36 @@ import anyio
 import anyio.to_thread
 
 from launcher.entry import Entry
-from launcher.errors import LedgerError, LedgerLocked
+from launcher.errors import LedgerError, LedgerLocked, LedgerWriteFailed
 from launcher.ledger.events import Event, encode, timestamp
-from launcher.ledger.read import io_error, parse
+from launcher.ledger.read import check_regular, io_error, parse
 from launcher.ledger.state import LedgerState
 
-LOCK_SUFFIX = ".lock"
+# Who holds the lock, kept on the file itself (like the lock), so that every name of it,
+# a symlink or a hard link, finds the holder; no file is ever created beside the ledger.
+HOLDER_XATTR = "user.launcher.holder"
+_OPEN_TRIES = 3
 
 
-def _holder(lock_fd: int) -> str:
+def _shown(value: object) -> str:
+    # Anyone who can write the file can set the attribute: bound it, and keep control
+    # characters (terminal escapes, bidi overrides) out of the message.
+    return "".join(c if c.isprintable() else "?" for c in str(value)[:200])
+
+
+def _holder(fd: int) -> str:
+    if not hasattr(os, "getxattr"):
+        return "another run"
     try:
-        info = json.loads(os.pread(lock_fd, 4096, 0))
-        return (
-            f"run {info['run_id']} (pid {info['pid']} on {info['host']}, since {info['started']})"
-        )
+        info = json.loads(os.getxattr(fd, HOLDER_XATTR))
+        run, pid, host, started = (_shown(info[k]) for k in ("run_id", "pid", "host", "started"))
     except (OSError, ValueError, KeyError, TypeError):
-        return "another run"  # it locked the file but has not written its name yet
+        # Not named yet (it has just taken the lock), or no extended attributes here.
+        return "another run"
+    return f"run {run} (pid {pid} on {host}, since {started})"
 
 
-def _take_lock(path: Path, run_id: str) -> int:
-    """flock (not fcntl/lockf): owned by this open file description, so even a second open
-    in this very process conflicts, and the kernel drops it when the holder dies."""
-    lock_path = path.with_name(path.name + LOCK_SUFFIX)
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise io_error(lock_path, exc, "create lock file") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        holder = _holder(fd)
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise LedgerLocked(
-                f"ledger {path} is held by {holder}; wait for it to finish or use another --ledger"
-            ) from None
-        raise io_error(path, exc, "lock ledger") from None
+def _name_holder(fd: int, run_id: str) -> None:
     info = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
@@ -61,16 +55,64 @@ def _take_lock(path: Path, run_id: str) -> int:
         "started": timestamp(),
         "argv0": sys.argv[0] if sys.argv else "",
     }
-    with contextlib.suppress(OSError):  # the name is a courtesy; the flock is the lock
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-    return fd
+    if hasattr(os, "setxattr"):
+        with contextlib.suppress(OSError):  # the name is a courtesy; the flock is the lock
+            os.setxattr(fd, HOLDER_XATTR, json.dumps(info).encode())
 
 
-def _release(lock_fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.ftruncate(lock_fd, 0)  # an empty lock file reads as "nobody is running"
-    os.close(lock_fd)
+def _release(fd: int) -> None:
+    if hasattr(os, "removexattr"):
+        with contextlib.suppress(OSError):  # absent: never named, or no attributes here
+            os.removexattr(fd, HOLDER_XATTR)
+    os.close(fd)  # drops the flock
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    try:
+        named = os.stat(path)
+    except OSError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _open_locked(path: Path) -> int:
+    """The ledger's own descriptor under an exclusive flock. The lock is on the file (its
+    inode), not on its name, so a symlink, a hard link or another spelling of the path
+    meets the same lock. flock (not fcntl/lockf): owned by this open file description, so
+    even a second open in this very process conflicts, and the kernel drops it when the
+    holder dies."""
+    for _ in range(_OPEN_TRIES):
+        try:
+            # O_NONBLOCK: a FIFO must not block the open; check_regular refuses it next.
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+            fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise io_error(path, exc, "open ledger") from None
+        try:
+            check_regular(path, fd)
+            os.set_blocking(fd, True)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise LedgerLocked(
+                        f"ledger {path} is held by {_holder(fd)}; wait for it to finish or "
+                        "use another --ledger"
+                    ) from None
+                raise io_error(path, exc, "lock ledger") from None
+            # A file renamed over the path between our open and our lock (a rewrite of
+            # the ledger) is not the ledger any more: appending to it would be lost.
+            if _same_file(path, fd):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    raise LedgerError(
+        f"ledger {path} was replaced {_OPEN_TRIES} times while being opened; "
+        "is another program rewriting it?"
+    )
 
 
 class LedgerWriter:
@@ -81,66 +123,69 @@ class LedgerWriter:
     durable is shared by every line written before it started (group commit).
     """
 
-    def __init__(self, path: Path, run_id: str, fd: int, lock_fd: int, state: LedgerState):
+    def __init__(self, path: Path, run_id: str, fd: int, state: LedgerState):
         self.path = path
         self.run_id = run_id
         self.state = state  # as read at open time, under the lock
-        self._fd: int | None = fd
-        self._lock_fd = lock_fd
+        self._fd: int | None = fd  # also the lock: closing it releases the ledger
         self._written = 0  # lines written (sequence number of the last one)
         self._synced = 0  # lines known durable
         self._sync_lock = anyio.Lock()
-        self._broken: str | None = None  # after a failed write/fsync nothing is trusted
+        self._broken: LedgerError | None = None  # after a failed write/fsync nothing is trusted
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], run_id: str) -> LedgerWriter:
+        """Lock the ledger, refuse it if it is not one, read it, and repair a torn tail.
+        A path that is a symlink is followed: the lock is on the file it names."""
         p = Path(path)
-        if p.is_dir():  # checked first so that no lock file is left beside a folder
-            raise io_error(p, IsADirectoryError(errno.EISDIR, "Is a directory"), "open ledger")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise io_error(p, exc, "create the folder of ledger") from None
-        lock_fd = _take_lock(p, run_id)
+        fd = _open_locked(p)
         try:
-            is_new = not p.exists()
-            fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                parsed = parse(p)
-                # Repair the tail under the lock, or the next line would be glued to it.
-                if parsed.add_newline:
-                    os.write(fd, b"\n")
-                    os.fsync(fd)
-                elif os.fstat(fd).st_size > parsed.keep:
-                    os.ftruncate(fd, parsed.keep)
-                    os.fsync(fd)
-                if is_new:  # make the new file's name durable too
-                    dir_fd = os.open(p.parent, os.O_RDONLY)
-                    try:
-                        os.fsync(dir_fd)
-                    finally:
-                        os.close(dir_fd)
-            except BaseException:
-                os.close(fd)
-                raise
+            is_new = os.fstat(fd).st_size == 0
+            # Named only once the first line shows a ledger: a refused file is not touched.
+            with open(os.dup(fd), "rb") as f:
+                parsed = parse(f, p, on_accept=lambda: _name_holder(fd, run_id))
+            # Repair the tail under the lock, or the next line would be glued to it.
+            if parsed.add_newline:
+                os.write(fd, b"\n")
+                os.fsync(fd)
+            elif parsed.torn:
+                os.ftruncate(fd, parsed.keep)
+                os.fsync(fd)
+            if is_new:  # make the new file's name durable too (where the file really is)
+                dir_fd = os.open(os.path.dirname(os.path.realpath(p)), os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
         except OSError as exc:
-            _release(lock_fd)
+            _release(fd)
             raise io_error(p, exc, "open ledger") from None
         except BaseException:
-            _release(lock_fd)
+            _release(fd)
             raise
-        return cls(p, run_id, fd, lock_fd, parsed.state)
+        return cls(p, run_id, fd, parsed.state)
 
     def _fd_or_raise(self) -> int:
         if self._broken is not None:
-            raise LedgerError(self._broken)
+            raise type(self._broken)(str(self._broken))
         if self._fd is None:
             raise LedgerError(f"ledger {self.path} is closed")
         return self._fd
 
     def _fail(self, exc: OSError) -> LedgerError:
         error = io_error(self.path, exc, "write ledger")
-        self._broken = str(error)
+        if self._synced:
+            # A line of this run is durable, so its append returned and its request may
+            # be out: exit 2 would claim that nothing was sent.
+            error = LedgerWriteFailed(
+                f"{error}; requests of this run may have been sent: the next run skips "
+                "what is recorded created and looks up what was in flight"
+            )
+        self._broken = error
         return error
 
     async def append(self, event: Event, entry: Entry, **fields: Any) -> None:
@@ -182,8 +227,7 @@ class LedgerWriter:
         except OSError as exc:
             raise self._fail(exc) from None
         finally:
-            os.close(fd)
-            _release(self._lock_fd)
+            _release(fd)
 
     def __enter__(self) -> LedgerWriter:
         return self

@@ -41,6 +41,10 @@ class JsonReporter(Reporter):
         kind = kind or ERROR_KINDS.get(exit_code, "error")
         self.document(exit_code, {"error": {"kind": kind, "message": message}})
 
+    def interrupted(self, message: str) -> None:
+        super().interrupted(message)
+        self.document(130, {"error": {"kind": "interrupted", "message": message}})
+
     def _valid(self, result: CheckResult) -> None:
         super()._valid(result)
         self.document(0, {"counts": _check_counts(result), "diagnostics": []})

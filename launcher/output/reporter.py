@@ -60,6 +60,10 @@ class Reporter(ABC):
         if self.verbosity >= 0:
             print(printable(message), file=self.err)
 
+    def interrupted(self, message: str) -> None:
+        """A signal ended the command (exit 130): one line on stderr."""
+        print(f"launcher: {printable(message)}", file=self.err)
+
     def error(self, message: str, exit_code: int, kind: str | None = None) -> None:
         """A failure that ends the command: one line (or a few) on stderr."""
         lines = [printable(line) for line in message.splitlines()] or [""]
