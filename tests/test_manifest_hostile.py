@@ -195,6 +195,22 @@ def test_stdin_has_the_same_size_cap() -> None:
     assert done.stdout.startswith("<stdin>:1:1: error: a manifest may be at most 4 MiB")
 
 
+def test_a_closed_stdin_is_a_diagnostic() -> None:
+    done = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$@" <&-', "sh", *launcher_cmd("validate", "-")],
+        capture_output=True,
+        text=True,
+        env=launcher_env(),
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (
+        2,
+        "<stdin>:1:1: error: cannot read stdin: it is closed\n",
+    )
+    assert "Traceback" not in done.stderr
+
+
 def test_plan_stdin_with_files_keys_entries_dash_hash_name(tmp_path: Path) -> None:
     (tmp_path / "other.yaml").write_text(MANIFEST.replace("hello", "other"))
     done = launcher(

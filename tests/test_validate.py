@@ -130,6 +130,20 @@ def test_one_include_that_differs_is_one_error() -> None:
     assert diag.where == "sessions[0].matrix.include[17].due"
 
 
+def test_one_include_that_lacks_a_key_is_one_error(tmp_path: Path) -> None:
+    items = [f"{{t: T{i}, repo: api}}" for i in range(9)] + ["{t: T9}"]
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nsessions:\n  - name: n-${{ matrix.t }}\n    prompt: ${{ matrix.repo }}\n"
+        "    matrix:\n      include: [" + ", ".join(items) + "]\n"
+    )
+    [diag] = check([str(path)]).diagnostics
+    assert diag.where == "sessions[0].matrix.include[9]"
+    assert diag.message == (
+        "every include gives the same variables; this one lacks `repo`, which most give"
+    )
+
+
 def test_includes_that_make_one_name_are_named_not_told_to_template() -> None:
     diagnostics = check([str(BAD / "matrix-include-same-name")]).diagnostics
     assert [d.where for d in diagnostics] == [

@@ -68,7 +68,7 @@ def read_source(source: Source, stdin: BinaryIO | None = None) -> bytes:
     """The bytes of one manifest, at most MAX_FILE_BYTES of them. Raises SourceError for
     anything but a regular file (or stdin), never blocking on a FIFO or a device."""
     if source.is_stdin:
-        return _capped((stdin or sys.stdin.buffer).read(MAX_FILE_BYTES + 1))
+        return _read_stdin(stdin or getattr(sys.stdin, "buffer", None))
     try:
         _regular(os.stat(source.path).st_mode)
         # O_NONBLOCK: a FIFO swapped in after the stat must not block the open either;
@@ -83,6 +83,15 @@ def read_source(source: Source, stdin: BinaryIO | None = None) -> bytes:
             return _capped(f.read(MAX_FILE_BYTES + 1))
     except OSError as exc:
         raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def _read_stdin(stream: BinaryIO | None) -> bytes:
+    if stream is None:
+        raise SourceError("cannot read stdin: it is closed")
+    try:
+        return _capped(stream.read(MAX_FILE_BYTES + 1))
+    except OSError as exc:
+        raise SourceError(f"cannot read stdin: {exc.strerror or exc}") from None
 
 
 def _regular(mode: int) -> None:
