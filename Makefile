@@ -22,6 +22,7 @@ demo: $(STAMP)
 	@echo "--- the same run again: every entry is already in the ledger, nothing is sent"
 	EXAMPLE_TOKEN=demo-not-a-secret $(BIN)/launcher run manifests/examples --sandbox --ledger $(DEMO_LEDGER)
 	$(BIN)/launcher ledger summary $(DEMO_LEDGER)
+	@echo "--- launcher is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to put it on PATH"
 
 lint: $(STAMP)
 	$(BIN)/ruff check launcher tests bench

@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # invalid manifests, bad arguments, unusable ledger path, missing env
     AUTH = 3  # the API rejected the credentials (401/403)
     LOCKED = 4  # the ledger is held by another run
+    TO_CREATE = 10  # plan --detailed-exitcode: some entry would be created (not 2: invalid)
     INTERRUPTED = 130  # SIGINT/SIGTERM; ledger flushed
 
 

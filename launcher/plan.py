@@ -1,5 +1,6 @@
 """What `run` would do: each entry against the ledger's state → create, or skip (SPEC §4).
 
+It also tells which of a run's entries the ledger never saw (`ledger summary --manifests`).
 A key recorded as created is never sent again; `changed` flags an entry whose name was
 dispatched before with other content (an edited prompt, another matrix value...: the
 content does not include the run key, so a new run key alone does not flag it), so a
@@ -11,10 +12,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from launcher.entry import Entry
 from launcher.errors import UsageError
+
+if TYPE_CHECKING:
+    from launcher.ledger.state import LedgerState
+    from launcher.ledger.summary import LedgerSummary, SummaryOutcome
 
 Action = Literal["create", "skip"]
 
@@ -61,6 +66,46 @@ def make_plan(entries: list[Entry], state: State) -> list[PlanItem]:
         else:
             items.append(PlanItem(entry, "create", changed))
     return items
+
+
+R = TypeVar("R", bound=Record)
+R_co = TypeVar("R_co", bound=Record, covariant=True)
+
+
+class KeyedState(Protocol[R_co]):
+    """What `coverage` reads of the ledger: any record of a key."""
+
+    def get(self, key: str) -> R_co | None: ...
+
+
+def coverage(entries: list[Entry], state: KeyedState[R]) -> tuple[list[R], list[Entry]]:
+    """The ledger's record of each entry's key (this run key's), and the entries it has
+    none for: never sent, by any run."""
+    seen: list[R] = []
+    unsent: list[Entry] = []
+    for entry in entries:
+        record = state.get(entry.key)
+        if record is None:
+            unsent.append(entry)
+        else:
+            seen.append(record)
+    return seen, unsent
+
+
+def manifest_summary(
+    entries: list[Entry], state: LedgerState, path: str
+) -> tuple[LedgerSummary, list[Entry]]:
+    """`ledger summary --manifests`: the ledger's summary of exactly these entries' keys,
+    and the entries it never saw (a run stopped before sending them)."""
+    from launcher.ledger.summary import SUMMARY_OUTCOMES, LedgerSummary, SummaryEntry
+
+    seen, unsent = coverage(entries, state)
+    rows = [SummaryEntry.of(r) for r in seen]
+    counts: dict[SummaryOutcome, int] = dict.fromkeys(SUMMARY_OUTCOMES, 0)
+    for row in rows:
+        counts[row.outcome] += 1
+    failures = [r for r in rows if r.outcome in ("failed", "in_doubt")]
+    return LedgerSummary(path, counts, rows, failures, list(state.warnings)), unsent
 
 
 def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[Entry]:

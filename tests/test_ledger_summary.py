@@ -98,7 +98,16 @@ def test_cli_json(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert err == ""
-    assert list(doc) == ["ledger", "counts", "entries", "failures", "warnings"]
+    assert list(doc) == [
+        "command",
+        "ok",
+        "exit_code",
+        "ledger",
+        "counts",
+        "entries",
+        "failures",
+        "warnings",
+    ]
     assert doc["ledger"] == str(mixed) and doc["warnings"] == []
     assert doc["counts"]["in_doubt"] == 1
     first = doc["entries"][0]
@@ -127,7 +136,8 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     damaged.write_text(created("a") + "{oops\n" + created("b"))
     assert main(["ledger", "summary", str(damaged), "--format", "json"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith("launcher: error: ledger ") and "damaged at line 2" in err
+    assert err.startswith("launcher: error: ledger ") and "damaged at line 2" in err
+    assert json.loads(out)["error"]["kind"] == "ledger"  # --format json: one object, always
     assert "Traceback" not in err
 
     assert main(["ledger", "summary", str(tmp_path)]) == 2

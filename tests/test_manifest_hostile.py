@@ -156,7 +156,8 @@ def test_invisible_characters_in_names_never_reach_the_output(
     for fmt in ("text", "json"):
         assert main(["validate", "--format", fmt, str(folder)]) == 2
         out, err = capsys.readouterr()
-        shown = out if fmt == "text" else "".join(d["message"] for d in json.loads(out))
+        diagnostics = [] if fmt == "text" else json.loads(out)["diagnostics"]
+        shown = out if fmt == "text" else "".join(d["message"] for d in diagnostics)
         for char in "\u202e\u200b\u2066\u2028":
             assert char not in shown + err
         assert "U+202E (RIGHT-TO-LEFT OVERRIDE)" in shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from launcher.entry import Entry
 from launcher.output.progress import RunProgress
 
 SECRET = "s3cr3t-in-an-error"
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 
 
 class Terminal(io.StringIO):
@@ -47,7 +49,9 @@ def test_cron_gets_plain_lines_and_no_animation(monkeypatch: pytest.MonkeyPatch)
     out, err = io.StringIO(), io.StringIO()
     _events(RunProgress(4, "text", "auto", Redactor([SECRET]), out=out, err=err))
     assert out.getvalue() == "created  m.yaml#a  https://x/devin-1\n"
-    lines = err.getvalue().splitlines()
+    stamped = err.getvalue().splitlines()
+    assert all(STAMP.match(line) for line in stamped)  # not a terminal: each line has its time
+    lines = [STAMP.sub("", line, count=1) for line in stamped]
     assert lines[0].startswith("launcher: 4 entries (1 already created, skipped): dispatching")
     assert any(line.startswith("launcher: retry m.yaml#a in 1.5s (attempt 1)") for line in lines)
     assert "launcher: failed m.yaml#c: HTTP 500: boom ***" in lines

@@ -412,7 +412,7 @@ def test_valid_manifests_validate_and_expand_as_specified(
         code, out, err = run_cli("validate", path)
         assert (code, out) == (0, ""), out + err
         code, out, _ = run_cli("validate", path, "--format", "json")
-        assert (code, json.loads(out)) == (0, [])
+        assert (code, json.loads(out)["diagnostics"]) == (0, [])
         ledger = os.path.join(os.path.dirname(path), "no-such-ledger.jsonl")
         plan = plan_json(path, "--ledger", ledger)
         assert not os.path.exists(ledger)
@@ -655,7 +655,7 @@ def check_diagnostics(path: str, text_: str) -> int:
             assert int(m.group(2)) >= 1, line
     jcode, jout, _ = run_cli("validate", path, "--format", "json")
     assert jcode == code
-    items = json.loads(jout)
+    items = json.loads(jout)["diagnostics"]
     assert isinstance(items, list)
     assert len(items) == len(lines)
     rendered = [

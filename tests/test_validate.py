@@ -50,7 +50,7 @@ def test_bad_case(case: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_case_json(case: str, capsys: pytest.CaptureFixture[str]) -> None:
     folder = BAD / case
     assert main(["validate", "--format", "json", str(folder)]) == 2
-    items = json.loads(capsys.readouterr().out)
+    items = json.loads(capsys.readouterr().out)["diagnostics"]
     assert items and all(set(i) == {"file", "line", "col", "where", "message"} for i in items)
     assert all(i["line"] >= 1 and i["col"] >= 1 for i in items)
     for file, line, fragment in _expected(folder):
@@ -80,7 +80,7 @@ def test_good_folder_and_examples_together(capsys: pytest.CaptureFixture[str]) -
 
 def test_examples_json_is_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--format", "json", str(EXAMPLES)]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads(capsys.readouterr().out)["diagnostics"] == []
 
 
 def test_examples_expand_to_a_demo_sized_run() -> None:

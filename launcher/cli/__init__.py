@@ -1,21 +1,52 @@
 """The command line: `main(argv) -> int` parses, runs one command, maps errors to exit codes.
 
-Tests call `main([...])` directly; `launcher` and `python -m launcher` call it too.
+Tests call `main([...])` directly; `launcher` and `python -m launcher` call it too. The
+reporter is chosen from the raw arguments before parsing, so that even a usage error
+answers `--format json` with one JSON object.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from launcher.cli.error_handler import run_handled
-from launcher.cli.parser import build_parser
+from launcher.cli.parser import COMMANDS, CliUsageError, build_parser
 from launcher.errors import ExitCode
+from launcher.output.formats import REPORTER_BY_NAME
+from launcher.output.reporter import Reporter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    reporter = _early_reporter(words)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return int(exc.code) if isinstance(exc.code, int) else ExitCode.USAGE
-    return run_handled(lambda: args.func(args))
+        args, extras = parser.parse_known_args(words)
+        if extras:  # name the subcommand's usage, not the top level's
+            getattr(args, "subparser", parser).error(f"unrecognized arguments: {' '.join(extras)}")
+    except CliUsageError as exc:
+        print(exc.parser.format_usage().rstrip(), file=sys.stderr)
+        reporter.error(f"{exc.message} (see `{exc.parser.prog} --help`)", ExitCode.USAGE)
+        return int(ExitCode.USAGE)
+    except SystemExit as exc:  # --help or --version: text on stdout, exit 0
+        return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.USAGE)
+    reporter.verbosity = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
+    args.reporter = reporter
+    return run_handled(lambda: args.func(args), reporter)
+
+
+def _early_reporter(words: list[str]) -> Reporter:
+    """The reporter `--format` asks for, read from the raw words (the parse may fail)."""
+    fmt = "text"
+    for i, word in enumerate(words):
+        if word == "--format" and i + 1 < len(words):
+            fmt = words[i + 1]
+        elif word.startswith("--format="):
+            fmt = word.split("=", 1)[1]
+    command = next((w for w in words if w in COMMANDS), "")
+    if command in ("ledger", "auth"):
+        rest = words[words.index(command) + 1 :]
+        command = " ".join([command, *[w for w in rest[:1] if not w.startswith("-")]])
+    reporter_type = REPORTER_BY_NAME.get(fmt, REPORTER_BY_NAME["text"])
+    return reporter_type(sys.stdout, sys.stderr, command=command)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from launcher.errors import ExitCode
+from launcher.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from launcher.dispatch.settings import RunSettings
@@ -22,17 +21,15 @@ if TYPE_CHECKING:
 
 
 def _reporter(args: argparse.Namespace) -> Reporter:
-    from launcher.output.reporter import REPORTER_BY_NAME
-
-    return REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr)
+    """The reporter `main` chose for this command (it also answers the errors)."""
+    reporter: Reporter = args.reporter
+    return reporter
 
 
 def validate(args: argparse.Namespace) -> int:
     from launcher import manifest
 
-    result = manifest.check(args.paths)
-    _reporter(args).check(result)
-    return ExitCode.USAGE if result.diagnostics else ExitCode.OK
+    return _reporter(args).check(manifest.check(args.paths))
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -42,13 +39,16 @@ def plan(args: argparse.Namespace) -> int:
     reporter = _reporter(args)
     result = manifest.check(args.paths, run_key=args.run_key)
     if result.diagnostics:
-        reporter.check(result)
-        return ExitCode.USAGE
+        return reporter.check(result)
     entries = plan.select_entries(result.entries, args.select)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
-    reporter.plan(plan.make_plan(entries, state), show_requests=args.show_requests)
-    return ExitCode.OK
+    items = plan.make_plan(entries, state)
+    code = ExitCode.OK
+    if args.detailed_exitcode and any(i.action == "create" for i in items):
+        code = ExitCode.TO_CREATE
+    reporter.plan(items, show_requests=args.show_requests, exit_code=int(code))
+    return code
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,13 +63,17 @@ def run(args: argparse.Namespace) -> int:
     from launcher.output.progress import RunProgress
     from launcher.plan import select_entries
 
+    if args.dry_run:
+        raise UsageError(
+            "run has no --dry-run: `launcher plan PATH...` shows what run would do "
+            "(--show-requests: the exact request bodies); it sends nothing"
+        )
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
     reporter = _reporter(args)
     checked = manifest.check(args.paths, run_key=args.run_key)
     if checked.diagnostics:
-        reporter.check(checked)
-        return ExitCode.USAGE
+        return reporter.check(checked)
     entries = select_entries(checked.entries, args.select)
     reporter.warn_untagged(entries)
     dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
@@ -79,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         LedgerWriter.open(args.ledger, new_run_id()) as writer,
         _target(settings, args.sandbox) as settings,
     ):
-        progress = RunProgress(len(entries), args.format, args.progress, redact)
+        progress = RunProgress(
+            len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
+        )
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         result = anyio.run(
@@ -106,9 +112,35 @@ def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
 def ledger_summary(args: argparse.Namespace) -> int:
     from launcher.ledger.summary import summarize
 
+    reporter = _reporter(args)
+    if args.manifests:
+        return _manifest_summary(args, reporter)
     summary = summarize(args.ledger_file)
-    _reporter(args).ledger_summary(summary)
-    return ExitCode.FAILED if summary.has_problems else ExitCode.OK
+    problems = summary.has_problems or summary.counts["pending"]
+    code = ExitCode.FAILED if problems else ExitCode.OK
+    reporter.ledger_summary(summary, unsent=[], exit_code=int(code))
+    return code
+
+
+def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
+    """The summary of exactly the manifests' entries under the run key: an entry the ledger
+    never saw (a run stopped before sending it) counts as pending, so the alert fires."""
+    from pathlib import Path
+
+    from launcher import manifest, plan
+    from launcher.ledger.read import read_state
+
+    checked = manifest.check(args.manifests, run_key=args.run_key)
+    if checked.diagnostics:
+        return reporter.check(checked)
+    ledger = Path(args.ledger_file)
+    if not ledger.exists():
+        reporter.note(f"launcher: no ledger at {ledger}: none of these entries was ever sent")
+    summary, unsent = plan.manifest_summary(checked.entries, read_state(ledger), str(ledger))
+    problems = summary.has_problems or unsent or summary.counts["pending"]
+    code = ExitCode.FAILED if problems else ExitCode.OK
+    reporter.ledger_summary(summary, unsent=unsent, exit_code=int(code))
+    return code
 
 
 def sandbox(args: argparse.Namespace) -> int:

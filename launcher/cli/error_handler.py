@@ -1,11 +1,12 @@
-"""The one place where an exception becomes an exit code and a one-line message."""
+"""The one place where an exception becomes an exit code and a message (one JSON object
+with `--format json`)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
-from launcher.errors import ExitCode, LauncherError
+from launcher.errors import ExitCode, LauncherError, LedgerError
+from launcher.output.reporter import Reporter
 
 
 def _launcher_error(exc: BaseException) -> LauncherError | None:
@@ -20,13 +21,13 @@ def _launcher_error(exc: BaseException) -> LauncherError | None:
     return None
 
 
-def run_handled(command: Callable[[], int]) -> int:
+def run_handled(command: Callable[[], int], reporter: Reporter) -> int:
     """`command()`'s exit code, or the exit code of what it raised (a traceback only for a
     bug: an exception that is none of the launcher's own)."""
     try:
         return int(command())
     except KeyboardInterrupt:
-        print("launcher: interrupted", file=sys.stderr)
+        reporter.error("interrupted", ExitCode.INTERRUPTED)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:  # `launcher plan ... | head`
         return int(ExitCode.OK)
@@ -34,5 +35,6 @@ def run_handled(command: Callable[[], int]) -> int:
         error = _launcher_error(exc)
         if error is None:
             raise
-        print(f"launcher: error: {error}", file=sys.stderr)
+        kind = "ledger" if isinstance(error, LedgerError) else None
+        reporter.error(str(error), error.exit_code, kind)
         return int(error.exit_code)

@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
-from launcher.cli import commands
+from launcher import __version__
+from launcher.cli import auth, commands
 from launcher.dispatch import settings
+
+COMMANDS = ("validate", "plan", "run", "ledger", "sandbox", "auth")
+
+
+class CliUsageError(Exception):
+    """A usage error, with the (sub)parser whose usage the user needs to see."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that an error is raised (not printed and exited) so that `main`
+    can answer it in the format asked for, with this subcommand's usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliUsageError(self, message)
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
@@ -13,8 +34,13 @@ def _add_format(p: argparse.ArgumentParser) -> None:
         "--format",
         choices=("text", "json"),
         default="text",
-        help="text for people, json for scripts (one JSON document on stdout)",
+        help="text for people, json for scripts (one JSON object on stdout, on every exit)",
     )
+    p.add_argument(
+        "-q", "--quiet", action="count", default=0, help="only warnings and errors on stderr"
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.set_defaults(subparser=p)
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
@@ -24,17 +50,19 @@ EPILOG = """\
 The API key is read from $DEVIN_API_KEY (or --api-key-env NAME), never from an argument.
 
 exit codes: 0 all done · 1 some entries failed or are in doubt · 2 invalid manifests or
-usage · 3 credentials rejected · 4 ledger held by another run · 130 interrupted
+usage · 3 credentials rejected · 4 ledger held by another run · 10 plan
+--detailed-exitcode: something to create · 130 interrupted
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="launcher",
         description="Dispatch Devin sessions in bulk from YAML manifests.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"launcher {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check manifests; report every error")
@@ -54,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="only entries whose name matches (repeatable), as with run",
     )
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 10 when some entry would be created, 0 when none (errors keep their codes)",
+    )
     _add_format(p)
     p.set_defaults(func=commands.plan)
 
@@ -135,19 +168,33 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="live status line (auto: when stderr is a terminal)",
     )
+    # Not a feature: a user who expects one (as in many tools) is pointed to `plan`.
+    p.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     _add_format(p)
     p.set_defaults(func=commands.run)
 
     p = sub.add_parser("ledger", help="read a ledger")
+    p.set_defaults(subparser=p)
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")
     q = lsub.add_parser("summary", help="counts by outcome, failures with their errors")
     q.add_argument("ledger_file", metavar="F", help="the ledger file a run wrote")
+    q.add_argument(
+        "--manifests",
+        nargs="+",
+        metavar="PATH",
+        help="also count the entries of these manifests that the ledger never saw as pending",
+    )
+    q.add_argument(
+        "--run-key", default="", metavar="K", help="the --run-key of the run (with --manifests)"
+    )
     _add_format(q)
     q.set_defaults(func=commands.ledger_summary)
+
+    auth.add_parser(sub, _add_format)
 
     p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
     from launcher.sandbox.config import add_arguments
 
     add_arguments(p)
-    p.set_defaults(func=commands.sandbox)
+    p.set_defaults(func=commands.sandbox, subparser=p)
     return parser

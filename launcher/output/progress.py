@@ -1,8 +1,9 @@
 """What a run says while it works: a live status line on a terminal, plain lines in cron.
 
 Created sessions' URLs go to stdout as they are created (text mode); everything else
-goes to stderr. Error texts pass through the redactor once more (the client already
-scrubbed them): only errors carry text from outside, so only they are rewritten.
+goes to stderr, each line stamped with the time when stderr is not a terminal. Error texts
+pass through the redactor once more (the client already scrubbed them); every line passes
+through `printable`, since session ids, URLs and errors come from the server.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
-from launcher.output.reporter import REPORTER_BY_NAME
+from launcher.output.formats import REPORTER_BY_NAME
+from launcher.output.safe import printable
 
 if TYPE_CHECKING:
     from launcher.dispatch.pacing import Pace
@@ -40,6 +43,7 @@ class RunProgress:
         redact: Callable[[str], str],
         out: IO[str] | None = None,
         err: IO[str] | None = None,
+        verbosity: int = 0,
     ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
@@ -47,7 +51,9 @@ class RunProgress:
         self.shows_urls = REPORTER_BY_NAME[fmt].shows_urls
         self.redact = redact
         tty = self.err.isatty() and os.environ.get("TERM") != "dumb"
-        self.live = mode == "always" or (mode == "auto" and tty)
+        self.verbosity = verbosity  # -1 quiet: warnings only; 1 verbose: retries and skips too
+        self.stamp = not self.err.isatty()  # in cron and CI, lines need their time
+        self.live = mode == "always" or (mode == "auto" and tty and verbosity >= 0)
         self.color = use_color(self.err) and self.live
         self._done = self._failed = 0
         self._retrying: set[str] = set()
@@ -78,20 +84,19 @@ class RunProgress:
             label = "adopted" if result.outcome == "adopted" else "created"
             how = " (found by lookup)" if result.reconciled else ""
             self._clear()
-            print(
-                f"{label}  {result.entry.entry_id}  {result.url or '(no url given)'}{how}",
-                file=self.out,
-                flush=True,
-            )
+            line = f"{label}  {result.entry.entry_id}  {result.url or '(no url given)'}{how}"
+            print(printable(line), file=self.out, flush=True)
         self._redraw()
 
     def skipped(self, result: EntryResult) -> None:
         self._settled(result)
+        if self.verbosity > 0:
+            self.log(f"skip {result.entry.entry_id}: created by an earlier run")
         self._redraw()
 
     def retrying(self, result: EntryResult, wait: float) -> None:
         self._retrying.add(result.entry.entry_id)
-        if not self.live:
+        if not self.live or self.verbosity > 0:
             self.log(
                 f"retry {result.entry.entry_id} in {wait:.1f}s "
                 f"(attempt {result.attempts}): {self._error(result)}"
@@ -115,8 +120,14 @@ class RunProgress:
             self.sends.popleft()
 
     def log(self, message: str, *, warn: bool = False) -> None:
+        if self.verbosity < 0 and not warn:
+            return
         self._clear()
+        message = printable(message)
         prefix = "launcher: "
+        if self.stamp:
+            now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+            prefix = now.replace("+00:00", "Z") + " " + prefix
         if warn and self.color:
             prefix += "\x1b[33m"
             message += "\x1b[0m"

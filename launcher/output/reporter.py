@@ -1,15 +1,17 @@
 """Reporters: a computed result (diagnostics, plan, run, ledger summary) rendered as text for
-people or as one JSON document for scripts. Picked once by name from `REPORTER_BY_NAME`;
-each writes only to the streams it was given (results to `out`, notes to `err`)."""
+people, here, or as one JSON object for scripts (`launcher.output.json_report`). Each writes
+only to the streams it was given (results to `out`, notes to `err`); every text that came
+from outside passes through `printable` first."""
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from launcher.dispatch.results import ENTRY_OUTCOMES, PROBLEMS
+from launcher.output.safe import printable
 
 if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
@@ -19,8 +21,27 @@ if TYPE_CHECKING:
     from launcher.plan import PlanItem
 
 
-def _plural(n: int, one: str, many: str) -> str:
+def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
+
+def plan_counts(items: Sequence[PlanItem]) -> dict[str, int]:
+    create = sum(1 for i in items if i.action == "create")
+    return {
+        "create": create,
+        "skip": len(items) - create,
+        "changed": sum(1 for i in items if i.changed),
+    }
+
+
+def check_summary(result: CheckResult) -> str:
+    """`4 errors in 2 of 5 files`, or `ok: 5 files, 15 entries`."""
+    files = plural(result.files, "file", "files")
+    if result.diagnostics:
+        bad = len({d.file for d in result.diagnostics})
+        where = f"in {bad} of {files}" if bad <= result.files else f"({files} read)"
+        return f"{plural(len(result.diagnostics), 'error', 'errors')} {where}"
+    return f"ok: {files}, {plural(len(result.entries), 'entry', 'entries')}"
 
 
 class Reporter(ABC):
@@ -28,22 +49,32 @@ class Reporter(ABC):
 
     shows_urls = False  # whether created sessions' URLs go to `out` as they are created
 
-    def __init__(self, out: IO[str], err: IO[str]) -> None:
+    def __init__(self, out: IO[str], err: IO[str], command: str = "", verbosity: int = 0):
         self.out = out
         self.err = err
+        self.command = command
+        self.verbosity = verbosity  # -1 quiet, 0 normal, 1+ verbose
 
-    def check(self, result: CheckResult) -> None:
+    def note(self, message: str) -> None:
+        """A notice on stderr, left out by --quiet."""
+        if self.verbosity >= 0:
+            print(printable(message), file=self.err)
+
+    def error(self, message: str, exit_code: int, kind: str | None = None) -> None:
+        """A failure that ends the command: one line (or a few) on stderr."""
+        lines = [printable(line) for line in message.splitlines()] or [""]
+        print("launcher: error: " + "\n".join(lines), file=self.err)
+
+    def check(self, result: CheckResult) -> int:
         """`launcher validate`: the diagnostics on `out`, a one-line summary on `err`."""
-        self._diagnostics(result)
-        self.out.flush()
-        diagnostics = result.diagnostics
-        files = _plural(result.files, "file", "files")
-        if diagnostics:
-            bad = len({d.file for d in diagnostics})
-            where = f"in {bad} of {files}" if bad <= result.files else f"({files} read)"
-            print(f"{_plural(len(diagnostics), 'error', 'errors')} {where}", file=self.err)
-        else:
-            print(f"ok: {files}, {_plural(len(result.entries), 'entry', 'entries')}", file=self.err)
+        if result.diagnostics:
+            self.invalid(result)
+            return 2
+        self._valid(result)
+        return 0
+
+    def _valid(self, result: CheckResult) -> None:
+        self.note(check_summary(result))
 
     def warn_untagged(self, entries: Iterable[Entry]) -> None:
         """Entries with 50 tags carry no reconciliation tag: say so before anything is sent."""
@@ -53,40 +84,50 @@ class Reporter(ABC):
                 f" and {len(untagged) - 3} more" if len(untagged) > 3 else ""
             )
             print(
-                f"launcher: warning: {len(untagged)} entries already have 50 tags, so they carry "
-                f"no reconciliation tag ({shown}); if their creation is ever in doubt they "
-                "cannot be looked up and are reported in doubt. Drop a tag to make room.",
+                printable(
+                    f"launcher: warning: {len(untagged)} entries already have 50 tags, so they "
+                    f"carry no reconciliation tag ({shown}); if their creation is ever in doubt "
+                    "they cannot be looked up and are reported in doubt. Drop a tag to make room."
+                ),
                 file=self.err,
             )
 
     @abstractmethod
-    def _diagnostics(self, result: CheckResult) -> None:
+    def invalid(self, result: CheckResult) -> None:
+        """Invalid manifests (any command): the diagnostics, exit 2."""
+
+    @abstractmethod
+    def plan(self, items: Sequence[PlanItem], *, show_requests: bool, exit_code: int) -> None:
         """Render it on the reporter's streams."""
 
     @abstractmethod
-    def plan(self, items: Sequence[PlanItem], *, show_requests: bool) -> None:
-        """Render it on the reporter's streams."""
-
-    @abstractmethod
-    def ledger_summary(self, summary: LedgerSummary) -> None:
-        """Render it on the reporter's streams."""
+    def ledger_summary(
+        self, summary: LedgerSummary, *, unsent: Sequence[Entry], exit_code: int
+    ) -> None:
+        """Render it; `unsent`: entries of the given manifests the ledger never saw."""
 
     @abstractmethod
     def run(self, result: RunResult, *, redact: Callable[[str], str]) -> None:
         """Render it on the reporter's streams."""
 
+    @abstractmethod
+    def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
+        """`launcher auth check`'s answer: what was asked of whom, and what came back."""
 
-def _run_counts(result: RunResult) -> dict[str, int]:
+
+def run_counts(result: RunResult) -> dict[str, int]:
     return {k: result.count(k) for k in ENTRY_OUTCOMES}
 
 
 class TextReporter(Reporter):
     shows_urls = True
 
-    def _diagnostics(self, result: CheckResult) -> None:
-        self.out.write("".join(d.format() + "\n" for d in result.diagnostics))
+    def invalid(self, result: CheckResult) -> None:
+        self.out.write("".join(printable(d.format()) + "\n" for d in result.diagnostics))
+        self.out.flush()
+        print(check_summary(result), file=self.err)
 
-    def plan(self, items: Sequence[PlanItem], *, show_requests: bool) -> None:
+    def plan(self, items: Sequence[PlanItem], *, show_requests: bool, exit_code: int) -> None:
         width = min(max((len(i.entry.entry_id) for i in items), default=0), 72)
         lines: list[str] = []
         for item in items:
@@ -95,47 +136,50 @@ class TextReporter(Reporter):
                 line += f"  (session {item.session_id})"
             if item.changed:
                 line += "  changed"
-            lines.append(line)
+            lines.append(printable(line))
             if show_requests:
                 body = json.dumps(item.entry.masked_body(), indent=2, ensure_ascii=False)
-                lines.extend("    " + b for b in body.splitlines())
-        create = sum(1 for i in items if i.action == "create")
-        changed = sum(1 for i in items if i.changed)
-        counts = f"{create} to create, {len(items) - create} to skip"
-        lines.append(counts + (f", {changed} changed" if changed else ""))
+                lines.extend("    " + printable(b) for b in body.splitlines())
+        counts = plan_counts(items)
+        line = f"{counts['create']} to create, {counts['skip']} to skip"
+        lines.append(line + (f", {counts['changed']} changed" if counts["changed"] else ""))
         self.out.write("\n".join(lines) + "\n")
 
-    def ledger_summary(self, summary: LedgerSummary) -> None:
+    def ledger_summary(
+        self, summary: LedgerSummary, *, unsent: Sequence[Entry], exit_code: int
+    ) -> None:
         for warning in summary.warnings:
-            print(f"launcher: warning: {warning}", file=self.err)
-        print(
-            "  ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary.counts.items()),
-            file=self.out,
-        )
+            print(f"launcher: warning: {printable(warning)}", file=self.err)
+        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        print("  ".join(f"{k.replace('_', ' ')} {n}" for k, n in counts.items()), file=self.out)
         for e in summary.failures:
             label = "in doubt" if e.outcome == "in_doubt" else e.outcome
             status = f"(status {e.status}) " if e.status is not None else ""
             error = " ".join((e.error or "no error recorded").split())  # one line per entry
-            print(f"  {label:<8} {e.entry}  {status}{error}", file=self.out)
-        print(f"ledger: {summary.path}", file=self.out)
+            print(printable(f"  {label:<8} {e.entry}  {status}{error}"), file=self.out)
+        for entry in unsent:
+            print(printable(f"  pending  {entry.entry_id}  never sent"), file=self.out)
+        print(f"ledger: {printable(summary.path)}", file=self.out)
 
     def run(self, result: RunResult, *, redact: Callable[[str], str]) -> None:
         out, err = self.out, self.err
         for warning in result.warnings:
-            print(f"launcher: warning: {warning}", file=err)
+            print(f"launcher: warning: {printable(warning)}", file=err)
         if result.auth_error:
             print(
-                f"launcher: error: the API rejected the credentials ({redact(result.auth_error)});"
-                " check the API key variable and run again",
+                "launcher: error: the API rejected the credentials "
+                f"({printable(redact(result.auth_error))}); check the API key variable and "
+                "run again",
                 file=err,
             )
         elif result.stopped:
-            print(f"launcher: stopped: {redact(result.stopped)}", file=err)
+            print(f"launcher: stopped: {printable(redact(result.stopped))}", file=err)
         for r in result.results:
             if r.outcome in PROBLEMS:
                 label = "in doubt" if r.outcome == "in_doubt" else "failed"
-                print(f"{label:<8}  {r.entry.entry_id}  {redact(r.error or '')}", file=out)
-        counts = _run_counts(result)
+                text = f"{label:<8}  {r.entry.entry_id}  {redact(r.error or '')}"
+                print(printable(text), file=out)
+        counts = run_counts(result)
         parts = [f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n or k == "created"]
         print(", ".join(parts), file=out)
         pending = [r for r in result.results if r.outcome == "pending"]
@@ -152,71 +196,10 @@ class TextReporter(Reporter):
                 "(or resends idempotent ones) before sending again",
                 file=out,
             )
-        print(f"ledger: {result.ledger}", file=out)
+        print(f"ledger: {printable(result.ledger)}", file=out)
 
-
-class JsonReporter(Reporter):
-    def _document(self, doc: Any) -> None:
-        self.out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-
-    def _diagnostics(self, result: CheckResult) -> None:
-        self.out.write(json.dumps([d.as_json() for d in result.diagnostics], indent=2) + "\n")
-
-    def plan(self, items: Sequence[PlanItem], *, show_requests: bool) -> None:
-        entries = [
-            {
-                "entry": item.entry.entry_id,
-                "name": item.entry.name,
-                "file": item.entry.file,
-                "key": item.entry.key,
-                "action": item.action,
-                "changed": item.changed,
-                "session_id": item.session_id,
-                "url": item.url,
-                "request": item.entry.masked_body(),
-            }
-            for item in items
-        ]
-        self._document({"entries": entries})
-
-    def ledger_summary(self, summary: LedgerSummary) -> None:
-        self._document(
-            {
-                "ledger": summary.path,
-                "counts": summary.counts,
-                "entries": [e.as_json() for e in summary.entries],
-                "failures": [e.as_json() for e in summary.failures],
-                "warnings": summary.warnings,
-            }
-        )
-
-    def run(self, result: RunResult, *, redact: Callable[[str], str]) -> None:
-        # Only the error texts carry words from outside; redacting the whole document
-        # would rewrite numbers and paths that happen to contain a short secret.
-        entries = [
-            {
-                "entry": r.entry.entry_id,
-                "name": r.entry.name,
-                "outcome": r.outcome,
-                "session_id": r.session_id,
-                "url": r.url,
-                "error": redact(r.error) if r.error else None,
-                "status": r.status,
-                "reconciled": r.reconciled,
-                "attempts": r.attempts,
-            }
-            for r in result.results
-        ]
-        self._document(
-            {
-                **_run_counts(result),
-                "ledger": result.ledger,
-                "run_id": result.run_id,
-                "stopped": result.stopped,
-                "auth_error": result.auth_error,
-                "entries": entries,
-            }
-        )
-
-
-REPORTER_BY_NAME: dict[str, type[Reporter]] = {"text": TextReporter, "json": JsonReporter}
+    def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
+        if exit_code == 0:
+            print(printable(message), file=self.out)
+        else:
+            self.error(message, exit_code)

@@ -1,0 +1,148 @@
+"""The JSON reporter: every command prints exactly one JSON object on stdout, on every exit.
+
+Its top level is `{"command", "ok", "exit_code", ...}` plus the command's own keys, with
+`diagnostics` for invalid manifests and `error` (`{"kind", "message"}`) for anything that
+stopped the command. ASCII only (`ensure_ascii`): no control, bidi or zero-width character
+from outside can reach a terminal through it, escaped or not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from launcher.output.reporter import Reporter, check_summary, plan_counts, run_counts
+
+if TYPE_CHECKING:
+    from launcher.dispatch.results import RunResult
+    from launcher.entry import Entry
+    from launcher.ledger.summary import LedgerSummary
+    from launcher.manifest import CheckResult
+    from launcher.plan import PlanItem
+
+# `error.kind` by exit code: what a script branches on.
+ERROR_KINDS = {1: "failed", 2: "usage", 3: "auth", 4: "locked", 130: "interrupted"}
+
+
+class JsonReporter(Reporter):
+    written = False  # one object per process, whatever happens after it
+
+    def document(self, exit_code: int, body: Mapping[str, Any]) -> None:
+        if self.written:
+            return
+        self.written = True
+        doc = {"command": self.command, "ok": exit_code == 0, "exit_code": exit_code, **body}
+        self.out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+        self.out.flush()
+
+    def error(self, message: str, exit_code: int, kind: str | None = None) -> None:
+        super().error(message, exit_code)  # the people reading the CI log see it too
+        kind = kind or ERROR_KINDS.get(exit_code, "error")
+        self.document(exit_code, {"error": {"kind": kind, "message": message}})
+
+    def _valid(self, result: CheckResult) -> None:
+        super()._valid(result)
+        self.document(0, {"counts": _check_counts(result), "diagnostics": []})
+
+    def invalid(self, result: CheckResult) -> None:
+        print(check_summary(result), file=self.err)
+        self.document(
+            2,
+            {
+                "counts": _check_counts(result),
+                "diagnostics": [d.as_json() for d in result.diagnostics],
+                "error": {"kind": "invalid_manifests", "message": check_summary(result)},
+            },
+        )
+
+    def plan(self, items: Sequence[PlanItem], *, show_requests: bool, exit_code: int) -> None:
+        entries = [
+            {
+                "entry": item.entry.entry_id,
+                "name": item.entry.name,
+                "file": item.entry.file,
+                "key": item.entry.key,
+                "action": item.action,
+                "changed": item.changed,
+                "session_id": item.session_id,
+                "url": item.url,
+                "request": item.entry.masked_body(),
+            }
+            for item in items
+        ]
+        self.document(exit_code, {"counts": plan_counts(items), "entries": entries})
+
+    def ledger_summary(
+        self, summary: LedgerSummary, *, unsent: Sequence[Entry], exit_code: int
+    ) -> None:
+        never = [
+            {
+                "entry": e.entry_id,
+                "name": e.name,
+                "key": e.key,
+                "content": e.content,
+                "outcome": "pending",
+                "attempts": 0,
+                "never_sent": True,
+            }
+            for e in unsent
+        ]
+        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        self.document(
+            exit_code,
+            {
+                "ledger": summary.path,
+                "counts": counts,
+                "entries": [e.as_json() for e in summary.entries] + never,
+                "failures": [e.as_json() for e in summary.failures],
+                "warnings": summary.warnings,
+            },
+        )
+
+    def run(self, result: RunResult, *, redact: Callable[[str], str]) -> None:
+        # Only the error texts carry words from outside; redacting the whole document
+        # would rewrite numbers and paths that happen to contain a short secret.
+        entries = [
+            {
+                "entry": r.entry.entry_id,
+                "name": r.entry.name,
+                "outcome": r.outcome,
+                "session_id": r.session_id,
+                "url": r.url,
+                "error": redact(r.error) if r.error else None,
+                "status": r.status,
+                "reconciled": r.reconciled,
+                "attempts": r.attempts,
+            }
+            for r in result.results
+        ]
+        body: dict[str, Any] = {
+            **run_counts(result),
+            "ledger": result.ledger,
+            "run_id": result.run_id,
+            "stopped": redact(result.stopped) if result.stopped else None,
+            "auth_error": redact(result.auth_error) if result.auth_error else None,
+            "entries": entries,
+        }
+        if result.auth_error:
+            body["error"] = {"kind": "auth", "message": redact(result.auth_error)}
+        elif result.interrupted:
+            body["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
+        self.document(int(result.exit_code), body)
+
+    def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
+        if exit_code:
+            Reporter.error(self, message, exit_code)
+            kind = ERROR_KINDS.get(exit_code, "error")
+            self.document(exit_code, {**facts, "error": {"kind": kind, "message": message}})
+        else:
+            self.document(exit_code, {**facts, "message": message})
+
+
+def _check_counts(result: CheckResult) -> dict[str, int]:
+    return {
+        "files": result.files,
+        "entries": len(result.entries),
+        "errors": len(result.diagnostics),
+    }
