@@ -1,7 +1,8 @@
 """Diagnostics for manifests: YAML, the manifest schema, expansion, every request against
 the OpenAPI's CreateSessionParams, Draft 7 output schemas, and names across the run.
 
-`check` reads every file and keeps going after a bad one, so a user sees all problems
+`check` reads every file and keeps going after a bad one, and within a file past an
+expansion error (checking what is still meaningful, once), so a user sees all problems
 at once; it computes and never prints (a reporter renders the result).
 """
 
