@@ -140,6 +140,19 @@ def test_bad_text_for_an_explicit_tag_is_a_problem() -> None:
     assert load(b"a: !!null ~\nb: !!null\nc: !!int 5\n").data == {"a": None, "b": None, "c": 5}
 
 
+def test_nesting_counts_aliases_and_merges_as_what_they_copy() -> None:
+    """`aK` is K + 1 levels tall; at the top it reaches level K + 2. A mapping that
+    merges it (`m: {<<: *aK}`) holds aK's keys, so it reaches K + 2 too, not K + 3."""
+    chain = "a0: &a0 {}\n" + "".join(f"a{i}: &a{i} {{not: *a{i - 1}}}\n" for i in range(1, 63))
+    assert load(chain.encode()).problems == []  # a62 reaches level 64
+    assert load((chain + "m: {<<: *a62}\n").encode()).problems == []
+    assert load((chain + "m: {<<: [*a1, *a62]}\n").encode()).problems == []
+    assert load((chain + "m: {<<: [{<<: *a62}]}\n").encode()).problems == []
+    for deeper in ("m: [*a62]\n", "m: {k: {<<: *a62}}\n", "m: {<<: [{k: *a62}]}\n"):
+        [problem] = load((chain + deeper).encode()).problems
+        assert "nested more than 64 levels deep once `*a62` is expanded" in problem.message
+
+
 def test_alias_to_a_mapping_under_a_rejected_key() -> None:
     for rejected in (b"a: 1\na", b"1"):
         doc = load(rejected + b": &x\n  k: {v: 1}\nb: *x\nc: &y {}\nd: *y\n")

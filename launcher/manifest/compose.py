@@ -38,6 +38,7 @@ class _Frame:
     dropped: bool  # its key was rejected: compose it (to keep parsing) but keep it nowhere
     chars: int = 0  # scalar text inside, aliases expanded (for the alias size budget)
     height: int = 1  # levels of nesting inside, itself included, aliases expanded
+    level: int = 1  # its nesting level, as YAML means it (see `Composer.level`)
     key: str | None = None
     key_node: Node | None = None
     key_bad: bool = False  # the pending key was rejected; drop its value
@@ -49,6 +50,12 @@ class _Frame:
     @property
     def wants_key(self) -> bool:
         return isinstance(self.value, dict) and self.expect_key
+
+    @property
+    def merging(self) -> bool:
+        """Whether the next value is a `<<` merge value."""
+        node = self.key_node
+        return isinstance(self.value, dict) and node is not None and node.kind == "merge"
 
     def take_key(self, event: yaml.ScalarEvent, node: Node, order_len: int) -> Problem | None:
         """Accept the scalar as the next key, or say why not (the value will be dropped)."""
@@ -87,6 +94,10 @@ class _Frame:
 
     def place(self, value: Any, path: Path | None, chars: int, height: int) -> None:
         self.chars += chars
+        if self.merging:
+            # Merged keys sit beside the mapping's own: a merged mapping (or a list of
+            # them) adds its children's levels, not its own.
+            height -= 2 if isinstance(value, list) else 1
         self.height = max(self.height, height + 1)
         if isinstance(self.value, list):
             self.value.append(value)
@@ -150,6 +161,17 @@ class Composer:
         else:
             self.doc.data = value
 
+    def level(self, value_is_list: bool) -> int:
+        """The nesting level the next value sits at, counting as YAML means it: a merged
+        mapping's keys sit beside the mapping's own, so a merge value sits at the
+        mapping's level (a list of them, one level above it)."""
+        if not self.stack:
+            return 1
+        top = self.stack[-1]
+        if top.merging:
+            return top.level - 1 if value_is_list else top.level
+        return top.level + 1
+
     def record(self, path: Path | None, node: Node) -> None:
         self.count += 1
         if self.count > MAX_NODES:
@@ -199,7 +221,9 @@ class Composer:
             self.dropped += 1
             path = ("<<dropped>>", self.dropped)
         self.record(path, node)
-        self.stack.append(_Frame(value, path, event.anchor, len(self.order) - 1, dropped))
+        level = self.level(isinstance(value, list))
+        frame = _Frame(value, path, event.anchor, len(self.order) - 1, dropped, level=level)
+        self.stack.append(frame)
 
     def end(self) -> None:
         frame = self.stack.pop()
@@ -224,7 +248,7 @@ class Composer:
         except AliasProblem as exc:
             self.problem(node, path or (), str(exc), fatal=True)
             raise  # unreachable: a fatal problem aborts
-        if len(self.stack) + height > MAX_DEPTH:
+        if self.level(isinstance(value, list)) + height - 1 > MAX_DEPTH:
             msg = (
                 f"nested more than {MAX_DEPTH} levels deep once `*{event.anchor}` is expanded "
                 "(an alias nests as deep as what it copies)"
