@@ -120,10 +120,24 @@ def plan_json(*argv: str) -> dict[str, Any]:
 
 # No `$` in free text, so no `${{` appears but where a template is meant.
 TEXT_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="$")
-# Matrix values never contain `|`, the separator of the variables in session names, so
-# that distinct combinations always give distinct names.
-VALUE_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="$|")
-text = st.text(TEXT_CHARS, max_size=20)
+# Names are visible text without `#` (README "Names"): matrix values (which names hold)
+# and the text of names leave out invisible characters and `#`. Matrix values never
+# contain `|`, the separator of the variables in session names, so that distinct
+# combinations always give distinct names.
+INVISIBLE = ("Cs", "Cc", "Cf", "Zl", "Zp")
+NAME_CHARS = st.characters(codec="utf-8", exclude_categories=INVISIBLE, exclude_characters="$#")
+VALUE_CHARS = st.characters(codec="utf-8", exclude_categories=INVISIBLE, exclude_characters="$|#")
+# PyYAML writes the string "1e5" plain, which reads back as a number (JSON's reading of
+# it, which the launcher follows): the generator keeps to strings that stay strings.
+EXPONENT_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+
+
+def _stays_a_string(s: str) -> bool:
+    return not EXPONENT_NUMBER.fullmatch(s)
+
+
+text = st.text(TEXT_CHARS, max_size=20).filter(_stays_a_string)
+name_text = st.text(NAME_CHARS, max_size=20)
 ident = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
 var_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,6}", fullmatch=True).filter(
     lambda s: s not in ("include", "exclude")
@@ -148,7 +162,7 @@ def template(draw: st.DrawFn, ref: str) -> str:
 
 def matrix_value(kind: str) -> st.SearchStrategy[Any]:
     if kind == "str":
-        return st.text(VALUE_CHARS, max_size=8)
+        return st.text(VALUE_CHARS, max_size=8).filter(_stays_a_string)
     if kind == "int":
         return st.integers(-(10**6), 10**6)
     return st.integers(1, 10**6)  # "pos": usable as max_acu_limit
@@ -213,7 +227,7 @@ def templated_text(draw: st.DrawFn, variables: list[str]) -> str:
         )
     )
     joined = "".join(parts)
-    if WHOLE_MATRIX_REF.match(joined):
+    if WHOLE_MATRIX_REF.match(joined) or not _stays_a_string(joined):
         joined += "."
     return joined
 
@@ -225,7 +239,7 @@ def secrets(draw: st.DrawFn, variables: list[str]) -> dict[str, Any]:
         value += draw(env_names.flatmap(lambda n: template(f"env.{n}")))
         value += draw(templated_text(variables))
     secret: dict[str, Any] = {
-        "key": draw(st.text(TEXT_CHARS, min_size=1, max_size=30)),
+        "key": draw(st.text(TEXT_CHARS, min_size=1, max_size=30).filter(_stays_a_string)),
         "value": value,
     }
     if draw(st.booleans()):
@@ -299,7 +313,7 @@ def sessions(
         pos_vars = [v for v, k in kinds.items() if k == "pos"]
     # `s<index>-` keeps names unique across sessions; every variable appears in the name.
     refs = "|".join(draw(template(f"matrix.{v}")) for v in variables)
-    session["name"] = f"s{index}-{refs}{draw(text)}"
+    session["name"] = f"s{index}-{refs}{draw(name_text)}"
     if variables:
         session["matrix"] = matrix
     if not prompt_in_defaults or draw(st.booleans()):

@@ -112,6 +112,49 @@ def test_keeps_going_after_a_bad_file_and_sorts(capsys: pytest.CaptureFixture[st
     assert captured.err == "4 errors in 2 of 7 files\n"
 
 
+def test_every_error_at_once_in_one_run() -> None:
+    """14 independent mistakes of every stage (YAML, shape, YAML 1.1, expansion, requests,
+    secrets, matrix, output schema) in one file: all 14 in one run, each once."""
+    folder = BAD / "every-error-at-once"
+    diagnostics = check([str(folder)]).diagnostics
+    expected = _expected(folder)
+    assert len(diagnostics) == len(expected) == 14
+    for (_, line, fragment), diag in zip(expected, diagnostics, strict=True):
+        assert diag.line == line and fragment in f"{diag.where}: {diag.message}", diag
+
+
+def test_one_include_that_differs_is_one_error() -> None:
+    """40 includes, one with an extra key: one error, at that key (the majority's shape
+    wins), not one "missing `due`" per other include."""
+    [diag] = check([str(BAD / "matrix-include-odd-one-out")]).diagnostics
+    assert diag.where == "sessions[0].matrix.include[17].due"
+
+
+def test_one_include_that_lacks_a_key_is_one_error(tmp_path: Path) -> None:
+    items = [f"{{t: T{i}, repo: api}}" for i in range(9)] + ["{t: T9}"]
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nsessions:\n  - name: n-${{ matrix.t }}\n    prompt: ${{ matrix.repo }}\n"
+        "    matrix:\n      include: [" + ", ".join(items) + "]\n"
+    )
+    [diag] = check([str(path)]).diagnostics
+    assert diag.where == "sessions[0].matrix.include[9]"
+    assert diag.message == (
+        "every include gives the same variables; this one lacks `repo`, which most give"
+    )
+
+
+def test_includes_that_make_one_name_are_named_not_told_to_template() -> None:
+    diagnostics = check([str(BAD / "matrix-include-same-name")]).diagnostics
+    assert [d.where for d in diagnostics] == [
+        "sessions[0].matrix.include[3]",
+        "sessions[0].matrix.include[4]",
+        "sessions[1].name",
+    ]
+    assert "`include[1]`" in diagnostics[0].message
+    assert "`include[0]`" in diagnostics[1].message
+
+
 def test_same_file_twice_is_read_once() -> None:
     one = GOOD / "include-only.yaml"
     result = check([str(GOOD), str(one)])

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
-from launcher.manifest import Node, format_path, load
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft7Validator
+
+from launcher.manifest import Node, check, format_path, load
 from launcher.manifest.aliases import MAX_ALIAS_CHARS, MAX_ALIAS_NODES
 
 
@@ -133,6 +140,19 @@ def test_bad_text_for_an_explicit_tag_is_a_problem() -> None:
     assert load(b"a: !!null ~\nb: !!null\nc: !!int 5\n").data == {"a": None, "b": None, "c": 5}
 
 
+def test_nesting_counts_aliases_and_merges_as_what_they_copy() -> None:
+    """`aK` is K + 1 levels tall; at the top it reaches level K + 2. A mapping that
+    merges it (`m: {<<: *aK}`) holds aK's keys, so it reaches K + 2 too, not K + 3."""
+    chain = "a0: &a0 {}\n" + "".join(f"a{i}: &a{i} {{not: *a{i - 1}}}\n" for i in range(1, 63))
+    assert load(chain.encode()).problems == []  # a62 reaches level 64
+    assert load((chain + "m: {<<: *a62}\n").encode()).problems == []
+    assert load((chain + "m: {<<: [*a1, *a62]}\n").encode()).problems == []
+    assert load((chain + "m: {<<: [{<<: *a62}]}\n").encode()).problems == []
+    for deeper in ("m: [*a62]\n", "m: {k: {<<: *a62}}\n", "m: {<<: [{k: *a62}]}\n"):
+        [problem] = load((chain + deeper).encode()).problems
+        assert "nested more than 64 levels deep once `*a62` is expanded" in problem.message
+
+
 def test_alias_to_a_mapping_under_a_rejected_key() -> None:
     for rejected in (b"a: 1\na", b"1"):
         doc = load(rejected + b": &x\n  k: {v: 1}\nb: *x\nc: &y {}\nd: *y\n")
@@ -144,3 +164,84 @@ def test_alias_to_a_mapping_under_a_rejected_key() -> None:
         assert doc.nodes[("b", "k")][:2] == (n + 2, 6)  # inner nodes at the anchor
         assert doc.nodes[("b", "k", "v")][:2] == (n + 2, 10)
         assert doc.nodes[("d",)][:2] == (n + 5, 4)  # not the dropped frame's nodes
+
+
+# --- JSON written as YAML means what JSON means (issue 9) ----------------------------
+
+# (schema, data, valid): the first two from the official JSON-Schema-Test-Suite,
+# tests/draft7/multipleOf.json ("small multiple of large integer", "float division =
+# inf"), as written there; the others exponent spellings JSON and YAML 1.2 allow.
+JSON_SUITE = [
+    ('{"type": "integer", "multipleOf": 1e-8}', "12391239123", True),
+    ('{"type": "integer", "multipleOf": 0.123456789}', "1e308", False),
+    ('{"minimum": -2.5e10, "maximum": 1E+3}', "1E3", True),
+    ('{"minimum": -2.5e10, "maximum": 1E+3}', "-2.6e10", False),
+    ('{"exclusiveMaximum": 5e-1}', "0.45", True),
+    ('{"exclusiveMaximum": 5e-1}', "5E-1", False),
+]
+
+
+@pytest.mark.parametrize(("schema", "data", "valid"), JSON_SUITE)
+def test_json_exponent_numbers_are_numbers(schema: str, data: str, valid: bool) -> None:
+    loaded = load(schema.encode())
+    assert loaded.problems == []
+    assert json.dumps(loaded.data) == json.dumps(json.loads(schema))  # same types, too
+    instance = load(data.encode()).data
+    assert json.dumps(instance) == json.dumps(json.loads(data))
+    assert Draft7Validator(loaded.data).is_valid(instance) is valid
+
+
+def test_the_suites_multipleof_schema_validates_in_a_manifest(tmp_path: Any) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nsessions:\n  - name: n\n    prompt: p\n"
+        '    structured_output_schema: {"type": "integer", "multipleOf": 1e-8}\n'
+        "    max_acu_limit: 3\n"
+    )
+    result = check([str(path)])
+    assert result.diagnostics == []
+    assert result.entries[0].request["structured_output_schema"]["multipleOf"] == 1e-8
+
+
+def test_yaml11_integer_surprises_stay_errors_beside_json_numbers(tmp_path: Any) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nsessions:\n  - name: n-${{ matrix.v }}\n    prompt: p\n"
+        "    matrix:\n      v: [010, 0x1F, 1:30, 1_000]\n    title: 1e3\n"
+    )
+    messages = [d.message for d in check([str(path)]).diagnostics]
+    assert len(messages) == 5
+    for text in ("010", "0x1F", "1:30", "1_000"):
+        assert any(m.startswith(f"`{text}` is read by YAML 1.1 as the integer") for m in messages)
+    assert 'got the number 1000.0 from unquoted `1e3`; quote it: "1e3"' in messages[-1]
+
+
+# Text YAML can carry as JSON writes it: json.dumps escapes C0 controls; YAML does not
+# allow C1 controls, a BOM, surrogates or non-characters raw, and reads U+2028/U+2029
+# as line breaks.
+JSON_TEXT = st.text(
+    st.characters(
+        exclude_categories=("Cs", "Zl", "Zp", "Co", "Cn"),
+        exclude_characters="\ufeff" + "".join(map(chr, range(0x7F, 0xA0))),
+    )
+)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES)
+def test_any_json_text_loads_as_json_loads_it(value: Any) -> None:
+    """JSON is YAML 1.2: the launcher reads a JSON text as `json.loads` does, numbers
+    (`1e-08`, `1e+16`, `5e-324`), strings (with escapes) and all."""
+    text = json.dumps(value, ensure_ascii=False)
+    doc = load(text.encode())
+    assert doc.problems == []
+    assert json.dumps(doc.data, ensure_ascii=False) == text

@@ -1,9 +1,9 @@
 """Manifests: PATH arguments → checked entries, or every diagnostic at once.
 
-The stages, one module each: `discover` (PATHs → files), `loader` with `compose`,
-`scalars` and `aliases` (strict YAML with positions), `matrix`, `templates` and `expand`
-(entries), `requests` and `output_schema` (checks), `messages` and `redact` (wording),
-and `check`, which runs them all and fills a `CheckResult`.
+The stages, one module each: `discover` (PATHs → files, read safely), `loader` with
+`compose`, `scalars` and `aliases` (strict YAML with positions), `matrix`, `templates`,
+`names` and `expand` (entries), `requests` and `output_schema` (checks), `messages` and
+`redact` (wording), and `check`, which runs them all and fills a `CheckResult`.
 """
 
 from launcher.manifest.check import CheckResult, check

@@ -10,8 +10,9 @@ from launcher.manifest.document import Document, Node, Path, Problem
 MAX_ALIAS_NODES = 100_000  # nodes copied through aliases, per file ("billion laughs" guard)
 MAX_ALIAS_CHARS = 10_000_000  # scalar text copied through aliases, per file (same guard, by size)
 
-# An anchored value, its nodes relative to it, and its scalar text in characters.
-Anchored = tuple[Any, list[tuple[Path, Node]], int]
+# An anchored value, its nodes relative to it, its scalar text in characters, and its
+# levels of nesting (0 for a scalar).
+Anchored = tuple[Any, list[tuple[Path, Node]], int, int]
 
 
 class AliasProblem(Exception):

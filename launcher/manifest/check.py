@@ -1,21 +1,24 @@
 """Diagnostics for manifests: YAML, the manifest schema, expansion, every request against
 the OpenAPI's CreateSessionParams, Draft 7 output schemas, and names across the run.
 
-`check` reads every file and keeps going after a bad one, so a user sees all problems
+`check` reads every file and keeps going after a bad one, and within a file past an
+expansion error (checking what is still meaningful, once), so a user sees all problems
 at once; it computes and never prints (a reporter renders the result).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from launcher.entry import Entry
 from launcher.errors import Diagnostic
-from launcher.manifest.discover import Source, find_manifests
-from launcher.manifest.document import Document, Finding, Path, describe, format_path
-from launcher.manifest.expand import SessionExpansion, expand_file
+from launcher.manifest.discover import Source, SourceError, find_manifests, read_source
+from launcher.manifest.document import Finding, describe, format_path
+from launcher.manifest.expand import expand_file
 from launcher.manifest.loader import load
+from launcher.manifest.names import RunNames
 from launcher.manifest.output_schema import output_schema_findings
 from launcher.manifest.redact import SecretText
 from launcher.manifest.requests import request_findings, shape_findings
@@ -32,11 +35,11 @@ class CheckResult:
 
 
 def check(paths: Sequence[str], *, run_key: str = "") -> CheckResult:
-    """Load, expand and check every manifest under `paths`."""
+    """Load, expand and check every manifest under `paths` (`-` reads stdin)."""
     sources, missing = find_manifests(paths)
     result = CheckResult(files=len(sources))
     diagnostics = {Diagnostic(arg, 1, 1, "", message) for arg, message in missing}
-    names: dict[str, tuple[str, int, Path]] = {}
+    names = RunNames()
     for source in sources:
         _check_file(source, run_key, names, result.entries, diagnostics)
     result.diagnostics = sorted(diagnostics)
@@ -46,15 +49,14 @@ def check(paths: Sequence[str], *, run_key: str = "") -> CheckResult:
 def _check_file(
     source: Source,
     run_key: str,
-    names: dict[str, tuple[str, int, Path]],
+    names: RunNames,
     entries: list[Entry],
     out: set[Diagnostic],
 ) -> None:
     try:
-        with open(source.path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        out.add(Diagnostic(source.path, 1, 1, "", f"cannot read the file: {exc.strerror}"))
+        raw = read_source(source)
+    except SourceError as exc:
+        out.add(Diagnostic(source.path, 1, 1, "", str(exc)))
         return
     doc = load(raw)
     hide = SecretText(doc)
@@ -75,9 +77,13 @@ def _check_file(
     expansion = expand_file(doc, source, run_key)
     findings.extend(expansion.findings)
     for session in expansion.sessions:
-        findings.extend(request_findings(session, doc))
-        findings.extend(output_schema_findings(session))
-        findings.extend(_name_findings(session, source, doc, names))
+        checks = itertools.chain(request_findings(session, doc), output_schema_findings(session))
+        findings.extend(f for f in checks if session.checked(f.path))
+        if session.names_known:
+            found = names.findings(
+                (e.name for e in session.entries), session.path, source.path, doc
+            )
+            findings.extend(found)
         entries.extend(session.entries)
     # Where the YAML level already said what is wrong with a value, say nothing more.
     quiet = {p.path for p in doc.problems if p.path}
@@ -88,25 +94,3 @@ def _check_file(
         line, col = (node.key_line, node.key_col) if finding.at_key and node.key_line else node[:2]
         message = hide(finding.path, finding.message, node[:2])
         out.add(Diagnostic(source.path, line, col, format_path(finding.path), message))
-
-
-def _name_findings(
-    session: SessionExpansion,
-    source: Source,
-    doc: Document,
-    names: dict[str, tuple[str, int, Path]],
-) -> Iterable[Finding]:
-    name_path: Path = (*session.path, "name")
-    here = (source.path, doc.node(name_path).line, session.path)
-    clashes: dict[tuple[str, int, Path], list[str]] = {}
-    for entry in session.entries:
-        other = names.setdefault(entry.name, here)
-        if other != here:
-            clashes.setdefault(other, []).append(entry.name)
-    for (file, line, path), clash in clashes.items():
-        more = f", and {len(clash) - 1} more names of this matrix" if len(clash) > 1 else ""
-        msg = (
-            f"name `{clash[0]}` is already used at {file}:{line} ({format_path(path)}){more}; "
-            "names must be unique across the run"
-        )
-        yield Finding(name_path, msg)

@@ -17,7 +17,10 @@ from launcher.manifest.aliases import AliasProblem, Anchors, apply_merges
 from launcher.manifest.document import Document, Node, Path, Problem
 from launcher.manifest.scalars import COLLECTION_TAGS, MERGE, key_problem, read_scalar, tag_of
 
-MAX_DEPTH = 64  # nesting levels; jsonschema recurses, so keep far from Python's limit
+MAX_DEPTH = (
+    64  # nesting levels, aliases expanded; jsonschema recurses, so keep far from Python's limit
+)
+MAX_NODES = 500_000  # values per file, aliases expanded: bounds memory (~350 bytes a node)
 
 
 class Abort(Exception):
@@ -34,6 +37,8 @@ class _Frame:
     order_start: int  # where its nodes start in the composer's `order`
     dropped: bool  # its key was rejected: compose it (to keep parsing) but keep it nowhere
     chars: int = 0  # scalar text inside, aliases expanded (for the alias size budget)
+    height: int = 1  # levels of nesting inside, itself included, aliases expanded
+    level: int = 1  # its nesting level, as YAML means it (see `Composer.level`)
     key: str | None = None
     key_node: Node | None = None
     key_bad: bool = False  # the pending key was rejected; drop its value
@@ -45,6 +50,12 @@ class _Frame:
     @property
     def wants_key(self) -> bool:
         return isinstance(self.value, dict) and self.expect_key
+
+    @property
+    def merging(self) -> bool:
+        """Whether the next value is a `<<` merge value."""
+        node = self.key_node
+        return isinstance(self.value, dict) and node is not None and node.kind == "merge"
 
     def take_key(self, event: yaml.ScalarEvent, node: Node, order_len: int) -> Problem | None:
         """Accept the scalar as the next key, or say why not (the value will be dropped)."""
@@ -81,8 +92,13 @@ class _Frame:
             key_line=self.key_node.line, key_col=self.key_node.col
         )
 
-    def place(self, value: Any, path: Path | None, chars: int) -> None:
+    def place(self, value: Any, path: Path | None, chars: int, height: int) -> None:
         self.chars += chars
+        if self.merging:
+            # Merged keys sit beside the mapping's own: a merged mapping (or a list of
+            # them) adds its children's levels, not its own.
+            height -= 2 if isinstance(value, list) else 1
+        self.height = max(self.height, height + 1)
         if isinstance(self.value, list):
             self.value.append(value)
             return
@@ -105,6 +121,7 @@ class Composer:
         self.dropped = 0  # frames composed under a rejected key, numbered for their paths
         self.fatal = False
         self.documents = 0
+        self.count = 0  # nodes recorded, aliases expanded
 
     def problem(self, node: Node, path: Path, message: str, *, fatal: bool = False) -> None:
         self.doc.problems.append(Problem(node.line, node.col, path, message))
@@ -138,13 +155,28 @@ class Composer:
     def slot(self, node: Node) -> tuple[Path | None, Node]:
         return self.stack[-1].slot(node) if self.stack else ((), node)
 
-    def place(self, value: Any, path: Path | None, chars: int) -> None:
+    def place(self, value: Any, path: Path | None, chars: int, height: int = 0) -> None:
         if self.stack:
-            self.stack[-1].place(value, path, chars)
+            self.stack[-1].place(value, path, chars, height)
         else:
             self.doc.data = value
 
+    def level(self, value_is_list: bool) -> int:
+        """The nesting level the next value sits at, counting as YAML means it: a merged
+        mapping's keys sit beside the mapping's own, so a merge value sits at the
+        mapping's level (a list of them, one level above it)."""
+        if not self.stack:
+            return 1
+        top = self.stack[-1]
+        if top.merging:
+            return top.level - 1 if value_is_list else top.level
+        return top.level + 1
+
     def record(self, path: Path | None, node: Node) -> None:
+        self.count += 1
+        if self.count > MAX_NODES:
+            msg = f"the file holds more than {MAX_NODES:,} values (aliases expanded); split it up"
+            self.problem(node, (), msg, fatal=True)
         if path is not None:
             self.doc.nodes[path] = node
             self.order.append(path)
@@ -169,7 +201,7 @@ class Composer:
         if message is not None:
             self.problem(node, path or (), message)
         if event.anchor:
-            self.anchors.define(event.anchor, (value, [((), node)], len(event.value)))
+            self.anchors.define(event.anchor, (value, [((), node)], len(event.value), 0))
         self.record(path, node)
         self.place(value, path, len(event.value))
 
@@ -189,7 +221,9 @@ class Composer:
             self.dropped += 1
             path = ("<<dropped>>", self.dropped)
         self.record(path, node)
-        self.stack.append(_Frame(value, path, event.anchor, len(self.order) - 1, dropped))
+        level = self.level(isinstance(value, list))
+        frame = _Frame(value, path, event.anchor, len(self.order) - 1, dropped, level=level)
+        self.stack.append(frame)
 
     def end(self) -> None:
         frame = self.stack.pop()
@@ -202,17 +236,24 @@ class Composer:
                 for p in self.order[frame.order_start :]
                 if p[:n] == frame.path and p in self.doc.nodes
             ]
-            self.anchors.define(frame.anchor, (frame.value, sub, frame.chars))
-        self.place(frame.value, None if frame.dropped else frame.path, frame.chars)
+            self.anchors.define(frame.anchor, (frame.value, sub, frame.chars, frame.height))
+        path = None if frame.dropped else frame.path
+        self.place(frame.value, path, frame.chars, frame.height)
 
     def alias(self, event: yaml.AliasEvent, node: Node) -> None:
         self.refuse_key(node, "an alias")
         path, node = self.slot(node)
         try:
-            value, sub, chars = self.anchors.expand(str(event.anchor))
+            value, sub, chars, height = self.anchors.expand(str(event.anchor))
         except AliasProblem as exc:
             self.problem(node, path or (), str(exc), fatal=True)
             raise  # unreachable: a fatal problem aborts
+        if self.level(isinstance(value, list)) + height - 1 > MAX_DEPTH:
+            msg = (
+                f"nested more than {MAX_DEPTH} levels deep once `*{event.anchor}` is expanded "
+                "(an alias nests as deep as what it copies)"
+            )
+            self.problem(node, path or (), msg, fatal=True)
         if path is not None:
             # The alias itself stands where it is written; the nodes inside stay at the
             # anchor's lines, where a fix would be made.
@@ -222,4 +263,4 @@ class Composer:
             self.record(path, root)
             for rel, inner in sub[1:]:
                 self.record(path + rel, inner)
-        self.place(value, path, chars)
+        self.place(value, path, chars, height)

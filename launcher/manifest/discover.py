@@ -1,22 +1,38 @@
-"""PATH arguments → the manifest files they name: a file as given, a folder walked for
-`*.yaml`/`*.yml` in sorted path order, each file read once however often it is named."""
+"""PATH arguments → the manifest files they name, and their bytes read safely: a file as
+given, a folder walked for `*.yaml`/`*.yml` in sorted path order, `-` for stdin, each file
+read once however often it is named, and only regular files, up to a size cap."""
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+STDIN_ARG = "-"
+STDIN_NAME = "<stdin>"
+MAX_FILE_BYTES = 4 * 1024 * 1024  # per manifest; bounds the memory and time of one file
 
 
 @dataclass(frozen=True)
 class Source:
-    """One manifest file: `file` relative to its PATH argument, `path` openable as given."""
+    """One manifest file: `file` relative to its PATH argument (`-` for stdin, so ledger ids
+    read `-#NAME`), `path` openable as given (`<stdin>` in diagnostics)."""
 
     arg: str
     file: str
     path: str
+
+    @property
+    def is_stdin(self) -> bool:
+        return self.arg == STDIN_ARG
+
+
+class SourceError(Exception):
+    """A manifest that cannot be read as one: not a regular file, too large, unreadable."""
 
 
 def find_manifests(paths: Sequence[str]) -> tuple[list[Source], list[tuple[str, str]]]:
@@ -29,7 +45,9 @@ def find_manifests(paths: Sequence[str]) -> tuple[list[Source], list[tuple[str, 
     seen: set[str] = set()
     for arg in paths:
         found: list[Source] = []
-        if os.path.isdir(arg):
+        if arg == STDIN_ARG:
+            found.append(Source(arg, STDIN_ARG, STDIN_NAME))
+        elif os.path.isdir(arg):
             for rel in _walk(arg):
                 found.append(Source(arg, rel, os.path.join(arg, *rel.split("/"))))
             if not found:
@@ -39,11 +57,69 @@ def find_manifests(paths: Sequence[str]) -> tuple[list[Source], list[tuple[str, 
         else:
             missing.append((arg, "no such file or folder"))
         for source in found:
-            real = os.path.realpath(source.path)
+            real = STDIN_NAME if source.is_stdin else os.path.realpath(source.path)
             if real not in seen:
                 seen.add(real)
                 sources.append(source)
     return sources, missing
+
+
+def read_source(source: Source, stdin: BinaryIO | None = None) -> bytes:
+    """The bytes of one manifest, at most MAX_FILE_BYTES of them. Raises SourceError for
+    anything but a regular file (or stdin), never blocking on a FIFO or a device."""
+    if source.is_stdin:
+        return _read_stdin(stdin or getattr(sys.stdin, "buffer", None))
+    try:
+        _regular(os.stat(source.path).st_mode)
+        # O_NONBLOCK: a FIFO swapped in after the stat must not block the open either;
+        # fstat then checks the file actually opened.
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(source.path, flags | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            _regular(st.st_mode)
+            if st.st_size > MAX_FILE_BYTES:
+                raise SourceError(_too_large(st.st_size))
+            return _capped(f.read(MAX_FILE_BYTES + 1))
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def _read_stdin(stream: BinaryIO | None) -> bytes:
+    if stream is None:
+        raise SourceError("cannot read stdin: it is closed")
+    try:
+        return _capped(stream.read(MAX_FILE_BYTES + 1))
+    except OSError as exc:
+        raise SourceError(f"cannot read stdin: {exc.strerror or exc}") from None
+
+
+def _regular(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    kind = next((f" but {word}" for test, word in kinds if test(mode)), "")
+    raise SourceError(f"not a regular file{kind}; a manifest must be a regular file")
+
+
+def _capped(raw: bytes) -> bytes:
+    if len(raw) > MAX_FILE_BYTES:
+        raise SourceError(_too_large(None))
+    return raw
+
+
+def _too_large(size: int | None) -> str:
+    got = f"is {size:,} bytes" if size is not None else "is larger than that"
+    return (
+        f"a manifest may be at most {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+        f"({MAX_FILE_BYTES:,} bytes); this one {got}: split it into several files"
+    )
 
 
 def _walk(root: str) -> Iterator[str]:

@@ -5,14 +5,19 @@ Also the words used to point at a place (`sessions[2].title`) and to name a valu
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 Path = tuple[str | int, ...]
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+# Characters that do not show as themselves: controls, invisible formatting (bidi
+# overrides, zero-width), line and paragraph separators, lone surrogates.
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
 class Node(NamedTuple):
@@ -59,6 +64,18 @@ class Document:
             path = path[:-1]
         return self.nodes.get(path, Node(1, 1))
 
+    def value(self, path: Path) -> Any:
+        """The value at `path` in `data`, or None when there is none."""
+        data = self.data
+        for part in path:
+            if isinstance(data, list) and isinstance(part, int) and part < len(data):
+                data = data[part]
+            elif isinstance(data, dict):
+                data = data.get(part)
+            else:
+                return None
+        return data
+
 
 def format_path(path: Iterable[str | int]) -> str:
     """`sessions[2].max_acu_limit`; keys that are not identifiers as `["a b"]`."""
@@ -95,3 +112,23 @@ def quote_hint(node: Node) -> str:
     if node.plain is None or node.kind == "null":
         return ""
     return f' from unquoted `{node.plain}`; quote it: "{node.plain}"'
+
+
+def is_invisible(char: str) -> bool:
+    return unicodedata.category(char) in INVISIBLE_CATEGORIES
+
+
+def visible(text: str) -> str:
+    """The text with every character that does not show as itself written `\\u202e`, so
+    a message shows what is there and cannot reorder or hide the line it is on."""
+    if not any(is_invisible(c) for c in text):
+        return text
+    return "".join(
+        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if is_invisible(c) else c
+        for c in text
+    )
+
+
+def shown_values(values: Mapping[str, Any]) -> str:
+    """A matrix combination for a message: `{"repo": "api", "n": 1}`, invisibles escaped."""
+    return visible(json.dumps(dict(values), ensure_ascii=False))

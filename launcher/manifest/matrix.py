@@ -1,19 +1,44 @@
 """A session's `matrix` → its combinations (SPEC §2): the product of its variables, minus
-`exclude`, plus `include`, with a finding for every part that does nothing or too much."""
+`exclude`, plus `include`, with a finding for every part that does nothing or too much,
+one per mistake (an include that differs from the others is the one reported)."""
 
 from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from collections import Counter
+from typing import Any, NamedTuple
 
-from launcher.manifest.document import Finding, Path
+from launcher.manifest.document import Finding, Path, shown_values
 
 MAX_COMBINATIONS = 50_000  # per session: a typo like a 1000×1000 matrix fails at once
 MATRIX_KEYWORDS = ("include", "exclude")
 
 
-def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[str, Any]] | None:
+class Combination(NamedTuple):
+    """The values of one combination, and which include made it (None: the product)."""
+
+    values: dict[str, Any]
+    include: int | None = None
+
+    def describe(self) -> str:
+        where = f"`include[{self.include}]` " if self.include is not None else "the combination "
+        return where + shown_values(self.values)
+
+
+def declared_variables(matrix: Any) -> set[str] | None:
+    """The variable names a matrix declares, even when it is unusable; None when it is
+    not a mapping at all (then any name may have been meant)."""
+    if not isinstance(matrix, dict):
+        return None
+    names = {str(k) for k in matrix if k not in MATRIX_KEYWORDS}
+    include = matrix.get("include")
+    if not names and isinstance(include, list):
+        names = {str(k) for item in include if isinstance(item, dict) for k in item}
+    return names
+
+
+def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[Combination] | None:
     """The matrix's combinations (SPEC §2), or None when its shape is unusable."""
     if not isinstance(matrix, dict):
         return None
@@ -27,12 +52,10 @@ def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[
     if not variables and not include:
         findings.append(Finding(path, "a matrix needs at least one variable (or an include)"))
         return None
-    names = list(variables) or sorted(
-        {k for item in include if isinstance(item, dict) for k in item}
-    )
-    ok = _items_ok(names, exclude, include, path, findings)
-    if ok is None:
-        return None
+    if not all(isinstance(item, dict) for item in (*include, *exclude)):
+        return None  # the shape check says so
+    names = list(variables) or _majority_keys(include)
+    ok = _items_ok(names, bool(variables), exclude, include, path, findings)
     size = math.prod(len(v) for v in variables.values()) if variables else 0
     if size + len(include) > MAX_COMBINATIONS:
         msg = (
@@ -47,30 +70,58 @@ def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[dict[
     return _combine(variables, names, exclude, include, path, findings)
 
 
+def _majority_keys(include: list[dict[str, Any]]) -> list[str]:
+    """The variables of a matrix of includes only: the keys most includes give (the first
+    such set on a tie), so that the one include that differs is the one reported."""
+    shapes = Counter(frozenset(item) for item in include)
+    return sorted(shapes.most_common(1)[0][0]) if shapes else []
+
+
 def _items_ok(
-    names: list[str], exclude: list[Any], include: list[Any], path: Path, findings: list[Finding]
-) -> bool | None:
+    names: list[str],
+    product: bool,
+    exclude: list[dict[str, Any]],
+    include: list[dict[str, Any]],
+    path: Path,
+    findings: list[Finding],
+) -> bool:
     """Whether every include and exclude names only matrix variables (and an include all
-    of them); None when one is not a mapping at all (the shape check says so)."""
-    listed = ", ".join(f"`{n}`" for n in names) or "none"
+    of them); a finding for each one that does not."""
     ok = True
     for word, items in (("exclude", exclude), ("include", include)):
         for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                return None
-            for key in item:
-                if key not in names:
-                    msg = f"`{key}` is not a matrix variable (variables: {listed})"
-                    findings.append(Finding((*path, word, i, key), msg, at_key=True))
-                    ok = False
-            missing = [n for n in names if n not in item]
-            if word == "include" and missing:
-                msg = "an include gives every matrix variable; missing " + ", ".join(
-                    f"`{n}`" for n in missing
-                )
-                findings.append(Finding((*path, word, i), msg))
-                ok = False
+            found = _item_findings(word, item, names, product, (*path, word, i))
+            findings.extend(found)
+            ok = ok and not found
     return ok
+
+
+def _item_findings(
+    word: str, item: dict[str, Any], names: list[str], product: bool, where: Path
+) -> list[Finding]:
+    listed = ", ".join(f"`{n}`" for n in names) or "none"
+    out: list[Finding] = []
+    for key in item:
+        if key in names:
+            continue
+        if product or word == "exclude":
+            msg = f"`{key}` is not a matrix variable (variables: {listed})"
+        else:
+            msg = (
+                f"`{key}` is not given by the other includes (most give {listed}); "
+                "every include gives the same variables"
+            )
+        out.append(Finding((*where, key), msg, at_key=True))
+    missing = ", ".join(f"`{n}`" for n in names if n not in item)
+    if word == "include" and missing:
+        msg = (
+            f"an include gives every matrix variable; missing {missing}"
+            if product
+            else f"every include gives the same variables; this one lacks {missing}, "
+            "which most give"
+        )
+        out.append(Finding(where, msg))
+    return out
 
 
 def _report_unmatched(
@@ -94,24 +145,32 @@ def _combine(
     include: list[Any],
     path: Path,
     findings: list[Finding],
-) -> list[dict[str, Any]]:
+) -> list[Combination]:
     """The product minus the excludes, then each include that makes a new combination."""
-    combos: list[dict[str, Any]] = []
+    combos: list[Combination] = []
     if variables:
         keys = list(variables)
         for values in itertools.product(*variables.values()):
             combo = dict(zip(keys, values, strict=True))
             if not any(all(_same(combo[k], v) for k, v in ex.items()) for ex in exclude):
-                combos.append(combo)
-    made = {tuple(str(c[n]) for n in names) for c in combos}
+                combos.append(Combination(combo))
+    made: dict[tuple[str, ...], Combination] = {
+        tuple(str(c.values[n]) for n in names): c for c in combos
+    }
     for i, item in enumerate(include):
         made_by = tuple(str(item[n]) for n in names)
         if made_by in made:
-            msg = f"`include[{i}]` repeats a combination the matrix already makes"
+            first = made[made_by]
+            which = (
+                f"`include[{first.include}]`"
+                if first.include is not None
+                else "a combination the matrix's variables already make"
+            )
+            msg = f"`include[{i}]` repeats {which} ({shown_values(item)}); remove it"
             findings.append(Finding((*path, "include", i), msg))
             continue
-        made.add(made_by)
-        combos.append(dict(item))
+        made[made_by] = Combination(dict(item), i)
+        combos.append(made[made_by])
     return combos
 
 

@@ -11,8 +11,22 @@ from typing import Any
 
 from jsonschema import ValidationError
 
-from launcher.manifest.document import Document, Finding, Node, Path, describe, quote_hint
+from launcher.manifest.document import (
+    Document,
+    Finding,
+    Node,
+    Path,
+    describe,
+    quote_hint,
+    visible,
+)
+from launcher.manifest.templates import MATRIX_TEMPLATE
 
+_SHOWN_CHARS = 60  # of a string value shown in a message
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LIST_ITEMS = re.compile(r"[\w./@+-]+(, ?[\w./@+-]+)*")
+_BOOLEAN_WORDS = {"true": "true", "false": "false", "yes": "true", "no": "false"}
 _TYPE_WORDS = {
     "string": "a string",
     "integer": "an integer",
@@ -52,9 +66,11 @@ def explain(
                 yield from explain(sub, to_manifest, doc, note)
             return
         expected = [t for s in error.context for t in _as_list(s.validator_value)]
-        yield Finding(path, _type_message(expected, instance, node) + note)
+        written = doc.value(path) if doc is not None else instance
+        yield Finding(path, _type_message(expected, instance, node, path, written) + note)
     elif kind == "type":
-        yield Finding(path, _type_message(_as_list(value), instance, node) + note)
+        written = doc.value(path) if doc is not None else instance
+        yield Finding(path, _type_message(_as_list(value), instance, node, path, written) + note)
     elif kind == "required":
         for key in value:
             if isinstance(instance, dict) and key not in instance:
@@ -83,13 +99,43 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _type_message(expected: list[str], instance: Any, node: Node) -> str:
+def _type_message(expected: list[str], instance: Any, node: Node, path: Path, written: Any) -> str:
     words = " or ".join(dict.fromkeys(_TYPE_WORDS.get(t, t) for t in expected))
     got = describe(instance)
     if instance is None and node.plain == "":
         got = "nothing (an empty value)"
     hint = quote_hint(node) if "string" in expected else ""
+    if isinstance(instance, str) and "session_secrets" not in path:  # may be a misplaced secret
+        got = f"the string {_shown_string(instance)}"
+        hint = _unquote_hint(expected, instance, written)
     return f"expected {words}, got {got}{hint}"
+
+
+def _shown_string(text: str) -> str:
+    short = text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+    return visible(json.dumps(short, ensure_ascii=False))
+
+
+def _unquote_hint(expected: list[str], text: str, written: Any) -> str:
+    """What to write instead of a string that should have been a number, a boolean or a
+    list: the quotes removed (or, when a template made it, the matrix value's quotes)."""
+    fix = ""
+    number = _INTEGER.fullmatch(text) if "integer" in expected else None
+    if "number" in expected:
+        number = _NUMBER.fullmatch(text)
+    if number:
+        fix = text
+    elif "boolean" in expected and text.lower() in _BOOLEAN_WORDS:
+        fix = _BOOLEAN_WORDS[text.lower()]
+    elif "array" in expected and _LIST_ITEMS.fullmatch(text):
+        return f"; write a list: [{text}]" if written == text else ""
+    if not fix:
+        return ""
+    if written == text:
+        return f"; remove the quotes: {fix}" if fix == text else f"; write {fix}, without quotes"
+    if isinstance(written, str) and MATRIX_TEMPLATE.fullmatch(written):
+        return f"; the matrix value is quoted: write it as {fix}"
+    return ""
 
 
 def _missing(key: str, path: Path) -> str:

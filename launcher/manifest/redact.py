@@ -3,8 +3,6 @@ show its text (a quote hint, a YAML reading) is replaced by one that does not.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from launcher.entry import is_secret_value
 from launcher.manifest.document import Document, Path
 
@@ -21,7 +19,7 @@ class SecretText:
         for path, node in doc.nodes.items():
             if is_secret_value(path):
                 self.positions.add(node[:2])
-                value = _value_at(doc.data, path)
+                value = doc.value(path)
                 shown = [node.plain or ""]
                 if isinstance(value, (str, int, float)):
                     shown.append(str(value))
@@ -35,14 +33,3 @@ class SecretText:
         if "`" in message or any(t in message for t in self.texts.get(path, ())):
             return SECRET_MESSAGE
         return message
-
-
-def _value_at(data: Any, path: Path) -> Any:
-    for part in path:
-        if isinstance(data, list) and isinstance(part, int) and part < len(data):
-            data = data[part]
-        elif isinstance(data, dict):
-            data = data.get(part)
-        else:
-            return None
-    return data

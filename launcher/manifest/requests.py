@@ -59,6 +59,6 @@ def request_findings(session: SessionExpansion, doc: Document) -> Iterable[Findi
 def _entry_note(session: SessionExpansion, entry: Entry, error: ValidationError) -> str:
     """Names the expanded entry when the value at fault comes from a matrix template."""
     field_name = error.absolute_path[0] if error.absolute_path else None
-    if field_name in session.templated and len(session.entries) > 1:
+    if field_name in session.templated and len(session.entries) > 1 and session.names_known:
         return f" (in entry `{entry.name}`)"
     return ""

@@ -1,6 +1,7 @@
-"""YAML scalars → plain values, the YAML 1.1 way PyYAML reads them, with the text kept for
-a plain scalar that became something other than a string (so a message can say "quote it"),
-and the YAML 1.1 readings a user rarely means (dates, `010` as 8)."""
+"""YAML scalars → plain values, the YAML 1.1 way PyYAML reads them except that numbers
+with an exponent read as JSON reads them (`1e-8`), with the text kept for a plain scalar
+that became something other than a string (so a message can say "quote it"), and the
+YAML 1.1 readings a user rarely means (dates, `010` as 8)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ COLLECTION_TAGS = ("!", TAG + "map", TAG + "seq")
 _SCALAR_TAGS = {STR, NULL, BOOL, INT, FLOAT, TIMESTAMP, "!"}
 _NULL_TEXTS = ("", "~", "null", "Null", "NULL")
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+# Numbers with an exponent that JSON and YAML 1.2 read as numbers but YAML 1.1 as strings
+# (it wants a dot and a signed exponent: `1.0e+3`): `1e-8`, `1E+3`, `-2.5e10`, `5e3`.
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 _resolver = Resolver()
 _constructor = SafeConstructor()
@@ -32,7 +36,11 @@ def tag_of(event: yaml.ScalarEvent) -> str:
         return str(event.tag)
     if event.tag == "!" or not event.implicit[0]:
         return STR
-    return str(_resolver.resolve(yaml.ScalarNode, event.value, event.implicit))  # type: ignore[no-untyped-call]
+    tag = str(_resolver.resolve(yaml.ScalarNode, event.value, event.implicit))  # type: ignore[no-untyped-call]
+    # JSON written as YAML means what JSON means: `multipleOf: 1e-8` is a number.
+    if tag == STR and _EXPONENT_NUMBER.fullmatch(event.value):
+        return FLOAT
+    return tag
 
 
 def read_scalar(event: yaml.ScalarEvent, node: Node) -> tuple[Any, Node, str | None]:

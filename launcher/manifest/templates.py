@@ -10,17 +10,20 @@ import re
 from typing import Any
 
 from launcher.entry import ENV_TEMPLATE, is_secret_value
-from launcher.manifest.document import Finding, Path
+from launcher.manifest.document import Finding, Path, visible
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}")
 MATRIX_TEMPLATE = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
 
 
 class TemplateCheck:
-    """Checks the templates of one session's values against its matrix variables,
-    adding a `Finding` for each one that is wrong."""
+    """Checks the templates of one session's values against its matrix variables (None
+    when its matrix is unusable: then any variable may have been meant), adding a
+    `Finding` for each one that is wrong."""
 
-    def __init__(self, session_name: Any, variables: set[str], findings: list[Finding]) -> None:
+    def __init__(
+        self, session_name: Any, variables: set[str] | None, findings: list[Finding]
+    ) -> None:
         self.session_name = session_name
         self.variables = variables
         self.findings = findings
@@ -35,7 +38,7 @@ class TemplateCheck:
         secret = len(rpath) == 3 and is_secret_value(rpath)  # the value itself, not inside it
         for m in TEMPLATE.finditer(text):
             if var := MATRIX_TEMPLATE.fullmatch(m.group(0)):
-                if var.group(1) not in self.variables:
+                if self.variables is not None and var.group(1) not in self.variables:
                     self.findings.append(Finding(mpath, self._undefined(var.group(1))))
                     ok = False
             elif ENV_TEMPLATE.fullmatch(m.group(0)):
@@ -78,7 +81,10 @@ class TemplateCheck:
         return found, ok
 
     def _undefined(self, name: str) -> str:
-        where = f"session `{self.session_name}`"
+        if isinstance(self.session_name, str):
+            where = f"session `{visible(self.session_name)}`"
+        else:
+            where = "this session"
         if not self.variables:
             return f"undefined matrix variable `{name}`: {where} has no matrix"
         listed = ", ".join(f"`{v}`" for v in sorted(self.variables))
@@ -89,7 +95,7 @@ def substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:
     """`${{ matrix.X }}` replaced in every string. In a field the API types as an integer,
     a string that is exactly one template of an integer variable becomes that integer (so
     `max_acu_limit: ${{ matrix.acu }}` works); elsewhere it stays a string (`title: ${{
-    matrix.pr }}` is the text "101")."""
+    matrix.pr }}` is the text "101"). A variable the combination lacks stays as written."""
     if isinstance(value, str):
         if "${{" not in value:
             return value
@@ -99,7 +105,7 @@ def substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:
 
         def one(m: re.Match[str]) -> str:
             var = MATRIX_TEMPLATE.fullmatch(m.group(0))
-            return str(combo[var.group(1)]) if var else m.group(0)
+            return str(combo[var.group(1)]) if var and var.group(1) in combo else m.group(0)
 
         return TEMPLATE.sub(one, value)
     if isinstance(value, dict):
