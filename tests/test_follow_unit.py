@@ -180,21 +180,30 @@ def test_poll_pages_by_tag_and_gets_only_what_lists_missed(shape: str) -> None:
 def test_poll_stops_listing_once_every_watched_session_is_seen() -> None:
     rows = [{"session_id": f"s{i}"} for i in range(1000)]
     api = FakeApi({"t": rows})
-    anyio.run(poll_once, api, {"s5": "t", "s150": "t"}, {"t": 1000}, FAST)
+    watched: dict[str, str | None] = {f"s{i}": "t" for i in range(100, 150)}
+    anyio.run(poll_once, api, watched, {"t": 1000}, FAST)
     assert len(api.lists) == 2 and not api.gets
+
+
+def test_poll_gets_each_when_fewer_are_left_than_pages() -> None:
+    api = FakeApi({"t": [{"session_id": f"s{i}"} for i in range(1000)]})
+    result = anyio.run(poll_once, api, {"s1": "t", "s999": "t"}, {"t": 1000}, FAST)
+    assert not api.lists and sorted(api.gets) == ["s1", "s999"] and len(result.seen) == 2
 
 
 def test_poll_cannot_page_forever_when_the_filter_is_ignored() -> None:
     rows = [{"session_id": f"other{i}"} for i in range(10_000)]
     api = FakeApi({"t": rows})
-    anyio.run(poll_once, api, {"s1": "t"}, {"t": 1}, FAST)
-    assert len(api.lists) == 2 and api.gets == ["s1"]
+    watched: dict[str, str | None] = {f"s{i}": "t" for i in range(5)}
+    anyio.run(poll_once, api, watched, {"t": 5}, FAST)
+    assert len(api.lists) == 2 and len(api.gets) == 5
 
 
 def test_poll_retries_a_503() -> None:
     api = FakeApi({"t": [{"session_id": "s1", "status": "blocked"}]})
     api.fail_next = 2
-    result = anyio.run(poll_once, api, {"s1": "t"}, {"t": 1}, FAST)
+    watched: dict[str, str | None] = {"s1": "t", "s2": "t"}
+    result = anyio.run(poll_once, api, watched, {"t": 1}, FAST)
     assert result.seen["s1"].status == "blocked" and len(api.lists) == 3
 
 
