@@ -199,6 +199,17 @@ def test_cancel_terminates_exactly_the_active_sessions(
     manifest, ledger = write_follow_manifest(tmp_path / "m.yaml", specs), tmp_path / "l.jsonl"
     assert run_launcher("run", str(manifest), "--ledger", str(ledger), env=env).returncode == 0
     time.sleep(1.0)  # `quick` has finished by now
+    watching = start_launcher("watch", str(manifest), "--ledger", str(ledger), env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not Path(f"{ledger}.lock").read_text():
+            time.sleep(0.1)  # the lock file names its holder once the watch holds it
+        held = run_launcher("cancel", str(manifest), "--ledger", str(ledger), env=env)
+        assert held.returncode == 4 and "is held by run" in held.stderr
+    finally:
+        watching.kill()
+        watching.communicate(timeout=10)
+    assert stats(handle)["deletes"] == 0
     res = run_launcher(
         "cancel",
         str(manifest),
@@ -341,3 +352,23 @@ def test_no_secret_or_api_key_in_follow_output(
         assert "rejected the credentials" in denied.stderr
         outs.append(denied)
     assert_no_secrets(ledger.read_text(), *(o.stdout + o.stderr for o in outs))
+
+
+def test_bad_follow_arguments_are_usage_errors(tmp_path: Path) -> None:
+    manifest = write_follow_manifest(tmp_path / "m.yaml", [("a", ())])
+    ledger = str(tmp_path / "none.jsonl")
+    env = launcher_env("http://127.0.0.1:9")
+    cases = [
+        (("results", str(manifest), "--ledger", ledger), "no ledger at"),
+        (("watch", str(manifest), "--ledger", ledger, "--poll-interval", "0"), "--poll-interval"),
+        (("message", str(manifest), "--ledger", ledger), "give the message as TEXT or with"),
+        (
+            ("message", str(manifest), "--ledger", ledger, "--file", str(tmp_path / "nope")),
+            "cannot read --file",
+        ),
+        (("watch", str(tmp_path / "missing.yaml"), "--ledger", ledger), "missing.yaml"),
+    ]
+    for args, words in cases:
+        res = run_launcher(*args, env=env)
+        assert res.returncode == 2, (args, res.stderr)
+        assert words in res.stdout + res.stderr and "Traceback" not in res.stderr

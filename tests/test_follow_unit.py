@@ -291,3 +291,21 @@ def test_results_csv_flattens_output_and_defuses_formulas() -> None:
     header, row = out.getvalue().splitlines()
     assert header.startswith("entry,name,key,session_id,url,status,pull_request_url")
     assert '"{""x"": [1]}"' in row and "'=HYPERLINK" in row
+
+
+def test_live_line_counts_and_plain_lines() -> None:
+    from launcher.follow.render import WatchReporter
+
+    targets = [_target("working"), _target("blocked"), _target("finished"), _target("finished")]
+    err, out = io.StringIO(), io.StringIO()
+    live = WatchReporter("text", str, live=True, out=out, err=err)
+    live.tick(targets, force=True)
+    assert "1 working · 1 blocked · 2 finished · 0 expired" in err.getvalue()
+    assert out.getvalue() == ""  # on a terminal, no line per change
+    plain_out = io.StringIO()
+    plain = WatchReporter("text", str, live=False, out=plain_out, err=io.StringIO())
+    hostile = _target("finished")
+    hostile.pull_request_url = "https://e/\x1b[2Jpr"
+    plain.change(hostile)
+    plain.tick(targets, force=True)
+    assert "\x1b" not in plain_out.getvalue() and "PR https://e/\\x1b[2Jpr" in plain_out.getvalue()
