@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from launcher.client import ApiError
-from launcher.entry import Entry, add_batch_tag
+from launcher.entry import Entry, add_batch_tag, batch_tag
 from launcher.follow.outputcheck import check_output
 from launcher.follow.poll import RetryPolicy, poll_once, rows_of
 from launcher.follow.results import write_results
@@ -218,15 +218,16 @@ def test_rows_of_rejects_other_shapes() -> None:
 
 def test_batch_tag_only_when_there_is_room() -> None:
     body: dict[str, Any] = {"tags": ["a"] * 49}
-    assert add_batch_tag(body, "r1") == "launcher-batch:r1" and len(body["tags"]) == 50
+    tag = batch_tag("r1")
+    assert add_batch_tag(body, tag) == "launcher-batch:r1" and len(body["tags"]) == 50
     full: dict[str, Any] = {"tags": ["a"] * 50}
-    assert add_batch_tag(full, "r1") is None and len(full["tags"]) == 50
+    assert add_batch_tag(full, tag) is None and len(full["tags"]) == 50
 
 
 def test_batch_tag_is_not_part_of_the_dispatch_key() -> None:
     e = entry("k")
     body = e.body({})
-    add_batch_tag(body, "r1")
+    add_batch_tag(body, batch_tag("r1"))
     assert entry("k").key == e.key and "launcher-batch:r1" not in e.masked_body().get("tags", [])
 
 
