@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -67,9 +68,27 @@ def _connection(args: argparse.Namespace, entries: Sequence[Entry]) -> Connectio
 
 
 async def _with_client(conn: Connection, work: Callable[[DevinClient], Awaitable[T]]) -> T:
+    """`work` with an API client; SIGINT or SIGTERM stops it between ledger appends (each
+    is durable once written) and ends the command with exit 130."""
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
-    async with httpx.AsyncClient(base_url=conn.base_url, timeout=timeout) as http:
-        return await work(DevinClient(http, conn.api_key, conn.redact))
+    done: list[T] = []
+    async with (
+        httpx.AsyncClient(base_url=conn.base_url, timeout=timeout) as http,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(on_signal)
+        done.append(await work(DevinClient(http, conn.api_key, conn.redact)))
+        tg.cancel_scope.cancel()
+    if not done:
+        raise KeyboardInterrupt
+    return done[0]
 
 
 def watch_settings(args: argparse.Namespace) -> WatchSettings:
