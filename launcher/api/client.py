@@ -7,6 +7,8 @@ outcome values (`launcher.api.outcomes`) the dispatcher reasons about.
 from __future__ import annotations
 
 import email.utils
+import json
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -15,6 +17,7 @@ import httpx
 
 from launcher import __version__
 from launcher.api.outcomes import (
+    ApiError,
     Created,
     Fatal,
     Final,
@@ -25,6 +28,7 @@ from launcher.api.outcomes import (
 )
 
 MAX_ERROR_CHARS = 500
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a page of 100 rows with 64 KB outputs is ~7 MB
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -86,7 +90,8 @@ def api_message(response: httpx.Response) -> str:
 
 
 class DevinClient:
-    """POST /v1/sessions and GET /v1/sessions over one shared `httpx.AsyncClient`."""
+    """The v1 sessions calls over one shared `httpx.AsyncClient`: create and look up (as
+    outcome values), then list, get, terminate and message (follow-through)."""
 
     def __init__(self, http: httpx.AsyncClient, api_key: str, redact: Redactor) -> None:
         self._http = http
@@ -160,9 +165,72 @@ class DevinClient:
             raise LookupFailed("lookup failed: a matching session has no session_id")
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
 
+    # --- follow-through (SPEC §9): answers as values or ApiError, never httpx errors ----
+
+    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
+        """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
+        params = {"tags": tag, "limit": limit, "offset": offset}
+        return await self._json("GET", "/v1/sessions", params=params)
+
+    async def get_session(self, session_id: str) -> Any:
+        """GET /v1/sessions/{id}: the decoded JSON, or None when the API does not know it."""
+        return await self._json("GET", f"/v1/sessions/{_path(session_id)}", missing_ok=True)
+
+    async def delete_session(self, session_id: str) -> str:
+        """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
+        try:
+            await self._json("DELETE", f"/v1/sessions/{_path(session_id)}")
+        except ApiError as exc:
+            if exc.status == 422:
+                return "already exited"
+            raise
+        return "terminated"
+
+    async def send_message(self, session_id: str, text: str) -> None:
+        """POST /v1/sessions/{id}/message; ApiError when it was not accepted."""
+        path = f"/v1/sessions/{_path(session_id)}/message"
+        await self._json("POST", path, body={"message": text})
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            async with self._http.stream(
+                method, path, params=params, json=body, headers=self._headers
+            ) as response:
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > MAX_BODY_BYTES:
+                        raise ApiError(f"HTTP {response.status_code}: answer over 16 MiB")
+        except httpx.HTTPError as exc:
+            raise ApiError(f"{method} failed: {_describe(exc)}") from None
+        status = response.status_code
+        if missing_ok and status == 404:
+            return None
+        if not 200 <= status < 300:
+            full = httpx.Response(status, headers=response.headers, content=bytes(data))
+            retry = parse_retry_after(response.headers.get("Retry-After"))
+            raise ApiError(f"HTTP {status}: {self._message(full)}", status, retry)
+        try:
+            return json.loads(data) if data else None
+        except ValueError:
+            raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+
     def _message(self, response: httpx.Response) -> str:
         """The API's message, secrets removed, then shortened."""
         return self._redact(api_message(response))[:MAX_ERROR_CHARS]
+
+
+def _path(session_id: str) -> str:
+    """A session id as one path segment: an id from a hostile ledger cannot add path parts."""
+    return urllib.parse.quote(session_id, safe="")
 
 
 def _describe(exc: BaseException) -> str:

@@ -9,15 +9,23 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from launcher.errors import ExitCode
+from launcher.errors import ExitCode, LedgerError
 
 if TYPE_CHECKING:
+    from launcher.api.client import Redactor
+    from launcher.dispatch.results import RunResult
     from launcher.dispatch.settings import RunSettings
+    from launcher.entry import Entry
+    from launcher.follow.run import Connection
+    from launcher.follow.watch import WatchSettings
+    from launcher.ledger.writer import LedgerWriter
+    from launcher.output.follow import WatchReporter
     from launcher.output.reporter import Reporter
 
 
@@ -51,30 +59,76 @@ def plan(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None:
+    """The selected entries of the manifests, or None once their diagnostics are shown."""
+    from launcher import manifest
+    from launcher.plan import select_entries
+
+    checked = manifest.check(args.paths, run_key=args.run_key)
+    if checked.diagnostics:
+        reporter.check(checked)
+        return None
+    return select_entries(checked.entries, args.select)
+
+
+def _api_access(
+    args: argparse.Namespace,
+    entries: Sequence[Entry],
+    environ: Mapping[str, str],
+    *,
+    sending: bool,
+) -> tuple[str, Redactor]:
+    """The API key and a redactor of it and of every secret value: one check for `run` and
+    the follow commands. The key must be set unless an embedded sandbox answers; `sending`
+    (run) needs every secret's variable too."""
+    from launcher.api.client import Redactor
+    from launcher.dispatch import run as dispatch
+
+    key_env = None if getattr(args, "sandbox", False) else args.api_key_env
+    dispatch.check_environment(entries if sending else (), environ, key_env)
+    api_key = environ.get(args.api_key_env) or dispatch.SANDBOX_TOKEN
+    return api_key, Redactor([api_key, *dispatch.entry_secret_values(entries, environ)])
+
+
+def _connection(
+    args: argparse.Namespace, entries: Sequence[Entry], environ: Mapping[str, str]
+) -> Connection:
+    from launcher.dispatch.settings import base_url_from
+    from launcher.follow.run import Connection
+
+    api_key, redact = _api_access(args, entries, environ, sending=False)
+    return Connection(base_url_from(args.base_url, environ), api_key, redact)
+
+
+def _watch_settings(args: argparse.Namespace) -> WatchSettings:
+    from launcher.follow.watch import WatchSettings
+
+    return WatchSettings(args.poll_interval, args.watch_timeout, args.blocked_ok)
+
+
+def _watch_reporter(args: argparse.Namespace, redact: Redactor) -> WatchReporter:
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME
+
+    return WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact)
+
+
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from launcher import manifest
-    from launcher.api.client import Redactor
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
     from launcher.output.progress import RunProgress
-    from launcher.plan import select_entries
 
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
     reporter = _reporter(args)
-    checked = manifest.check(args.paths, run_key=args.run_key)
-    if checked.diagnostics:
-        reporter.check(checked)
+    entries = _entries(args, reporter)
+    if entries is None:
         return ExitCode.USAGE
-    entries = select_entries(checked.entries, args.select)
     reporter.warn_untagged(entries)
-    dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
-    api_key = environ.get(settings.api_key_env) or dispatch.SANDBOX_TOKEN
-    redact = Redactor([api_key, *dispatch.entry_secret_values(entries, environ)])
+    api_key, redact = _api_access(args, entries, environ, sending=True)
     with (
         LedgerWriter.open(args.ledger, new_run_id()) as writer,
         _target(settings, args.sandbox) as settings,
@@ -85,9 +139,125 @@ def run(args: argparse.Namespace) -> int:
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, api_key, redact, progress
         )
-    progress.finish()
+        progress.finish()
+        if args.wait and not result.auth_error:
+            # Still holding the ledger lock: cron cannot start the next batch meanwhile.
+            if args.format != "json":  # json: the watch's document covers every entry
+                reporter.run(result, redact=redact)
+            return _wait(args, writer, entries, settings.base_url, api_key, redact, result)
     reporter.run(result, redact=redact)
     return int(result.exit_code)
+
+
+def _wait(
+    args: argparse.Namespace,
+    writer: LedgerWriter,
+    entries: Sequence[Entry],
+    base_url: str,
+    api_key: str,
+    redact: Redactor,
+    result: RunResult,
+) -> int:
+    """`run --wait`: watch the run's entries; a second signal terminates their sessions."""
+    from launcher.follow.run import Connection, wait_after_run
+    from launcher.output.follow import cancel_report
+
+    settings = _watch_settings(args)
+    watcher = _watch_reporter(args, redact)
+    signals = 2 if result.aborted else 1 if result.interrupted else 0
+    conn = Connection(base_url, api_key, redact)
+    outcome = wait_after_run(writer, entries, conn, settings, watcher, signals_seen=signals)
+    w = outcome.watched
+    watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
+    if outcome.cancelled is not None:
+        cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
+    if outcome.interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+
+
+def _require_ledger(path: str) -> None:
+    if not Path(path).is_file():
+        raise LedgerError(f"no ledger at {path}; pass the file that `launcher run --ledger` wrote")
+
+
+def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWriter] | None:
+    """The entries, the API connection and the ledger, held (for watch, cancel, message)."""
+    from launcher.ledger.events import new_run_id
+    from launcher.ledger.writer import LedgerWriter
+
+    entries = _entries(args, _text_reporter())
+    if entries is None:
+        return None
+    conn = _connection(args, entries, os.environ)
+    _require_ledger(args.ledger)
+    return entries, conn, LedgerWriter.open(args.ledger, new_run_id())
+
+
+def _text_reporter() -> Reporter:
+    from launcher.output.reporter import REPORTER_BY_NAME
+
+    return REPORTER_BY_NAME["text"](sys.stdout, sys.stderr)
+
+
+def watch(args: argparse.Namespace) -> int:
+    from launcher.follow.run import watch_entries
+
+    settings = _watch_settings(args)
+    held = _held(args)
+    if held is None:
+        return ExitCode.USAGE
+    entries, conn, writer = held
+    watcher = _watch_reporter(args, conn.redact)
+    with writer:
+        for warning in writer.state.warnings:
+            watcher.log(f"warning: {warning}")
+        w = watch_entries(writer, entries, conn, settings, watcher)
+    watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
+    return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+
+
+def results(args: argparse.Namespace) -> int:
+    from launcher.follow.targets import build_targets
+    from launcher.ledger.read import read_state
+    from launcher.output.follow import write_results
+
+    entries = _entries(args, _text_reporter())
+    if entries is None:
+        return ExitCode.USAGE
+    _require_ledger(args.ledger)
+    write_results(build_targets(entries, read_state(args.ledger)), args.format, sys.stdout)
+    return ExitCode.OK
+
+
+def cancel(args: argparse.Namespace) -> int:
+    from launcher.follow.run import cancel_entries
+    from launcher.output.follow import cancel_report
+
+    held = _held(args)
+    if held is None:
+        return ExitCode.USAGE
+    entries, conn, writer = held
+    with writer:
+        outcome = cancel_entries(writer, entries, conn)
+    cancel_report(outcome, sys.stdout, sys.stderr)
+    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+
+
+def message(args: argparse.Namespace) -> int:
+    from launcher.follow.message import message_text
+    from launcher.follow.run import message_entries
+    from launcher.output.follow import message_report
+
+    text = message_text(args.text, args.file)
+    held = _held(args)
+    if held is None:
+        return ExitCode.USAGE
+    entries, conn, writer = held
+    with writer:
+        outcome = message_entries(writer, entries, conn, text, args.status)
+    message_report(outcome, sys.stdout, sys.stderr)
+    return ExitCode.FAILED if outcome.failed else ExitCode.OK
 
 
 @contextmanager

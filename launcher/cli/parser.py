@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from launcher.cli import commands
 from launcher.dispatch import settings
@@ -26,6 +27,84 @@ The API key is read from $DEVIN_API_KEY (or --api-key-env NAME), never from an a
 exit codes: 0 all done · 1 some entries failed or are in doubt · 2 invalid manifests or
 usage · 3 credentials rejected · 4 ledger held by another run · 130 interrupted
 """
+
+
+def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
+    p.add_argument(
+        "--poll-interval",
+        type=settings.seconds,
+        default=20.0,
+        metavar="S",
+        help="seconds between polls, ±20%% jitter; longer after 429/5xx (20)",
+    )
+    p.add_argument(
+        timeout_flag,
+        dest="watch_timeout",
+        type=settings.seconds,
+        default=None,
+        metavar="S",
+        help="stop watching after S seconds; unsettled entries then count as not ended well",
+    )
+    p.add_argument(
+        "--blocked-ok",
+        action="store_true",
+        help="count a blocked session (waiting for a person) as ended well",
+    )
+
+
+def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
+    (target or p).add_argument(
+        "--base-url",
+        type=settings.base_url_flag,
+        default=None,
+        metavar="URL",
+        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
+    )
+    p.add_argument(
+        "--api-key-env",
+        default="DEVIN_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key",
+    )
+
+
+def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    p.add_argument("--run-key", default="", metavar="K", help="the run key `run` was given")
+    p.add_argument(
+        "--select",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="only entries whose name matches (repeatable)",
+    )
+    if api:
+        _add_api_options(p)
+
+
+def _add_follow_parsers(sub: Any) -> None:
+    p = sub.add_parser("watch", help="follow created sessions until they settle")
+    _add_follow_common(p)
+    _add_watch_options(p)
+    _add_format(p)
+    p.set_defaults(func=commands.watch)
+
+    p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
+    _add_follow_common(p, api=False)
+    p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.set_defaults(func=commands.results)
+
+    p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
+    _add_follow_common(p)
+    p.set_defaults(func=commands.cancel)
+
+    p = sub.add_parser("message", help="send the same follow-up to each selected session")
+    _add_follow_common(p)
+    p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
+    p.add_argument("--file", default=None, metavar="F", help="read the message from F")
+    p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.set_defaults(func=commands.message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,19 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
-    target.add_argument(
-        "--base-url",
-        type=settings.base_url_flag,
-        default=None,
-        metavar="URL",
-        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
-    )
-    p.add_argument(
-        "--api-key-env",
-        default="DEVIN_API_KEY",
-        metavar="NAME",
-        help="environment variable holding the API key",
-    )
+    _add_api_options(p, target)
     p.add_argument(
         "--concurrency",
         type=settings.at_least_one,
@@ -135,8 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="live status line (auto: when stderr is a terminal)",
     )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="then watch the entries until they settle, holding the ledger (see watch); "
+        "Ctrl-C once starts nothing new, twice terminates the run's active sessions",
+    )
+    _add_watch_options(p, "--wait-timeout")
     _add_format(p)
     p.set_defaults(func=commands.run)
+
+    _add_follow_parsers(sub)
 
     p = sub.add_parser("ledger", help="read a ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")

@@ -18,6 +18,7 @@ from launcher.dispatch.reconcile import Lookup, Reconciler
 from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
+from launcher.entry import add_batch_tag, batch_tag
 from launcher.ledger.writer import LedgerWriter
 
 
@@ -183,6 +184,11 @@ class Dispatcher:
         """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
         entry = result.entry
         body = entry.body(self.environ)
+        # A resent request keeps the batch tag it was first sent with: an idempotent
+        # resend must be the same body, or the API may not know it for the same request.
+        prior = self.ledger.state.get(entry.key)
+        tag = result.batch or (prior.batch if prior else None) or batch_tag(self.ledger.run_id)
+        result.batch = add_batch_tag(body, tag)
         async with self.slots:
             async with self.pace.start(self.halt.event) as epoch:
                 self.halt.check()  # stopped while waiting for a slot or the pace: send nothing

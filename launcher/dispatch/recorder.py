@@ -38,8 +38,9 @@ class Recorder:
     async def sending(self, result: EntryResult) -> None:
         """The intent: durable, and its timestamp true, right before the send."""
         result.attempts += 1
+        batch = {"batch": result.batch} if result.batch else {}
         await self.ledger.append(
-            "sending", result.entry, attempt=result.attempts, timeout=self._timeout
+            "sending", result.entry, attempt=result.attempts, timeout=self._timeout, **batch
         )
 
     def sent(self) -> None:
@@ -78,6 +79,8 @@ class Recorder:
         }
         if result.reconciled:
             fields["reconciled"] = True
+        elif result.batch:  # a session found by a lookup may not carry this run's tag
+            fields["batch"] = result.batch
         await self.ledger.append("created", result.entry, **fields)
         self.progress.created(result)
 

@@ -27,6 +27,7 @@ class EntryResult:
     status: int | None = None
     reconciled: bool = False
     attempts: int = 0
+    batch: str | None = None  # the batch tag its latest request carried
     last_in_doubt: bool = False  # the last answer left it unknown whether it was created
 
 
@@ -38,6 +39,7 @@ class RunResult:
     stopped: str | None = None  # why the run stopped starting entries, if it did
     auth_error: str | None = None
     interrupted: bool = False
+    aborted: bool = False  # a second signal cut the requests in flight
     warnings: list[str] = field(default_factory=list)
 
     def count(self, outcome: EntryOutcome) -> int:

@@ -72,7 +72,7 @@ async def dispatch_all(
         max_keepalive_connections=settings.concurrency,
         keepalive_expiry=4.0,
     )
-    interrupted = False
+    interrupted = aborted = False
     async with httpx.AsyncClient(
         base_url=settings.base_url, timeout=timeout, limits=limits
     ) as http:
@@ -82,10 +82,11 @@ async def dispatch_all(
         async with anyio.create_task_group() as outer:
 
             async def watch_signals() -> None:
-                nonlocal interrupted
+                nonlocal interrupted, aborted
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
                         if interrupted:  # second signal: abort at once
+                            aborted = True
                             name = signal.Signals(signum).name
                             progress.log(f"second {name}: aborting the requests in flight")
                             outer.cancel_scope.cancel()
@@ -110,6 +111,7 @@ async def dispatch_all(
         stopped=stopped,
         auth_error=dispatcher.auth_error,
         interrupted=interrupted,
+        aborted=aborted,
         warnings=list(writer.state.warnings),
     )
 

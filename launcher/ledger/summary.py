@@ -10,7 +10,7 @@ from typing import Any, Literal, get_args
 
 from launcher.errors import LedgerError
 from launcher.ledger.read import read_state
-from launcher.ledger.state import KeyRecord
+from launcher.ledger.state import KeyRecord, LedgerState
 
 # created: new sessions (is_new_session not false); adopted: is_new_session false;
 # pending: the latest event is `sending` (interrupted; the next run resolves it).
@@ -25,11 +25,13 @@ class SummaryEntry:
 
     record: KeyRecord
     outcome: SummaryOutcome
+    status_enum: str | None = None  # the latest session status `watch` recorded, "cancelled"
 
     @classmethod
-    def of(cls, r: KeyRecord) -> SummaryEntry:
+    def of(cls, r: KeyRecord, state: LedgerState) -> SummaryEntry:
         if r.outcome == "created":
-            return cls(r, "adopted" if r.is_new_session is False else "created")
+            outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
+            return cls(r, outcome, _latest_status(state, r.key))
         return cls(r, "pending" if r.outcome == "sending" else r.outcome)
 
     @property
@@ -45,7 +47,7 @@ class SummaryEntry:
         return self.record.status
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self.record), "outcome": self.outcome}
+        return {**asdict(self.record), "outcome": self.outcome, "status_enum": self.status_enum}
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class LedgerSummary:
     entries: list[SummaryEntry]
     failures: list[SummaryEntry]  # failed and in_doubt entries
     warnings: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # latest session status counts
 
     @property
     def has_problems(self) -> bool:
@@ -67,8 +70,24 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
     if not p.exists():
         raise LedgerError(f"no ledger at {p}; pass the file that `launcher run --ledger` wrote")
     state = read_state(p)
-    entries = [SummaryEntry.of(r) for r in state.latest()]
+    entries = [SummaryEntry.of(r, state) for r in state.latest()]
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    return LedgerSummary(str(p), counts, entries, failures, list(state.warnings))
+    watched = [e for e in entries if e.outcome in ("created", "adopted")]
+    # Only once `watch` has recorded something: a ledger it never saw reads as before.
+    statuses = Counter(e.status_enum or "not watched" for e in watched)
+    if not any(e.status_enum for e in watched):
+        statuses.clear()
+    return LedgerSummary(
+        str(p), counts, entries, failures, list(state.warnings), dict(sorted(statuses.items()))
+    )
+
+
+def _latest_status(state: LedgerState, key: str) -> str | None:
+    """The latest recorded status of a created key: a `status` event, or `cancelled` after it."""
+    follow = state.follow(key)
+    status, cancelled = follow.get("status"), follow.get("cancelled")
+    if cancelled is not None and (status is None or cancelled[0] > status[0]):
+        return "cancelled"
+    return None if status is None else status[1].get("status_enum") or "unknown"

@@ -112,6 +112,13 @@ class TextReporter(Reporter):
             "  ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary.counts.items()),
             file=self.out,
         )
+        if summary.statuses:
+            # Status names come from the server: printable only, never a terminal escape.
+            shown = (
+                f"{''.join(c if c.isprintable() else '?' for c in k)} {n}"
+                for k, n in summary.statuses.items()
+            )
+            print("sessions: " + "  ".join(shown), file=self.out)
         for e in summary.failures:
             label = "in doubt" if e.outcome == "in_doubt" else e.outcome
             status = f"(status {e.status}) " if e.status is not None else ""
@@ -184,6 +191,7 @@ class JsonReporter(Reporter):
             {
                 "ledger": summary.path,
                 "counts": summary.counts,
+                "statuses": summary.statuses,
                 "entries": [e.as_json() for e in summary.entries],
                 "failures": [e.as_json() for e in summary.failures],
                 "warnings": summary.warnings,
