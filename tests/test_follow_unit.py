@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,30 @@ def test_poll_stops_listing_once_every_watched_session_is_seen() -> None:
     watched: dict[str, str | None] = {f"s{i}": "t" for i in range(100, 150)}
     anyio.run(poll_once, api, watched, {"t": 1000}, FAST)
     assert len(api.lists) == 2 and not api.gets
+
+
+@pytest.mark.parametrize("unsettled", [1000, 550, 120, 30, 5])
+def test_poll_costs_ceil_unsettled_over_100_when_the_unsettled_are_the_newest(
+    unsettled: int,
+) -> None:
+    # Listed newest first, as Devin does; the oldest settled first (as under --max-active),
+    # so the unsettled are on the first pages and the settled need no re-read.
+    rows = [{"session_id": f"s{i}"} for i in reversed(range(1000))]
+    api = FakeApi({"t": rows})
+    watched: dict[str, str | None] = {f"s{i}": "t" for i in range(1000 - unsettled, 1000)}
+    ranks = {f"s{i}": 999 - i for i in range(1000)}
+    result = anyio.run(poll_once, api, watched, {"t": 1000}, FAST, ranks)
+    assert len(api.lists) == math.ceil(unsettled / 100) and not api.gets
+    assert result.seen.keys() == watched.keys()
+
+
+def test_poll_gets_each_when_the_few_unsettled_are_deep_in_the_listing() -> None:
+    rows = [{"session_id": f"s{i}"} for i in reversed(range(1000))]
+    api = FakeApi({"t": rows})
+    scattered = ["s3", "s250", "s500", "s990"]
+    ranks = {f"s{i}": 999 - i for i in range(1000)}
+    anyio.run(poll_once, api, dict.fromkeys(scattered, "t"), {"t": 1000}, FAST, ranks)
+    assert not api.lists and sorted(api.gets) == sorted(scattered)
 
 
 def test_poll_gets_each_when_fewer_are_left_than_pages() -> None:

@@ -82,12 +82,16 @@ async def poll_once(
     watched: Mapping[str, str | None],
     expected: Mapping[str, int],
     policy: RetryPolicy,
+    ranks: Mapping[str, int] | None = None,
 ) -> PollResult:
-    """Observe every session of `watched` (session id -> its batch tag or None).
+    """Observe every session of `watched` (session id -> its batch tag or None): only the
+    unsettled ones are passed, since a settled one's final state is already recorded.
 
-    `expected[tag]` is how many sessions the ledger says carry a tag: a tag is listed only
-    while that costs fewer requests than one GET per watched session; listing stops once
-    every watched session of the tag is seen, at a short page, or after that many pages
+    `expected[tag]` is how many sessions the ledger says carry a tag, `ranks[id]` a
+    session's place in its tag's newest-first listing (from the ledger's order). A tag is
+    listed only while that costs fewer requests than one GET per watched session (the
+    pages down to the last one watched, when every rank is known); listing stops once
+    every watched session of the tag is seen, at a short page, or after `expected` pages
     (plus one), so a server that ignores the filter cannot make a poll endless.
     """
     result = PollResult()
@@ -97,7 +101,7 @@ async def poll_once(
             by_tag.setdefault(tag, set()).add(sid)
     for tag, wanted in by_tag.items():
         pages = math.ceil(max(expected.get(tag, 0), len(wanted)) / PAGE) + 1
-        if len(wanted) < pages:
+        if len(wanted) < _pages_needed(wanted, ranks, pages):
             continue  # fewer sessions left than pages to list: one GET each is cheaper
         offset = 0
         for _ in range(pages):
@@ -114,6 +118,14 @@ async def poll_once(
     if missed:
         await _get_each(api, missed, policy, result)
     return result
+
+
+def _pages_needed(wanted: set[str], ranks: Mapping[str, int] | None, pages: int) -> int:
+    """Pages to list before every wanted session is seen: down to the deepest one's rank
+    when all are known (the unsettled are often the newest, on the first pages)."""
+    if ranks is None or not wanted <= ranks.keys():
+        return pages
+    return min(pages, math.ceil((max(ranks[s] for s in wanted) + 1) / PAGE))
 
 
 async def _get_each(

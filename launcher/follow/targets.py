@@ -28,6 +28,7 @@ class Target:
     session_id: str | None = None
     url: str | None = None
     batch: str | None = None
+    rank: int | None = None  # its place in its batch's newest-first listing (0: newest)
     create_error: str | None = None  # why there is no session
     status: str | None = None
     structured_output: Any = None
@@ -92,6 +93,7 @@ class Target:
 
 def build_targets(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
     """A Target per entry, in manifest order, from the ledger as folded."""
+    ranks = _newest_first_ranks(state)
     targets = []
     for entry in entries:
         target = Target(entry)
@@ -107,6 +109,7 @@ def build_targets(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
                 record.url,
                 record.batch,
             )
+            target.rank = ranks.get(entry.key)
             _apply_follow(target, state.follow(entry.key))
         targets.append(target)
     return targets
@@ -127,6 +130,16 @@ def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]
     target.woken = any(
         i > status_at and ev.get("state") == "sent" for i, ev in target.messages.values()
     )
+
+
+def _newest_first_ranks(state: LedgerState) -> dict[str, int]:
+    """key -> its session's place in its batch's newest-first listing (Devin lists newest
+    first), estimated from the ledger's order of first attempts."""
+    by_batch: dict[str, list[str]] = {}
+    for r in state.records():  # in the order each key was first sent
+        if r.outcome == "created" and r.batch:
+            by_batch.setdefault(r.batch, []).append(r.key)
+    return {k: len(keys) - 1 - i for keys in by_batch.values() for i, k in enumerate(keys)}
 
 
 def expected_per_batch(state: LedgerState) -> Counter[str]:

@@ -57,7 +57,9 @@ async def refresh(
     """One poll over the active targets; every change is recorded before it is shown."""
     active = {t.session_id: t for t in targets if t.active and t.session_id}
     try:
-        result = await poll_once(api, {s: t.batch for s, t in active.items()}, expected, policy)
+        watched = {s: t.batch for s, t in active.items()}
+        ranks = {s: t.rank for s, t in active.items() if t.rank is not None}
+        result = await poll_once(api, watched, expected, policy, ranks)
     except ApiError as exc:
         if exc.auth:
             raise AuthError(f"the API rejected the credentials ({redact(str(exc))})") from None
