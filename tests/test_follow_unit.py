@@ -384,3 +384,19 @@ def test_watch_records_each_change_once() -> None:
     assert all(
         f["status_enum"] == "finished" and f["output_valid"] is None for _, _, f in recorder.events
     )
+
+
+def test_the_same_observation_again_changes_nothing_and_a_new_output_does() -> None:
+    t = Target(entry("o", None), session_id="s", batch="t")
+    row = {"session_id": "s", "status_enum": "working", "structured_output": {"n": 1}}
+    first = normalise(row)
+    assert first is not None and t.observe(first, str) is not None
+    again = normalise(dict(row))
+    assert again is not None and t.observe(again, str) is None
+    # Same value, keys in another order: no change either (the full comparison decides).
+    reordered = normalise({**row, "structured_output": {"n": 1}})
+    assert reordered is not None and t.observe(reordered, str) is None
+    changed = normalise({**row, "structured_output": {"n": True}})
+    assert changed is not None
+    fields = t.observe(changed, str)
+    assert fields is not None and fields["structured_output"] == {"n": True}

@@ -41,6 +41,7 @@ class Observation:
     structured_output: Any = None
     pull_request_url: str | None = None
     output_dropped: str | None = None  # why the output was not kept (too large, not JSON)
+    output_text: str | None = None  # the output as JSON text: the same text, the same value
 
     @property
     def settled(self) -> bool:
@@ -69,8 +70,8 @@ def normalise(row: Any) -> Observation | None:
     status = status.strip().lower() if status else "unknown"
     pr = row.get("pull_request")
     pr_url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
-    output, dropped = bounded_output(row.get("structured_output"))
-    return Observation(sid, status or "unknown", output, pr_url, dropped)
+    output, dropped, text = bounded_output(row.get("structured_output"))
+    return Observation(sid, status or "unknown", output, pr_url, dropped, text)
 
 
 def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
@@ -84,17 +85,19 @@ def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
-def bounded_output(value: Any) -> tuple[Any, str | None]:
-    """The structured output if it is JSON of at most 64 KB, else (None, why)."""
+def bounded_output(value: Any) -> tuple[Any, str | None, str | None]:
+    """(the structured output if it is JSON of at most 64 KB, else None; why not; the JSON
+    text it measured, the same for the same value)."""
     if value is None:
-        return None, None
+        return None, None, None
     try:
-        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode())
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
-        return None, "structured_output is not JSON"
+        return None, "structured_output is not JSON", None
+    size = len(text.encode())
     if size > MAX_OUTPUT_BYTES:
-        return None, f"structured_output is {size} bytes, over the 64 KB kept"
-    return value, None
+        return None, f"structured_output is {size} bytes, over the 64 KB kept", None
+    return value, None, text
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ class Target:
     cancelled: bool = False
     woken: bool = False  # a message was sent after the latest status: watch it again
     messages: dict[str, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
+    # The last observation as the server sent it: a poll showing the same again changes
+    # nothing, and is dismissed without redacting, validating or re-encoding its output.
+    _last_seen: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def schema(self) -> Any:
@@ -65,6 +68,10 @@ class Target:
 
     def observe(self, seen: Observation, redact: Callable[[str], str]) -> dict[str, Any] | None:
         """Take a poll's observation; the `status` event's fields if anything changed."""
+        raw = (seen.status, seen.output_text, seen.pull_request_url, seen.output_dropped)
+        if raw == self._last_seen and not self.woken:
+            return None
+        self._last_seen = raw
         valid: bool | None = None
         errors: list[dict[str, str]] = []
         if seen.status in ("finished", "blocked") and isinstance(self.schema, dict):
