@@ -1,0 +1,1 @@
+"""Follow-through: what happens to sessions after they are created (watch, capacity, results)."""

@@ -1,0 +1,277 @@
+"""The slot scheduler: keeps at most min(--max-active, the learned limit) of a run's
+sessions working, starting entries in manifest order and refilling a slot as soon as a
+poll shows one of ours settled. Pure anyio logic: starting and polling are callbacks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import anyio
+
+T = TypeVar("T")
+
+DEFAULT_PROBE_INTERVAL = 180.0  # seconds between capacity probes when others hold slots
+DEFAULT_STUCK_AFTER = 60.0  # a start taking longer than this stops holding a slot
+
+
+# --- what a start can come to ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """A session of ours exists (created, adopted, or found): it holds a slot until settled."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class AtCapacity:
+    """The organisation is at its concurrent-session limit; the entry was not started."""
+
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A real attempt failed and may be tried again after `delay` seconds."""
+
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Done:
+    """Nothing to hold a slot for: failed for good, in doubt, or stopped."""
+
+
+StartResult = Started | AtCapacity | Retry | Done
+
+
+@dataclass(frozen=True)
+class SlotSettings:
+    max_active: int | None = None  # --max-active; None: only the organisation's limit
+    poll_interval: float = 20.0
+    probe_interval: float = DEFAULT_PROBE_INTERVAL
+    stuck_after: float = DEFAULT_STUCK_AFTER
+
+    def __post_init__(self) -> None:
+        if self.max_active is not None and self.max_active < 1:
+            raise ValueError(f"--max-active must be at least 1, got {self.max_active}")
+        for name in ("poll_interval", "probe_interval", "stuck_after"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class SlotSnapshot:
+    """What the progress line and the summary show."""
+
+    limit: int | None  # the organisation's limit as learned (None: not met yet)
+    cap: int | None  # how many of ours may work now (None: no bound known)
+    working: int  # our sessions not yet seen settled
+    starting: int
+    queued: int
+    capacity_429s: int
+    stuck: str | None  # why nothing can progress, while that lasts
+
+
+@dataclass
+class _Queue(Generic[T]):
+    """Never-tried entries (and entries put back by a capacity 429) by manifest index;
+    retries, by due time, only once no never-tried entry is waiting."""
+
+    items: Sequence[T]
+    fresh: list[int] = field(default_factory=list)
+    retries: list[tuple[float, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.fresh = list(range(len(self.items)))  # already a heap
+
+    def put_back(self, index: int) -> None:
+        heapq.heappush(self.fresh, index)
+
+    def retry(self, index: int, due: float) -> None:
+        heapq.heappush(self.retries, (due, index))
+
+    def pop(self, now: float) -> int | None:
+        if self.fresh:
+            return heapq.heappop(self.fresh)
+        if self.retries and self.retries[0][0] <= now:
+            return heapq.heappop(self.retries)[1]
+        return None
+
+    def next_due(self) -> float:
+        return self.retries[0][0] if self.retries and not self.fresh else math.inf
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.retries)
+
+
+class SlotScheduler(Generic[T]):
+    """Starts `items` through `start`, polls ours through `poll` (which returns the ids
+    among those given that have settled), and calls `on_settled` for each settled one
+    (`--terminate-settled`; it returns whether the slot is now free for sure)."""
+
+    def __init__(
+        self,
+        items: Sequence[T],
+        start: Callable[[T], Awaitable[StartResult]],
+        poll: Callable[[Collection[str]], Awaitable[Collection[str]]],
+        settings: SlotSettings,
+        *,
+        on_settled: Callable[[str], Awaitable[bool]] | None = None,
+        notify: Callable[[str], None] = lambda message: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._queue = _Queue(items)
+        self._start_fn, self._poll_fn, self._on_settled = start, poll, on_settled
+        self.settings, self._notify, self._clock = settings, notify, clock
+        self.limit: int | None = None
+        self._room: int | None = None  # ours the organisation has room for now; None: unknown
+        self._probe_at = math.inf
+        self._probing = False  # a probe start is out: if it succeeds, the room is unknown
+        self._ours: set[str] = set()  # started, not yet seen settled
+        self._held: set[str] = set()  # settled, not terminated: may still hold a slot
+        self._starting: dict[int, float] = {}  # index -> when its start began
+        self._changed = anyio.Event()
+        self.capacity_429s = 0
+        self._answered = 0  # starts that came back with anything but a capacity 429
+        self.stuck: str | None = None
+
+    # --- what others read ---------------------------------------------------------------
+
+    @property
+    def cap(self) -> int | None:
+        bounds = [b for b in (self.settings.max_active, self.limit, self._room) if b is not None]
+        return min(bounds) if bounds else None
+
+    def snapshot(self) -> SlotSnapshot:
+        return SlotSnapshot(
+            self.limit,
+            self.cap,
+            len(self._ours),
+            len(self._starting),
+            len(self._queue),
+            self.capacity_429s,
+            self.stuck,
+        )
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Returns once every item has been started (or given up) and all of ours settled."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._poll_loop)
+            while self._queue or self._starting or self._ours:
+                now = self._clock()
+                if now >= self._probe_at:
+                    self._probe_at = math.inf
+                    if self._room is not None:
+                        self._room, self._probing = self._room + 1, True
+                while (index := self._next(now)) is not None:
+                    self._starting[index] = now
+                    tg.start_soon(self._start, index)
+                await self._wait(self._next_timer(now) - now)
+            tg.cancel_scope.cancel()
+
+    def _holding(self, now: float) -> int:
+        """Slots ours hold: sessions not seen settled, and starts not yet stuck."""
+        stuck_before = now - self.settings.stuck_after
+        return len(self._ours) + sum(1 for t in self._starting.values() if t > stuck_before)
+
+    def _next(self, now: float) -> int | None:
+        cap = self.cap
+        if cap is not None and self._holding(now) >= cap:
+            return None
+        if cap is None and len(self._starting) >= max(1, self._answered):
+            # No bound known yet: a slow start (1, 2, 4... in flight) finds the limit
+            # with a handful of capacity 429s instead of one per entry.
+            return None
+        return self._queue.pop(now)
+
+    def _next_timer(self, now: float) -> float:
+        stuck = [t + self.settings.stuck_after for t in self._starting.values()]
+        return min([self._queue.next_due(), self._probe_at, *(s for s in stuck if s > now)])
+
+    async def _wait(self, seconds: float) -> None:
+        with anyio.move_on_after(max(0.0, seconds)):
+            await self._changed.wait()
+        self._changed = anyio.Event()
+
+    def _wake(self) -> None:
+        self._changed.set()
+
+    # --- one start ----------------------------------------------------------------------
+
+    async def _start(self, index: int) -> None:
+        try:
+            result = await self._start_fn(self._queue.items[index])
+        finally:
+            self._starting.pop(index, None)
+            self._wake()
+        now = self._clock()
+        if not isinstance(result, AtCapacity):
+            self._answered += 1
+        if isinstance(result, Started):
+            self._ours.add(result.session_id)
+            if self._probing:  # capacity came back: find out how much, from the top
+                self._room, self._probing = None, False
+            elif self._room is not None:
+                self._room = max(self._room, len(self._ours))
+            self.stuck = None
+        elif isinstance(result, AtCapacity):
+            self._at_capacity(index, result.limit, now)
+        elif isinstance(result, Retry):
+            self._queue.retry(index, now + result.delay)
+
+    def _at_capacity(self, index: int, limit: int | None, now: float) -> None:
+        self.capacity_429s += 1
+        self._queue.put_back(index)  # at its place: this was no attempt
+        learned = limit if limit is not None else (len(self._ours) or None)
+        if learned is not None and learned != self.limit:
+            self.limit = learned
+            self._notify(f"the organisation's concurrent-session limit is {learned}")
+        self._room, self._probing = len(self._ours), False
+        self._probe_at = now + self.settings.probe_interval
+        if not self._ours:
+            self._say_stuck()
+
+    def _say_stuck(self) -> None:
+        probe = f"probing again every {self.settings.probe_interval:g}s"
+        if self._held and self._on_settled is None:
+            why = (
+                f"at the concurrent-session limit with none of this run's sessions working: "
+                f"{len(self._held)} of them have settled but may still hold slots (Devin "
+                f"counts finished and blocked sessions until they are terminated); pass "
+                f"--terminate-settled or terminate them; {probe}"
+            )
+        else:
+            why = (
+                "at the concurrent-session limit with none of this run's sessions working: "
+                f"sessions this run did not start hold every slot; {probe}"
+            )
+        if why != self.stuck:
+            self.stuck = why
+            self._notify(why)
+
+    # --- polling ------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.settings.poll_interval)
+            if not self._ours:
+                continue
+            settled = set(await self._poll_fn(frozenset(self._ours))) & self._ours
+            for session_id in sorted(settled):
+                self._ours.discard(session_id)
+                freed = self._on_settled is not None and await self._on_settled(session_id)
+                if not freed:
+                    self._held.add(session_id)
+            if settled:
+                self.stuck = None
+                self._wake()
