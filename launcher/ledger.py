@@ -48,6 +48,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "error": ((str, None), False),
         "status": ((int, None), False),
         "retry_at": ((str,), False),
+        "at_capacity": ((bool,), False),
     },
     "in_doubt": {"error": ((str, None), False)},
 }
@@ -69,6 +70,7 @@ class KeyRecord:
     error: str | None = None
     status: int | None = None
     retry_at: str | None = None  # a throttled request may not be resent before this time
+    at_capacity: bool = False  # refused at the concurrent-session limit: still pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
@@ -128,6 +130,7 @@ class LedgerState:
             error=ev.get("error"),
             status=ev.get("status"),
             retry_at=ev.get("retry_at"),
+            at_capacity=bool(ev.get("at_capacity", False)),
             timeout=ev.get("timeout"),
             attempts=attempts,
             ts=ev["ts"],
@@ -502,6 +505,7 @@ class SummaryEntry:
     error: str | None
     status: int | None
     retry_at: str | None
+    at_capacity: bool
     timeout: float | None
     attempts: int
     ts: str
@@ -515,7 +519,8 @@ class SummaryEntry:
 class LedgerSummary:
     path: str
     # created: new sessions (is_new_session not false); adopted: is_new_session false;
-    # pending: the latest event is `sending` (interrupted; the next run resolves it).
+    # pending: the latest event is `sending` (interrupted; the next run resolves it), or a
+    # `failed` marked at_capacity (refused at the concurrent-session limit, never sent on).
     counts: dict[str, int]
     entries: list[SummaryEntry]
     failures: list[SummaryEntry]  # failed and in_doubt entries
@@ -529,7 +534,8 @@ class LedgerSummary:
 def _summary_outcome(r: KeyRecord) -> str:
     if r.outcome == "created":
         return "adopted" if r.is_new_session is False else "created"
-    return "pending" if r.outcome == "sending" else r.outcome
+    # A capacity refusal is no failure: the entry waits for a slot (SPEC §9 Capacity).
+    return "pending" if r.outcome == "sending" or r.at_capacity else r.outcome
 
 
 def summarize(path: str | os.PathLike[str]) -> LedgerSummary:

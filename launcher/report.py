@@ -125,6 +125,8 @@ def print_run(result: RunResult, fmt: str, *, redact: Callable[[str], str]) -> N
             "run_id": result.run_id,
             "stopped": result.stopped,
             "auth_error": result.auth_error,
+            "at_capacity": result.capacity,
+            "capacity_limit": result.capacity_limit,
             "entries": [
                 {
                     "entry": r.entry.entry_id,
@@ -153,6 +155,8 @@ def print_run(result: RunResult, fmt: str, *, redact: Callable[[str], str]) -> N
             "check the API key variable and run again",
             file=err,
         )
+    elif result.capacity:
+        print(f"launcher: {result.capacity}", file=err)
     elif result.stopped:
         print(f"launcher: stopped: {redact(result.stopped)}", file=err)
     problems = [r for r in result.results if r.outcome in ("failed", "in_doubt")]
@@ -163,7 +167,9 @@ def print_run(result: RunResult, fmt: str, *, redact: Callable[[str], str]) -> N
     print(", ".join(parts))
     pending = [r for r in result.results if r.outcome == "pending"]
     cut_off = sum(1 for r in pending if r.attempts)
-    if len(pending) > cut_off:
+    if result.capacity:
+        pass  # the one line above says what waits and what to do
+    elif len(pending) > cut_off:
         print(
             f"{len(pending) - cut_off} not attempted: the next run with the same ledger sends them"
         )

@@ -43,6 +43,7 @@ from launcher.client import (
 )
 from launcher.entry import Entry, MissingEnv
 from launcher.errors import ExitCode, LauncherError, UsageError
+from launcher.follow.capacity import capacity_hit
 from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
 from launcher.plan import select_entries
 from launcher.progress import RunProgress
@@ -78,6 +79,7 @@ class EntryResult:
     reconciled: bool = False
     attempts: int = 0
     last_in_doubt: bool = False  # the last answer left it unknown whether it was created
+    at_capacity: bool = False  # pending because the organisation was at its session limit
 
 
 @dataclass
@@ -89,6 +91,8 @@ class RunResult:
     auth_error: str | None = None
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
+    capacity: str | None = None  # the one line saying the organisation is at its limit
+    capacity_limit: int | None = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
@@ -122,6 +126,15 @@ class Settled:
     """The entry's outcome was already recorded inside the attempt (reconciliation)."""
 
 
+@dataclass(frozen=True)
+class AtLimit:
+    """A capacity 429: the organisation runs as many sessions as it may. Not retried here,
+    not an attempt, not a throttle: the entry stays pending."""
+
+    error: str
+    limit: int | None
+
+
 class Dispatcher:
     """Runs every entry through send → classify → retry/reconcile → record."""
 
@@ -145,6 +158,11 @@ class Dispatcher:
         self.stop_reason: str | None = None
         self.auth_error: str | None = None
         self._cancel: anyio.CancelScope | None = None
+        # Without --wait the first capacity 429 stops new starts; a scheduler sets this to
+        # keep going and put the entry back in its queue instead.
+        self.defer_at_capacity = False
+        self.at_capacity = False
+        self.capacity_limit: int | None = None
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -202,7 +220,10 @@ class Dispatcher:
             outcome = await self._send_with_retries(result)
         except _Stopped:
             self.progress.stopped(result)
-            if result.last_in_doubt:
+            if self.at_capacity and result.error is not None and not result.last_in_doubt:
+                # Known not created, and its retry would meet the same full organisation.
+                await self._defer(result, f"{result.error} (not retried: {self.stop_reason})")
+            elif result.last_in_doubt:
                 await self._record_in_doubt(
                     result, f"{result.error} (not retried: {self.stop_reason})"
                 )
@@ -215,7 +236,7 @@ class Dispatcher:
             return
         await self._record(result, outcome)
 
-    async def _send_with_retries(self, result: EntryResult) -> Outcome | Settled:
+    async def _send_with_retries(self, result: EntryResult) -> Outcome | Settled | AtLimit:
         settings = self.settings
 
         def gave_up(state: RetryCallState) -> Outcome:
@@ -247,10 +268,10 @@ class Dispatcher:
             before_sleep=lambda s: self.progress.retrying(result, s.upcoming_sleep),
             retry_error_callback=gave_up,
         )
-        outcome: Outcome | Settled = await retrying(self._attempt, result)
+        outcome: Outcome | Settled | AtLimit = await retrying(self._attempt, result)
         return outcome
 
-    async def _attempt(self, result: EntryResult) -> Outcome | Settled:
+    async def _attempt(self, result: EntryResult) -> Outcome | Settled | AtLimit:
         """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
         if self.stop_reason:
             raise _Stopped
@@ -271,6 +292,12 @@ class Dispatcher:
             sent_at = time.monotonic()
             outcome = await self.client.create_session(body)
         result.last_in_doubt = isinstance(outcome, InDoubt)
+        if isinstance(outcome, RetrySafe):
+            hit = capacity_hit(outcome.status, outcome.error)
+            if hit is not None:
+                # Not a throttle (no pace change, no breaker) and not an attempt.
+                result.attempts -= 1
+                return AtLimit(outcome.error, hit.limit)
         if isinstance(outcome, Created):
             self.pace.on_success()
             self.breaker.record(False)
@@ -372,9 +399,17 @@ class Dispatcher:
 
     # --- recording ---------------------------------------------------------------------
 
-    async def _record(self, result: EntryResult, outcome: Outcome | Settled) -> None:
+    async def _record(self, result: EntryResult, outcome: Outcome | Settled | AtLimit) -> None:
         entry = result.entry
         if isinstance(outcome, Settled):
+            return
+        if isinstance(outcome, AtLimit):
+            self.at_capacity = True
+            self.capacity_limit = outcome.limit or self.capacity_limit
+            of = f" of {outcome.limit}" if outcome.limit else ""
+            if not self.defer_at_capacity:
+                self.stop(f"the organisation is at its concurrent-session limit{of}")
+            await self._defer(result, outcome.error)
             return
         if isinstance(outcome, Created):
             result.outcome = "adopted" if outcome.is_new_session is False else "created"
@@ -400,6 +435,13 @@ class Dispatcher:
             await self._record_failed(result, outcome.error, outcome.status or None)
         elif isinstance(outcome, InDoubt):
             await self._record_in_doubt(result, outcome.error)
+
+    async def _defer(self, result: EntryResult, error: str) -> None:
+        """Pending, durably: a `failed` event marked `at_capacity`, which the ledger folds
+        as pending, so the next run sends it without waiting out or looking up anything."""
+        result.outcome, result.error, result.at_capacity = "pending", error, True
+        await self.ledger.append("failed", result.entry, error=error, status=429, at_capacity=True)
+        self.progress.stopped(result)
 
     async def _record_failed(self, result: EntryResult, error: str, status: int | None) -> None:
         result.outcome, result.error, result.status = "failed", error, status
@@ -594,6 +636,9 @@ async def _dispatch_all(
             await dispatcher.run(results)
             outer.cancel_scope.cancel()
     stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
+    capacity = None
+    if dispatcher.at_capacity and not dispatcher.auth_error and not interrupted:
+        stopped, capacity = None, _capacity_line(dispatcher.capacity_limit, results)
     return RunResult(
         results=results,
         ledger=str(writer.path),
@@ -601,6 +646,18 @@ async def _dispatch_all(
         stopped=stopped,
         auth_error=dispatcher.auth_error,
         interrupted=interrupted,
+        capacity=capacity,
+        capacity_limit=dispatcher.capacity_limit,
+    )
+
+
+def _capacity_line(limit: int | None, results: Sequence[EntryResult]) -> str:
+    waiting = sum(1 for r in results if r.outcome == "pending")
+    of = f" of {limit}" if limit else ""
+    entries = f"{waiting} entr{'y waits' if waiting == 1 else 'ies wait'}"
+    return (
+        f"the organisation is at its concurrent-session limit{of}: {entries}; run again with "
+        "the same ledger once sessions end, and the run continues"
     )
 
 
