@@ -269,10 +269,10 @@ def test_tags_filter_all_of_and_pagination_newest_first(sandbox: SandboxHandle) 
     assert [s["session_id"] for s in sandbox.list_sessions(tags=["b"])] == [ids[3], ids[2], ids[1]]
 
 
-def test_status_turns_finished_after_finish_after(
+def test_status_turns_finished_after_work_seconds(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
-    sb = make_sandbox(finish_after=0.3)
+    sb = make_sandbox(work_seconds=0.3)
     with client(sb) as c:
         session_id = c.post("/v1/sessions", json={"prompt": "x"}).json()["session_id"]
         early = c.get(f"/v1/sessions/{session_id}").json()

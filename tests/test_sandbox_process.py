@@ -116,7 +116,7 @@ def test_flags_round_trip(
     config = SandboxConfig(
         port=0, api_key=key, rate=rate, burst=burst, retry_after=retry_after, fail_rate=fail,
         drop_rate=drop, unavailable_rate=unavailable, latency_ms=latency, seed=seed,
-        access_log=log, finish_after=2.5,
+        access_log=log, work_seconds=2.5,
     )  # fmt: skip
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -1,7 +1,7 @@
 """The sandbox's starlette app: Devin v1 session routes, plus /_sandbox/* for tests.
 
-Each handler reads the request, asks `SandboxState` for the answer and sends it after
-the configured latency; all decisions and bookkeeping live in state.py.
+Each handler reads the request, asks `SandboxState` (creation) or its `SessionBook`
+(everything after, routes.py) for the answer and sends it after the configured latency.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from starlette.routing import Route
 
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.drop import DropConnection
+from launcher.sandbox.routes import session_routes
 from launcher.sandbox.state import UNAUTHORIZED, SandboxState
-
-DEFAULT_LIMIT = 100
 
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:
@@ -41,44 +40,10 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
             return DropConnection()
         return JSONResponse(outcome.body, outcome.status, headers=outcome.headers)
 
-    async def list_sessions(request: Request) -> Response:
-        if not sandbox.authorized(request.headers.get("authorization")):
-            return unauthorized()
-        query = request.query_params
-        limit, offset = (
-            _int_param(query.get("limit"), DEFAULT_LIMIT),
-            _int_param(query.get("offset"), 0),
-        )
-        problems = [
-            {
-                "loc": ["query", name],
-                "msg": f"Input should be an integer >= {low}",
-                "type": "int_parsing" if value is None else "greater_than_equal",
-            }
-            for name, value, low in (("limit", limit, 1), ("offset", offset, 0))
-            if value is None or value < low
-        ]
-        await answer_later()
-        if problems:
-            return JSONResponse({"detail": problems}, 422)
-        assert limit is not None and offset is not None
-        # user_email is accepted and ignored: every sandbox session has the same user.
-        sessions = sandbox.list_sessions(limit, offset, query.getlist("tags"))
-        return JSONResponse({"sessions": sessions})
-
-    async def get_session(request: Request) -> Response:
-        if not sandbox.authorized(request.headers.get("authorization")):
-            return unauthorized()
-        session = sandbox.get_session(request.path_params["session_id"])
-        await answer_later()
-        if session is None:
-            return JSONResponse({"detail": "Session not found"}, 404)
-        return JSONResponse(session)
-
     async def session_page(request: Request) -> Response:
         # The `url` a creation returns points here, so that a clicked link says
         # something better than 404. No auth: a browser sends no bearer token.
-        session = sandbox.get_session(request.path_params["session_id"])
+        session = sandbox.book.get(request.path_params["session_id"], sandbox.now())
         if session is None:
             return PlainTextResponse("No such sandbox session.\n", 404)
         return PlainTextResponse(
@@ -104,8 +69,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
     app = Starlette(
         routes=[
             Route("/v1/sessions", create_session, methods=["POST"]),
-            Route("/v1/sessions", list_sessions, methods=["GET"]),
-            Route("/v1/sessions/{session_id}", get_session, methods=["GET"]),
+            *session_routes(sandbox, answer_later),
             Route("/sessions/{session_id}", session_page, methods=["GET"]),
             Route("/_sandbox/stats", stats, methods=["GET"]),
             Route("/_sandbox/requests", requests_log, methods=["GET"]),
@@ -119,12 +83,3 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
 
 def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
-
-
-def _int_param(text: str | None, default: int) -> int | None:
-    if text is None:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        return None

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_API_KEY = "sandbox-key"
-DEFAULT_FINISH_AFTER = 60.0
+DEFAULT_WORK_SECONDS = 5.0
+LIST_SHAPES = ("object", "bare")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,15 @@ class SandboxConfig:
     drop_rate: float = 0.0  # probability of creating, then closing without answering
     unavailable_rate: float = 0.0  # probability of a 503 with Retry-After, without creating
     latency_ms: float = 0.0  # delay before each answer
-    finish_after: float = DEFAULT_FINISH_AFTER  # seconds a session stays `working`
+    work_seconds: float = DEFAULT_WORK_SECONDS  # how long a session stays `working`
+    work_spread: float = 0.0  # ± seconds, drawn per session (seeded)
+    blocked_share: float = 0.0  # share of sessions that settle `blocked`
+    expired_share: float = 0.0  # share that settle `expired`; the rest `finished`
+    invalid_output_share: float = 0.0  # share of outputs that break their schema
+    concurrent_limit: int | None = None  # sessions holding a slot at once; None = no limit
+    settled_holds_slot: bool = False  # finished/blocked sessions hold a slot until DELETE
+    list_shape: str = "object"  # GET /v1/sessions: {"sessions": [...]} or a bare list
+    null_status_enum: bool = False  # answer status_enum: null (clients fall back to status)
     seed: int | None = None  # makes the fault draws reproducible
     access_log: bool = False  # uvicorn's access log (paths only; off to keep output quiet)
 
@@ -42,8 +51,17 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.fail_rate + self.drop_rate + self.unavailable_rate > 1.0:
             raise ValueError("fail_rate + drop_rate + unavailable_rate must be at most 1")
-        if self.latency_ms < 0 or self.finish_after < 0:
-            raise ValueError("latency_ms and finish_after must be >= 0")
+        if self.latency_ms < 0 or self.work_seconds < 0 or self.work_spread < 0:
+            raise ValueError("latency_ms, work_seconds and work_spread must be >= 0")
+        for name in ("blocked_share", "expired_share", "invalid_output_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.blocked_share + self.expired_share > 1.0:
+            raise ValueError("blocked_share + expired_share must be at most 1")
+        if self.concurrent_limit is not None and self.concurrent_limit < 1:
+            raise ValueError("concurrent_limit must be >= 1 (or None for no limit)")
+        if self.list_shape not in LIST_SHAPES:
+            raise ValueError(f"list_shape must be one of {', '.join(LIST_SHAPES)}")
 
 
 def _probability(text: str) -> float:
@@ -83,8 +101,14 @@ def _at_least_one(text: str) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The `launcher sandbox` flags; every help line ends with the flag's default."""
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")
-    p.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help="port; 0 picks a free one (default: %(default)s)",
+    )
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(
         "--api-key",
@@ -93,8 +117,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="bearer token the sandbox accepts (default: %(default)s)",
     )
     auth.add_argument(
-        "--no-auth", action="store_true", help="accept any bearer token, or none at all"
+        "--no-auth", action="store_true", help="accept any bearer token, or none (default: off)"
     )
+    _add_faults(p)
+    _add_life(p)
+    _add_capacity(p)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="makes faults and session lives reproducible (default: random)",
+    )
+    p.add_argument(
+        "--access-log", action="store_true", help="log each request's path (default: off)"
+    )
+
+
+def _add_faults(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rate",
         type=_positive,
@@ -103,7 +143,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="token bucket on POST /v1/sessions: requests per second (default: unlimited)",
     )
     p.add_argument(
-        "--burst", type=_at_least_one, default=1, metavar="B", help="token bucket capacity"
+        "--burst",
+        type=_at_least_one,
+        default=1,
+        metavar="B",
+        help="token bucket capacity (default: %(default)s)",
     )
     p.add_argument(
         "--retry-after",
@@ -112,33 +156,81 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="fixed Retry-After on 429 (default: when a token is next free)",
     )
-    p.add_argument("--fail-rate", type=_probability, default=0.0, metavar="P", help="share of 500s")
+    for flag, what in (
+        ("--fail-rate", "share of valid creations answered 500, nothing created"),
+        ("--drop-rate", "share of creations whose response is dropped (connection closed)"),
+        ("--unavailable-rate", "share of 503s (with Retry-After, nothing created)"),
+    ):
+        p.add_argument(
+            flag,
+            type=_probability,
+            default=0.0,
+            metavar="P",
+            help=what + " (default: %(default)s)",
+        )
     p.add_argument(
-        "--drop-rate",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="share of creations whose response is dropped (connection closed)",
-    )
-    p.add_argument(
-        "--unavailable-rate",
-        type=_probability,
-        default=0.0,
-        metavar="P",
-        help="share of 503s (with Retry-After, nothing created)",
-    )
-    p.add_argument(
-        "--latency-ms", type=_non_negative, default=0.0, metavar="MS", help="delay per answer"
-    )
-    p.add_argument(
-        "--finish-after",
+        "--latency-ms",
         type=_non_negative,
-        default=DEFAULT_FINISH_AFTER,
-        metavar="S",
-        help="seconds before a session turns from working to finished",
+        default=0.0,
+        metavar="MS",
+        help="delay before each answer (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=None, metavar="N", help="reproducible faults")
-    p.add_argument("--access-log", action="store_true", help="log each request's path")
+
+
+def _add_life(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--work-seconds",
+        type=_non_negative,
+        default=DEFAULT_WORK_SECONDS,
+        metavar="S",
+        help="seconds a session works before it settles (default: %(default)s)",
+    )
+    p.add_argument(
+        "--work-spread",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="each session works --work-seconds ± up to S, seeded (default: %(default)s)",
+    )
+    for flag, what in (
+        ("--blocked-share", "share of sessions that settle blocked"),
+        ("--expired-share", "share of sessions that settle expired (the rest finish)"),
+        ("--invalid-output-share", "share of structured outputs that break their schema"),
+    ):
+        p.add_argument(
+            flag,
+            type=_probability,
+            default=0.0,
+            metavar="P",
+            help=what + " (default: %(default)s)",
+        )
+
+
+def _add_capacity(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--concurrent-limit",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="answer Devin's capacity 429 to a create beyond N sessions working "
+        "(default: no limit)",
+    )
+    p.add_argument(
+        "--settled-holds-slot",
+        action="store_true",
+        help="finished and blocked sessions hold their slot until DELETE (default: off)",
+    )
+    p.add_argument(
+        "--list-shape",
+        choices=LIST_SHAPES,
+        default="object",
+        help='GET /v1/sessions as {"sessions": [...]} or a bare list (default: %(default)s)',
+    )
+    p.add_argument(
+        "--null-status-enum",
+        action="store_true",
+        help="answer status_enum: null, to test clients' fallback to status (default: off)",
+    )
 
 
 def from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -153,7 +245,15 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         drop_rate=args.drop_rate,
         unavailable_rate=args.unavailable_rate,
         latency_ms=args.latency_ms,
-        finish_after=args.finish_after,
+        work_seconds=args.work_seconds,
+        work_spread=args.work_spread,
+        blocked_share=args.blocked_share,
+        expired_share=args.expired_share,
+        invalid_output_share=args.invalid_output_share,
+        concurrent_limit=args.concurrent_limit,
+        settled_holds_slot=args.settled_holds_slot,
+        list_shape=args.list_shape,
+        null_status_enum=args.null_status_enum,
         seed=args.seed,
         access_log=getattr(args, "access_log", False),
     )
@@ -176,12 +276,23 @@ def to_args(config: SandboxConfig) -> list[str]:
         "drop-rate": config.drop_rate,
         "unavailable-rate": config.unavailable_rate,
         "latency-ms": config.latency_ms,
-        "finish-after": config.finish_after,
+        "work-seconds": config.work_seconds,
+        "work-spread": config.work_spread,
+        "blocked-share": config.blocked_share,
+        "expired-share": config.expired_share,
+        "invalid-output-share": config.invalid_output_share,
+        "concurrent-limit": config.concurrent_limit,
+        "list-shape": config.list_shape,
         "seed": config.seed,
     }
     argv = [f"--{name}={value}" for name, value in values.items() if value is not None]
     if config.api_key is None:
         argv.append("--no-auth")
-    if config.access_log:
-        argv.append("--access-log")
+    for flag, on in (
+        ("--access-log", config.access_log),
+        ("--settled-holds-slot", config.settled_holds_slot),
+        ("--null-status-enum", config.null_status_enum),
+    ):
+        if on:
+            argv.append(flag)
     return argv

@@ -1,4 +1,5 @@
-"""What the sandbox remembers and decides: sessions, rate limit, fault draws, statistics.
+"""What the sandbox remembers and decides about requests: auth, rate limit, capacity,
+fault draws, creations and statistics (the sessions themselves live in book.py).
 
 No HTTP here: `create` turns a request's raw body and Authorization header into an
 `Outcome`, and app.py only translates between that and starlette.
@@ -13,20 +14,25 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
+from launcher.sandbox.book import SessionBook
 from launcher.sandbox.config import SandboxConfig
+from launcher.sandbox.life import Directives, Life
+from launcher.sandbox.outputs import outputs_for
 from launcher.sandbox.problems import check_body, parse_json
 from launcher.sandbox.ratelimit import TokenBucket, retry_after_seconds
+from launcher.sandbox.session import Session
 
-SANDBOX_USER_EMAIL = "sandbox-user@example.invalid"
+CAPACITY_DETAIL = "You exceeded your concurrent session limit of {}"  # Devin's wording
 DROPPED = 0  # the status logged for a request whose connection was closed unanswered
 EARLY_TOLERANCE = 0.05  # seconds; loopback and scheduling jitter, not impatience
 TITLE_LENGTH = 80
+REQUEST_COUNTS = ("list_gets", "single_gets", "messages", "tag_updates", "deletes", "controls")
 UNAUTHORIZED = {"detail": "Invalid or missing API key (Authorization: Bearer)"}  # no key echoed
 
 
@@ -41,49 +47,6 @@ class Outcome:
     @property
     def drop(self) -> bool:
         return self.status == DROPPED
-
-
-@dataclass
-class Session:
-    session_id: str
-    url: str
-    title: str
-    prompt: str
-    tags: list[str]
-    snapshot_id: str | None
-    playbook_id: str | None
-    created_at: datetime
-    created_mono: float
-
-    def view(self, now: float, finish_after: float, *, messages: bool = False) -> dict[str, Any]:
-        """The session as GET /v1/sessions shows it; the status is worked out at read time."""
-        finished = now - self.created_mono >= finish_after
-        status = "finished" if finished else "working"
-        updated = self.created_at + timedelta(seconds=finish_after) if finished else self.created_at
-        shown: dict[str, Any] = {
-            "session_id": self.session_id,
-            "status": status,
-            "status_enum": status,
-            "title": self.title,
-            "tags": list(self.tags),
-            "created_at": self.created_at.isoformat(),
-            "updated_at": updated.isoformat(),
-            "snapshot_id": self.snapshot_id,
-            "playbook_id": self.playbook_id,
-            "pull_request": None,
-            "structured_output": None,
-            "requesting_user_email": SANDBOX_USER_EMAIL,
-        }
-        if messages:
-            shown["messages"] = [
-                {
-                    "type": "initial_user_message",
-                    "message": self.prompt,
-                    "timestamp": self.created_at.isoformat(),
-                    "username": SANDBOX_USER_EMAIL,
-                }
-            ]
-        return shown
 
 
 def body_digest(canonical: bytes) -> str:
@@ -106,9 +69,12 @@ class SandboxState:
     def reset(self) -> None:
         now = self._clock()
         self.started = now
-        self.sessions: dict[str, Session] = {}  # in creation order
+        self.book = SessionBook(self.config, now)
         self._idempotent: dict[str, str] = {}  # body digest → session id
-        self._created_digests: set[str] = set()
+        self._created_digests: Counter[str] = Counter()
+        # Each life is drawn from (salt, body, how many such bodies came before): a seed
+        # reproduces them all, whatever order concurrent requests arrive in.
+        self._salt = str(self.config.seed) if self.config.seed is not None else uuid.uuid4().hex
         self._retry_not_before: dict[str, float] = {}  # body digest → when a retry is due
         rate = self.config.rate
         self._bucket = TokenBucket(rate, self.config.burst, now) if rate is not None else None
@@ -124,6 +90,8 @@ class SandboxState:
         self.unavailable = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.capacity_limited = 0
+        self.counts: Counter[str] = Counter()  # list_gets, single_gets, messages, deletes…
 
     # -- requests ------------------------------------------------------------------
 
@@ -148,8 +116,8 @@ class SandboxState:
     def create(self, raw: bytes, authorization: str | None, base_url: str) -> Outcome:
         """Decide the answer to POST /v1/sessions and record everything the stats show.
 
-        The order of checks is auth, rate limit, body, faults: a wrong key costs no
-        token, and a refused or invalid request never draws from the fault stream.
+        The order of checks is auth, rate limit, body, capacity, faults: a wrong key costs
+        no token, and a refused or invalid request never draws from the fault stream.
         """
         now = self._clock()
         self.requests += 1
@@ -171,6 +139,11 @@ class SandboxState:
             outcome = Outcome(429, {"detail": "Rate limit exceeded"}, {"Retry-After": str(seconds)})
         elif problems := ([bad_json] if bad_json else check_body(data)):
             outcome = Outcome(422, {"detail": problems})
+        elif self._needs_slot(data, digest) and self.book.at_capacity(now):
+            # Devin's capacity 429: no Retry-After, since it clears when sessions end.
+            self.capacity_limited += 1
+            limit = self.config.concurrent_limit
+            outcome = Outcome(429, {"detail": CAPACITY_DETAIL.format(limit)})
         else:
             outcome, session = self._create_or_fault(data, digest, base_url)
             if outcome.status == 503:  # a 503's Retry-After binds the client like a 429's
@@ -179,6 +152,10 @@ class SandboxState:
 
         self._record(now, outcome, digest, data, session)
         return outcome
+
+    def _needs_slot(self, data: dict[str, Any], digest: str) -> bool:
+        """An idempotent request answered with its existing session starts nothing."""
+        return not (data.get("idempotent") is True and digest in self._idempotent)
 
     def _create_or_fault(
         self, data: dict[str, Any], digest: str, base_url: str
@@ -208,24 +185,30 @@ class SandboxState:
         # Devin matches idempotent requests on the prompt; equal bodies is our stand-in,
         # stricter, so a twin found here would be found by Devin too.
         if idempotent and digest in self._idempotent:
-            return self.sessions[self._idempotent[digest]], False
+            return self.book.sessions[self._idempotent[digest]], False
         if not idempotent and digest in self._created_digests:
             self.duplicate_bodies += 1
         session_id = f"devin-{uuid.uuid4().hex}"
         prompt: str = data["prompt"]
+        tags = list(data.get("tags") or [])
+        now = self._clock()
+        seed = f"{self._salt}:{digest}:{self._created_digests[digest]}"
+        life = Life(self.book.rules, Directives.from_tags(tags), seed, now)
         session = Session(
             session_id=session_id,
             url=f"{base_url}/sessions/{session_id}",
             title=data.get("title") or (prompt.strip().splitlines() or [""])[0][:TITLE_LENGTH],
             prompt=prompt,
-            tags=list(data.get("tags") or []),
+            tags=tags,
             snapshot_id=data.get("snapshot_id"),
             playbook_id=data.get("playbook_id"),
             created_at=datetime.now(timezone.utc),
-            created_mono=self._clock(),
+            life=life,
+            outputs=outputs_for(data.get("structured_output_schema")),
+            pr_number=len(self.book) + 1,
         )
-        self.sessions[session_id] = session
-        self._created_digests.add(digest)
+        self.book.add(session, now)
+        self._created_digests[digest] += 1
         if idempotent:
             self._idempotent[digest] = session_id
         return session, True
@@ -250,23 +233,18 @@ class SandboxState:
 
     # -- reads ---------------------------------------------------------------------
 
-    def list_sessions(self, limit: int, offset: int, tags: Sequence[str]) -> list[dict[str, Any]]:
-        """Newest first; a session matches when it carries every tag asked for."""
-        wanted = set(tags)
-        now = self._clock()
-        matching = [s for s in reversed(self.sessions.values()) if wanted <= set(s.tags)]
-        return [s.view(now, self.config.finish_after) for s in matching[offset : offset + limit]]
+    def now(self) -> float:
+        return self._clock()
 
-    def get_session(self, session_id: str) -> dict[str, Any] | None:
-        session = self.sessions.get(session_id)
-        if session is None:
-            return None
-        return session.view(self._clock(), self.config.finish_after, messages=True)
+    def count(self, what: str) -> None:
+        """One more request of a kind the stats count (list_gets, single_gets, …)."""
+        self.counts[what] += 1
 
     def stats(self) -> dict[str, Any]:
+        now = self._clock()
         return {
             "requests": self.requests,
-            "sessions": len(self.sessions),
+            "sessions": len(self.book),
             "duplicate_bodies": self.duplicate_bodies,
             "status_counts": dict(sorted(self._status_counts.items())),
             "rate_limited": self.rate_limited,
@@ -276,6 +254,10 @@ class SandboxState:
             "dropped": self.dropped,
             "unavailable": self.unavailable,
             "failed": self.failed,
+            "capacity_limited": self.capacity_limited,
+            **{name: self.counts[name] for name in REQUEST_COUNTS},
+            **self.book.counts(now),
+            "lives": self.book.lives(now),
         }
 
     def requests_log(self) -> list[dict[str, Any]]:

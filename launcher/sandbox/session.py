@@ -1,0 +1,111 @@
+"""One sandbox session: what its create request said, its life, its messages, and how
+GET /v1/sessions shows it at a given instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from launcher.sandbox.life import BLOCKED, EXPIRED, FINISHED, WORKING, Life
+from launcher.sandbox.outputs import Outputs, partial
+
+SANDBOX_USER_EMAIL = "sandbox-user@example.invalid"
+PR_URL = "https://github.com/example/repo/pull/{}"
+SETTLED_OUTPUT_SHARE = 0.5  # how much of the output an expired or stopped session got to
+
+
+@dataclass
+class Session:
+    session_id: str
+    url: str
+    title: str
+    prompt: str
+    tags: list[str]
+    snapshot_id: str | None
+    playbook_id: str | None
+    created_at: datetime
+    life: Life
+    outputs: Outputs | None  # None: no (usable) structured_output_schema
+    pr_number: int
+    messages: list[dict[str, Any]] = field(default_factory=list)  # user messages, past notes
+
+    def when(self, mono: float) -> str:
+        """A monotonic instant as the ISO time Devin would show."""
+        return (self.created_at + timedelta(seconds=mono - self.life.created)).isoformat()
+
+    def pr_url(self) -> str:
+        return PR_URL.format(self.pr_number)
+
+    def structured_output(self, status: str, now: float) -> Any:
+        life = self.life
+        if self.outputs is None or life.output == "none":
+            return None
+        final = self.outputs.valid
+        if life.output == "invalid" and self.outputs.invalid is not None:
+            final = self.outputs.invalid
+        if status == WORKING:
+            return partial(final, life.fraction(now))
+        if status == FINISHED or (status == BLOCKED and life.shows_pr(status)):
+            return final
+        return partial(final, SETTLED_OUTPUT_SHARE)
+
+    def devin_note(self, now: float) -> dict[str, Any] | None:
+        """Devin's closing message for the latest work period, once it has settled."""
+        status = self.life.status(now)
+        pr = f" Pull request: {self.pr_url()}" if self.life.shows_pr(status) else ""
+        text = {
+            FINISHED: f"Done.{pr}",
+            BLOCKED: f"I need your input to continue.{pr}",
+            EXPIRED: "The session expired before the task was done.",
+        }.get(status)
+        if text is None or self.life.ended(now) is None:
+            return None
+        ended = self.life.ended(now)
+        assert ended is not None
+        return {"type": "devin_message", "message": text, "timestamp": self.when(ended)}
+
+    def view(
+        self, now: float, *, messages: bool = False, null_status_enum: bool = False
+    ) -> dict[str, Any]:
+        """The session as GET /v1/sessions (and, with `messages`, GET /v1/sessions/{id})
+        shows it at `now`."""
+        status = self.life.status(now)
+        shown: dict[str, Any] = {
+            "session_id": self.session_id,
+            "status": status,
+            "status_enum": None if null_status_enum else status,
+            "title": self.title,
+            "tags": list(self.tags),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.when(self.life.updated(now)),
+            "snapshot_id": self.snapshot_id,
+            "playbook_id": self.playbook_id,
+            "pull_request": {"url": self.pr_url()} if self.life.shows_pr(status) else None,
+            "structured_output": self.structured_output(status, now),
+            "requesting_user_email": SANDBOX_USER_EMAIL,
+        }
+        if messages:
+            initial = {
+                "type": "initial_user_message",
+                "message": self.prompt,
+                "timestamp": self.created_at.isoformat(),
+                "username": SANDBOX_USER_EMAIL,
+            }
+            note = self.devin_note(now)
+            shown["messages"] = [initial, *self.messages, *([note] if note else [])]
+        return shown
+
+    def add_message(self, text: str, now: float) -> None:
+        """Record a user's message; the closing note of a settled period is kept first."""
+        note = self.devin_note(now)
+        if note is not None:
+            self.messages.append(note)
+        self.messages.append(
+            {
+                "type": "user_message",
+                "message": text,
+                "timestamp": self.when(now),
+                "username": SANDBOX_USER_EMAIL,
+            }
+        )
