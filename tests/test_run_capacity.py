@@ -1,0 +1,151 @@
+"""`launcher run` at the concurrent-session limit, against the real sandbox on 127.0.0.1
+with `--concurrent-limit`: what the user sees, what the ledger says, what the server got."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launcher.cli import main
+from launcher.ledger import read_state, summarize
+from tests.runkit import API_KEY, SECRET, assert_no_secrets, created, read_ledger, write_manifest
+
+Sandbox = Any
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVIN_API_KEY", API_KEY)
+    monkeypatch.setenv("TEST_SECRET", SECRET)
+    monkeypatch.delenv("DEVIN_BASE_URL", raising=False)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], ledger: Path, *args: str) -> tuple[int, str, str]:
+    code = main(["run", *args, "--ledger", str(ledger), "--progress", "never"])
+    out, err = capsys.readouterr()
+    assert_no_secrets(out, err, ledger.read_text() if ledger.exists() else "")
+    return code, out, err
+
+
+def test_without_wait_the_run_stops_at_the_limit_and_the_next_run_continues(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
+) -> None:
+    sb = make_sandbox(concurrent_limit=3, work_seconds=60.0)
+    manifest = write_manifest(tmp_path / "m.yaml", 9)
+    ledger = tmp_path / "ledger.jsonl"
+
+    began = time.monotonic()
+    code, out, err = run_main(capsys, ledger, str(manifest), "--base-url", sb.base_url)
+    took = time.monotonic() - began
+    assert code == 1
+    assert took < 20  # seconds, not the minute the sessions work
+    stats = sb.stats()
+    assert stats["sessions"] == 3
+    lines = [line for line in err.splitlines() if "concurrent-session limit" in line]
+    assert lines == [
+        "launcher: the organisation is at its concurrent-session limit of 3: 6 entries wait; "
+        "run again with the same ledger once sessions end, and the run continues"
+    ]
+    assert "3 created, 6 pending" in out
+    assert "failed" not in out and "failed" not in err
+    # The refusals spent no attempt and lowered no pace: no retry was logged for them.
+    assert "retry" not in err
+    # Pending, not failed, in the ledger's own summary (which exits 0 on it).
+    summary = summarize(ledger)
+    assert summary.counts["created"] == 3 and summary.counts["pending"] == 6
+    assert summary.counts["failed"] == 0 and not summary.has_problems
+    refused = [e for e in read_ledger(ledger) if e.get("at_capacity")]
+    assert refused and all(e["event"] == "failed" and e["status"] == 429 for e in refused)
+    assert len(refused) == stats["capacity_limited"]
+
+    # Once the sessions end, the next run carries on straight away (no lookups, no
+    # waiting out requests "in flight": the ledger knows they were refused), three more
+    # each time, until the batch is done.
+    for remaining in (3, 0):
+        for session in sb.list_sessions():
+            if session["status_enum"] == "working":
+                sb_terminate(sb, session["session_id"])
+        lookups = sb.stats()["list_gets"]
+        code, out, err = run_main(capsys, ledger, str(manifest), "--base-url", sb.base_url)
+        assert sb.stats()["list_gets"] == lookups  # nothing was looked up
+        assert code == (1 if remaining else 0), err
+        assert "3 created" in out and f"{6 - remaining} skipped" in out
+        if remaining:
+            assert f"limit of 3: {remaining} entries wait" in err
+    ids = created(read_ledger(ledger))
+    assert len(ids) == 9 and len(set(ids.values())) == 9
+    assert all(r.outcome == "created" for r in read_state(ledger).records())
+
+
+def sb_terminate(sb: Sandbox, session_id: str) -> None:
+    import httpx
+
+    response = httpx.delete(
+        f"{sb.base_url}/v1/sessions/{session_id}",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_capacity_429_is_no_throttle_no_breaker_failure_and_no_attempt(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    """The dispatcher as a scheduler drives it (refusals deferred, not stopping), with
+    --max-attempts 1: an ordinary 429 would fail every refused entry for good."""
+    import io
+
+    import anyio
+    import httpx
+
+    from launcher.client import DevinClient, Redactor
+    from launcher.entry import Entry
+    from launcher.ledger import LedgerWriter
+    from launcher.progress import RunProgress
+    from launcher.runner import Dispatcher, EntryResult, RunSettings
+
+    sb = make_sandbox(concurrent_limit=2, work_seconds=60.0)
+    entries = [
+        Entry(name=f"e{i}", file="m.yaml", path="m.yaml", line=1, request={"prompt": f"p{i}"})
+        for i in range(6)
+    ]
+    results = [EntryResult(e) for e in entries]
+    settings = RunSettings(base_url=sb.base_url, max_attempts=1, breaker_span=0.5)
+    ledger = tmp_path / "l.jsonl"
+
+    async def go() -> Dispatcher:
+        async with httpx.AsyncClient(base_url=sb.base_url) as http:
+            with LedgerWriter.open(ledger, "run-1") as writer:
+                err = io.StringIO()
+                progress = RunProgress(6, "text", "never", Redactor([]), io.StringIO(), err)
+                d = Dispatcher(settings, DevinClient(http, "k", Redactor([])), writer, {}, progress)
+                d.defer_at_capacity = True
+                await d.run(results)
+                # Every refused entry, tried again and again, is still only pending.
+                for _ in range(3):
+                    for r in results:
+                        if r.outcome == "pending":
+                            await d.run([r])
+                return d
+
+    d = anyio.run(go)
+    assert [r.outcome for r in results].count("created") == 2
+    pending = [r for r in results if r.outcome == "pending"]
+    assert len(pending) == 4 and all(r.at_capacity and r.attempts == 0 for r in pending)
+    assert sb.stats()["capacity_limited"] >= 4 * 4
+    assert d.pace.snapshot.throttles == 0 and d.pace.snapshot.rate is None  # pace untouched
+    assert not d.breaker.open and d.stop_reason is None
+    assert d.capacity_limit == 2
+    records = read_state(ledger).records()
+    assert all(r.at_capacity for r in records if r.outcome == "failed")
+    assert summarize(ledger).counts == {
+        "created": 2,
+        "adopted": 0,
+        "failed": 0,
+        "in_doubt": 0,
+        "pending": 4,
+    }
