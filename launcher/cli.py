@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from launcher.errors import ExitCode, LauncherError
 
@@ -49,6 +50,86 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from launcher import runner
 
     return runner.run_command(args)
+
+
+def _cmd_follow(args: argparse.Namespace) -> int:
+    from launcher.follow import commands
+
+    command: Callable[[argparse.Namespace], int] = getattr(commands, f"{args.command}_command")
+    return command(args)
+
+
+def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="seconds between polls, ±20%% jitter; longer after 429/5xx (20)",
+    )
+    p.add_argument(
+        timeout_flag,
+        dest="watch_timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop watching after S seconds; unsettled entries then count as not ended well",
+    )
+    p.add_argument(
+        "--blocked-ok",
+        action="store_true",
+        help="count a blocked session (waiting for a person) as ended well",
+    )
+
+
+def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    p.add_argument("--run-key", default="", metavar="K", help="the run key `run` was given")
+    p.add_argument(
+        "--select",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="only entries whose name matches (repeatable)",
+    )
+    if api:
+        p.add_argument(
+            "--base-url",
+            default=None,
+            metavar="URL",
+            help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
+        )
+        p.add_argument(
+            "--api-key-env",
+            default="DEVIN_API_KEY",
+            metavar="NAME",
+            help="environment variable holding the API key",
+        )
+
+
+def _add_follow_parsers(sub: Any) -> None:
+    p = sub.add_parser("watch", help="follow created sessions until they settle")
+    _add_follow_common(p)
+    _add_watch_options(p)
+    _add_format(p)
+    p.set_defaults(func=_cmd_follow)
+
+    p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
+    _add_follow_common(p, api=False)
+    p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.set_defaults(func=_cmd_follow)
+
+    p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
+    _add_follow_common(p)
+    p.set_defaults(func=_cmd_follow)
+
+    p = sub.add_parser("message", help="send the same follow-up to each selected session")
+    _add_follow_common(p)
+    p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
+    p.add_argument("--file", default=None, metavar="F", help="read the message from F")
+    p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.set_defaults(func=_cmd_follow)
 
 
 def _cmd_ledger_summary(args: argparse.Namespace) -> int:
@@ -168,8 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="live status line (auto: when stderr is a terminal)",
     )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="then watch the entries until they settle, holding the ledger (see watch)",
+    )
+    _add_watch_options(p, "--wait-timeout")
     _add_format(p)
     p.set_defaults(func=_cmd_run)
+
+    _add_follow_parsers(sub)
 
     p = sub.add_parser("ledger", help="read a ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True, metavar="SUBCOMMAND")

@@ -7,6 +7,8 @@ outcomes the runner reasons about: created, retry-safe, in doubt, final, fatal.
 from __future__ import annotations
 
 import email.utils
+import json
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -64,6 +66,27 @@ Outcome = Created | RetrySafe | InDoubt | Final | Fatal
 
 class LookupFailed(Exception):
     """A GET /v1/sessions lookup did not give an answer we can trust."""
+
+
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a page of 100 rows with 64 KB outputs is ~7 MB
+
+
+class ApiError(Exception):
+    """A follow-through call (list, get, delete, message) got no usable answer."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again later: no answer, a throttle or a server error."""
+        return self.status is None or self.status in (408, 429) or self.status >= 500
+
+    @property
+    def auth(self) -> bool:
+        return self.status in (401, 403)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -199,9 +222,72 @@ class DevinClient:
             raise LookupFailed("lookup failed: a matching session has no session_id")
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
 
+    # --- follow-through (SPEC §9): answers as values or ApiError, never httpx errors ----
+
+    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
+        """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
+        params = {"tags": tag, "limit": limit, "offset": offset}
+        return await self._json("GET", "/v1/sessions", params=params)
+
+    async def get_session(self, session_id: str) -> Any:
+        """GET /v1/sessions/{id}: the decoded JSON, or None when the API does not know it."""
+        return await self._json("GET", f"/v1/sessions/{_path(session_id)}", missing_ok=True)
+
+    async def delete_session(self, session_id: str) -> str:
+        """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
+        try:
+            await self._json("DELETE", f"/v1/sessions/{_path(session_id)}")
+        except ApiError as exc:
+            if exc.status == 422:
+                return "already exited"
+            raise
+        return "terminated"
+
+    async def send_message(self, session_id: str, text: str) -> None:
+        """POST /v1/sessions/{id}/message; ApiError when it was not accepted."""
+        path = f"/v1/sessions/{_path(session_id)}/message"
+        await self._json("POST", path, body={"message": text})
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            async with self._http.stream(
+                method, path, params=params, json=body, headers=self._headers
+            ) as response:
+                data = bytearray()
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if len(data) > MAX_BODY_BYTES:
+                        raise ApiError(f"HTTP {response.status_code}: answer over 16 MiB")
+        except httpx.HTTPError as exc:
+            raise ApiError(f"{method} failed: {_describe(exc)}") from None
+        status = response.status_code
+        if missing_ok and status == 404:
+            return None
+        if not 200 <= status < 300:
+            full = httpx.Response(status, headers=response.headers, content=bytes(data))
+            retry = parse_retry_after(response.headers.get("Retry-After"))
+            raise ApiError(f"HTTP {status}: {self._message(full)}", status, retry)
+        try:
+            return json.loads(data) if data else None
+        except ValueError:
+            raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+
     def _message(self, response: httpx.Response) -> str:
         """The API's message, secrets removed, then shortened."""
         return self._redact(api_message(response))[:MAX_ERROR_CHARS]
+
+
+def _path(session_id: str) -> str:
+    """A session id as one path segment: an id from a hostile ledger cannot add path parts."""
+    return urllib.parse.quote(session_id, safe="")
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 MAX_TAGS = 50
 SECRET_MASK = "***"
 TAG_PREFIX = "launcher-key:"
+BATCH_PREFIX = "launcher-batch:"  # shared by one run's sessions, so `watch` can list them
 ENV_TEMPLATE = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -117,3 +118,14 @@ class Entry:
                 for s in body["session_secrets"]
             ]
         return body
+
+
+def add_batch_tag(body: dict[str, Any], batch_id: str) -> str | None:
+    """Add the run's batch tag to a request body when there is room under the 50-tag
+    limit (the reconciliation tag comes first); the tag added, or None."""
+    tags = list(body.get("tags") or [])
+    if len(tags) >= MAX_TAGS:
+        return None
+    tag = f"{BATCH_PREFIX}{batch_id}"
+    body["tags"] = [*tags, tag]
+    return tag

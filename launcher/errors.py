@@ -39,6 +39,12 @@ class LedgerLocked(LauncherError):
     exit_code = ExitCode.LOCKED
 
 
+class AuthError(LauncherError):
+    """The API rejected the credentials (401/403) during follow-through."""
+
+    exit_code = ExitCode.AUTH
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One problem in one manifest, pointed at by file, line and column (1-based)."""

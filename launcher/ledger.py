@@ -31,15 +31,24 @@ from launcher.errors import LedgerError, LedgerLocked
 
 VERSION = 1
 OUTCOMES = ("sending", "created", "failed", "in_doubt")
+# Follow-through events (SPEC §9): they never change a key's dispatch outcome.
+FOLLOW_EVENTS = ("status", "cancelled", "message")
+EVENTS = OUTCOMES + FOLLOW_EVENTS
+_JSON = (dict, list, str, int, float, bool, None)
 SUMMARY_OUTCOMES = ("created", "adopted", "failed", "in_doubt", "pending")
 LOCK_SUFFIX = ".lock"
 _HEADER = ("v", "ts", "event", "entry", "name", "key", "run_id", "content")
 _REQUIRED_STR = ("ts", "entry", "name", "key", "run_id")
 # field -> (allowed types, required) per event; None stands for JSON null.
 _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
-    "sending": {"attempt": ((int,), False), "timeout": ((int, float), False)},
+    "sending": {
+        "attempt": ((int,), False),
+        "timeout": ((int, float), False),
+        "batch": ((str,), False),
+    },
     "created": {
         "session_id": ((str,), True),
+        "batch": ((str,), False),
         "url": ((str, None), False),
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
@@ -51,6 +60,22 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "at_capacity": ((bool,), False),
     },
     "in_doubt": {"error": ((str, None), False)},
+    "status": {
+        "session_id": ((str,), True),
+        "status_enum": ((str, None), True),
+        "structured_output": (_JSON, False),
+        "pull_request_url": ((str, None), False),
+        "output_valid": ((bool, None), False),
+        "output_errors": ((list,), False),
+    },
+    "cancelled": {"session_id": ((str,), True), "detail": ((str,), False)},
+    "message": {
+        "session_id": ((str,), True),
+        "digest": ((str,), True),
+        "state": ((str,), True),
+        "text": ((str,), False),
+        "error": ((str, None), False),
+    },
 }
 
 
@@ -72,6 +97,7 @@ class KeyRecord:
     retry_at: str | None = None  # a throttled request may not be resent before this time
     at_capacity: bool = False  # refused at the concurrent-session limit: still pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
+    batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
@@ -85,6 +111,12 @@ class LedgerState:
         self._last: dict[str, int] = {k: i for i, k in enumerate(self._by_key)}
         self.warnings: list[str] = list(warnings or ())
         self._created_by_name: dict[str, list[KeyRecord]] | None = None
+        # key -> slot ("status", "cancelled", "message:DIGEST") -> (index, latest event)
+        self._follow: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {}
+
+    def follow(self, key: str) -> dict[str, tuple[int, dict[str, Any]]]:
+        """The latest follow-through event of each kind for `key`, with its position."""
+        return dict(self._follow.get(key, {}))
 
     def get(self, key: str) -> KeyRecord | None:
         return self._by_key.get(key)
@@ -109,6 +141,11 @@ class LedgerState:
 
     def _apply(self, ev: dict[str, Any], index: int) -> None:
         self._created_by_name = None
+        if ev["event"] in FOLLOW_EVENTS:
+            slot = ev["event"] + (f":{ev['digest']}" if ev["event"] == "message" else "")
+            self._follow.setdefault(ev["key"], {})[slot] = (index, ev)
+            self._last[ev["key"]] = index
+            return
         old = self._by_key.get(ev["key"])
         attempts = (old.attempts if old else 0) + (ev["event"] == "sending")
         self._last[ev["key"]] = index
@@ -132,6 +169,7 @@ class LedgerState:
             retry_at=ev.get("retry_at"),
             at_capacity=bool(ev.get("at_capacity", False)),
             timeout=ev.get("timeout"),
+            batch=ev.get("batch", old.batch if old else None),
             attempts=attempts,
             ts=ev["ts"],
             run_id=ev["run_id"],
@@ -180,7 +218,7 @@ def _check_event(obj: Any) -> str | None:
         return "not a JSON object"
     if obj.get("v") != VERSION or isinstance(obj.get("v"), bool):
         return "field 'v' is not 1"
-    if obj.get("event") not in OUTCOMES:
+    if obj.get("event") not in EVENTS:
         return f"unknown event {obj.get('event')!r}"
     for name in _REQUIRED_STR:
         if not isinstance(obj.get(name), str):
@@ -202,7 +240,7 @@ def _ignored_kind(obj: Any) -> str | None:
     v = obj.get("v")
     if isinstance(v, int) and not isinstance(v, bool) and v > VERSION:
         return f"of ledger version {v}"
-    if v == VERSION and obj.get("event") not in OUTCOMES:
+    if v == VERSION and obj.get("event") not in EVENTS:
         return f"of unknown type {obj.get('event')!r}"
     return None
 
@@ -507,9 +545,11 @@ class SummaryEntry:
     retry_at: str | None
     at_capacity: bool
     timeout: float | None
+    batch: str | None
     attempts: int
     ts: str
     run_id: str
+    status_enum: str | None = None  # the latest status `watch` recorded, "cancelled"
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -525,6 +565,7 @@ class LedgerSummary:
     entries: list[SummaryEntry]
     failures: list[SummaryEntry]  # failed and in_doubt entries
     warnings: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # latest session status counts
 
     @property
     def has_problems(self) -> bool:
@@ -552,9 +593,27 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
         if seen is None or state._last[r.key] > state._last[seen.key]:
             latest[r.entry] = r
     entries = [
-        SummaryEntry(**{**asdict(r), "outcome": _summary_outcome(r)}) for r in latest.values()
+        SummaryEntry(
+            **{**asdict(r), "outcome": _summary_outcome(r)},
+            status_enum=_latest_status(state, r) if r.outcome == "created" else None,
+        )
+        for r in latest.values()
     ]
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    return LedgerSummary(str(p), counts, entries, failures, list(state.warnings))
+    statuses = Counter(
+        e.status_enum or "not watched" for e in entries if e.outcome in ("created", "adopted")
+    )
+    return LedgerSummary(
+        str(p), counts, entries, failures, list(state.warnings), dict(sorted(statuses.items()))
+    )
+
+
+def _latest_status(state: LedgerState, r: KeyRecord) -> str | None:
+    """The latest recorded status of a created key: a `status` event, or `cancelled` after it."""
+    follow = state.follow(r.key)
+    status, cancelled = follow.get("status"), follow.get("cancelled")
+    if cancelled is not None and (status is None or cancelled[0] > status[0]):
+        return "cancelled"
+    return None if status is None else status[1].get("status_enum") or "unknown"

@@ -93,6 +93,7 @@ def print_ledger_summary(summary: LedgerSummary, fmt: str) -> None:
         doc = {
             "ledger": summary.path,
             "counts": summary.counts,
+            "statuses": summary.statuses,
             "entries": [e.as_json() for e in summary.entries],
             "failures": [e.as_json() for e in summary.failures],
             "warnings": summary.warnings,
@@ -102,6 +103,13 @@ def print_ledger_summary(summary: LedgerSummary, fmt: str) -> None:
     for warning in summary.warnings:
         print(f"launcher: warning: {warning}", file=sys.stderr)
     print("  ".join(f"{k.replace('_', ' ')} {n}" for k, n in summary.counts.items()))
+    if summary.statuses:
+        # Status names come from the server: printable ASCII only, never a terminal escape.
+        shown = (
+            f"{''.join(c if c.isprintable() else '?' for c in k)} {n}"
+            for k, n in summary.statuses.items()
+        )
+        print("sessions: " + "  ".join(shown))
     for e in summary.failures:
         label = "in doubt" if e.outcome == "in_doubt" else e.outcome
         status = f"(status {e.status}) " if e.status is not None else ""

@@ -41,7 +41,7 @@ from launcher.client import (
     Redactor,
     RetrySafe,
 )
-from launcher.entry import Entry, MissingEnv
+from launcher.entry import Entry, MissingEnv, add_batch_tag
 from launcher.errors import ExitCode, LauncherError, UsageError
 from launcher.follow.capacity import capacity_hit
 from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
@@ -78,6 +78,7 @@ class EntryResult:
     status: int | None = None
     reconciled: bool = False
     attempts: int = 0
+    batch: str | None = None  # the batch tag its latest request carried
     last_in_doubt: bool = False  # the last answer left it unknown whether it was created
     at_capacity: bool = False  # pending because the organisation was at its session limit
 
@@ -277,6 +278,8 @@ class Dispatcher:
             raise _Stopped
         entry = result.entry
         body = entry.body(self.environ)
+        result.batch = add_batch_tag(body, self.ledger.run_id)
+        batch = {"batch": result.batch} if result.batch else {}
         async with self.slots:
             if self.stop_reason:
                 raise _Stopped
@@ -286,7 +289,11 @@ class Dispatcher:
                 result.attempts += 1
                 # The intent is durable, and its timestamp true, right before the send.
                 await self.ledger.append(
-                    "sending", entry, attempt=result.attempts, timeout=self.settings.timeout
+                    "sending",
+                    entry,
+                    attempt=result.attempts,
+                    timeout=self.settings.timeout,
+                    **batch,
                 )
             self.progress.sent()
             sent_at = time.monotonic()
@@ -422,6 +429,8 @@ class Dispatcher:
             }
             if result.reconciled:
                 fields["reconciled"] = True
+            if result.batch and not result.reconciled:
+                fields["batch"] = result.batch
             await self.ledger.append("created", entry, **fields)
             self.progress.created(result)
         elif isinstance(outcome, Fatal):
@@ -532,6 +541,10 @@ def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
 
 def run_command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    if args.wait:
+        from launcher.follow.commands import wait_after_run, watch_settings
+
+        watch_settings(args)  # a bad --poll-interval is a usage error before anything is sent
     checked = validate.check(args.paths, run_key=args.run_key)
     if checked.diagnostics:
         report.print_check(checked, args.format)
@@ -561,6 +574,12 @@ def run_command(args: argparse.Namespace) -> int:
             # user the launcher's own message (a ledger that cannot be written, say).
             raise _launcher_error(exc) from None
         result.warnings.extend(writer.state.warnings)
+        if args.wait and not (result.interrupted or result.auth_error):
+            # Still holding the ledger lock: cron cannot start the next batch meanwhile.
+            progress.finish()
+            if args.format != "json":  # json: the watch's document covers every entry
+                report.print_run(result, args.format, redact=redact)
+            return wait_after_run(args, writer, entries, settings.base_url, api_key, redact)
     progress.finish()
     report.print_run(result, args.format, redact=redact)
     return int(result.exit_code)

@@ -1,1 +1,2 @@
-"""Follow-through: what happens to sessions after they are created (watch, capacity, results)."""
+"""Follow-through (SPEC §9): watching created sessions until they settle, their results,
+cancelling and messaging them."""
