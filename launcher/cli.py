@@ -14,6 +14,16 @@ from typing import Any
 from launcher.errors import ExitCode, LauncherError
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
@@ -253,6 +263,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait",
         action="store_true",
         help="then watch the entries until they settle, holding the ledger (see watch)",
+    )
+    p.add_argument(
+        "--max-active",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="at most N of the run's sessions working at once; the next entry starts as "
+        "soon as one settles (implies --wait)",
+    )
+    p.add_argument(
+        "--terminate-settled",
+        action="store_true",
+        help="with --wait/--max-active: terminate each session once its final result is "
+        "recorded, freeing its slot (a blocked session can then no longer be answered)",
+    )
+    p.add_argument(
+        "--probe-interval",
+        type=float,
+        default=180.0,
+        metavar="S",
+        help="when sessions this run did not start hold every slot, try a create every S "
+        "seconds (180)",
     )
     _add_watch_options(p, "--wait-timeout")
     _add_format(p)

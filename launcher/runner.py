@@ -174,7 +174,7 @@ class Dispatcher:
         async with anyio.create_task_group() as tg:
             self._cancel = tg.cancel_scope
             for result in results:
-                tg.start_soon(self._dispatch, result)
+                tg.start_soon(self.dispatch, result)
 
     async def _sleep(self, seconds: float) -> None:
         """Backoff sleep that a stop cuts short."""
@@ -183,7 +183,8 @@ class Dispatcher:
 
     # --- one entry ---------------------------------------------------------------------
 
-    async def _dispatch(self, result: EntryResult) -> None:
+    async def dispatch(self, result: EntryResult) -> None:
+        """One entry, start to recorded outcome (the scheduler calls it one at a time)."""
         entry = result.entry
         done = self.ledger.state.created(entry.key)
         if done is not None:
@@ -565,6 +566,11 @@ def run_command(args: argparse.Namespace) -> int:
         )
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
+        if args.wait or args.max_active:
+            # Started as slots free, watched in the same loop (SPEC §9 Capacity).
+            from launcher.follow.scheduled import scheduled_command
+
+            return scheduled_command(args, settings, entries, writer, environ, redact, progress)
         try:
             result = anyio.run(
                 _dispatch_all, settings, entries, writer, environ, api_key, redact, progress

@@ -267,3 +267,20 @@ def test_nothing_to_do_returns_at_once() -> None:
 def test_settings_check_themselves(kwargs: dict[str, float], words: str) -> None:
     with pytest.raises(ValueError, match=words):
         SlotSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_stop_starts_nothing_more_and_returns_without_waiting_for_sessions() -> None:
+    org = FakeOrg(limit=2, ticks=10_000)  # sessions that never settle in this test
+    sched = SlotScheduler(items(6), org.start, org.poll, FAST)
+
+    async def go() -> None:
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sched.run)
+                while len(org.created) < 2:
+                    await anyio.sleep(0.005)
+                sched.stop()
+
+    anyio.run(go)
+    assert org.created == ["e00", "e01"]
+    assert sched.snapshot().most_working == 2 and sched.snapshot().queued >= 4

@@ -74,6 +74,7 @@ class SlotSnapshot:
     limit: int | None  # the organisation's limit as learned (None: not met yet)
     cap: int | None  # how many of ours may work now (None: no bound known)
     working: int  # our sessions not yet seen settled
+    most_working: int
     starting: int
     queued: int
     capacity_429s: int
@@ -140,6 +141,8 @@ class SlotScheduler(Generic[T]):
         self._starting: dict[int, float] = {}  # index -> when its start began
         self._changed = anyio.Event()
         self.capacity_429s = 0
+        self.most_working = 0  # the most of ours seen working at once
+        self._stopping = False
         self._answered = 0  # starts that came back with anything but a capacity 429
         self.stuck: str | None = None
 
@@ -155,6 +158,7 @@ class SlotScheduler(Generic[T]):
             self.limit,
             self.cap,
             len(self._ours),
+            self.most_working,
             len(self._starting),
             len(self._queue),
             self.capacity_429s,
@@ -163,11 +167,21 @@ class SlotScheduler(Generic[T]):
 
     # --- the loop -----------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Start nothing more; `run` returns once the starts in flight have come back."""
+        self._stopping = True
+        self._wake()
+
+    def _busy(self) -> bool:
+        if self._stopping:
+            return bool(self._starting)
+        return bool(self._queue or self._starting or self._ours)
+
     async def run(self) -> None:
         """Returns once every item has been started (or given up) and all of ours settled."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._poll_loop)
-            while self._queue or self._starting or self._ours:
+            while self._busy():
                 now = self._clock()
                 if now >= self._probe_at:
                     self._probe_at = math.inf
@@ -185,6 +199,8 @@ class SlotScheduler(Generic[T]):
         return len(self._ours) + sum(1 for t in self._starting.values() if t > stuck_before)
 
     def _next(self, now: float) -> int | None:
+        if self._stopping:
+            return None
         cap = self.cap
         if cap is not None and self._holding(now) >= cap:
             return None
@@ -219,6 +235,7 @@ class SlotScheduler(Generic[T]):
             self._answered += 1
         if isinstance(result, Started):
             self._ours.add(result.session_id)
+            self.most_working = max(self.most_working, len(self._ours))
             if self._probing:  # capacity came back: find out how much, from the top
                 self._room, self._probing = None, False
             elif self._room is not None:
