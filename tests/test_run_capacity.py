@@ -149,3 +149,106 @@ def test_a_capacity_429_is_no_throttle_no_breaker_failure_and_no_attempt(
         "in_doubt": 0,
         "pending": 4,
     }
+
+
+def _lives(sb: Sandbox) -> list[dict[str, Any]]:
+    return list(sb.stats()["lives"])
+
+
+@pytest.mark.slow
+def test_wait_keeps_the_limit_full_without_failing_anything(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
+) -> None:
+    sb = make_sandbox(concurrent_limit=3, work_seconds=2.0)
+    manifest = write_manifest(tmp_path / "m.yaml", 9)
+    ledger = tmp_path / "ledger.jsonl"
+    code, out, err = run_main(
+        capsys, ledger, str(manifest), "--base-url", sb.base_url, "--wait", "--poll-interval", "1"
+    )
+    assert code == 0, err
+    stats = sb.stats()
+    assert stats["sessions"] == 9 and stats["max_working"] == 3
+    assert 1 <= stats["capacity_limited"] <= 5  # a handful, not one per attempt
+    assert "9 of 9 ended well" in out
+    assert "concurrent-session limit 3 (learned from the API)" in err
+    assert "at most 3 of this run's sessions worked at once" in err
+    summary = summarize(ledger)
+    assert summary.counts["created"] == 9 and summary.counts["failed"] == 0
+    assert "retry" not in err and "failed" not in err
+
+
+@pytest.mark.slow
+def test_max_active_keeps_every_slot_busy_and_never_more(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
+) -> None:
+    sb = make_sandbox(work_seconds=3.0)  # no server limit: --max-active alone bounds it
+    manifest = write_manifest(tmp_path / "m.yaml", 12)
+    ledger = tmp_path / "ledger.jsonl"
+    code, out, err = run_main(
+        capsys,
+        ledger,
+        str(manifest),
+        "--base-url",
+        sb.base_url,
+        "--max-active",
+        "3",
+        "--poll-interval",
+        "0.5",
+    )
+    assert code == 0, err
+    stats = sb.stats()
+    assert stats["sessions"] == 12 and stats["max_working"] == 3
+    assert stats["capacity_limited"] == 0
+    lives = _lives(sb)
+    first = min(life["started"] for life in lives)
+    last = max(life["ended"] for life in lives)
+    busy = sum(life["worked"] for life in lives) / (3 * (last - first))
+    assert busy >= 0.85, f"slots busy {busy:.0%} of the time"
+    # Manifest order: each entry's session was created no later than the next one's.
+    starts = [life["started"] for life in lives]
+    assert starts == sorted(starts)
+    created_order = [e["entry"] for e in read_ledger(ledger) if e["event"] == "created"]
+    assert created_order == [f"m.yaml#task-{i}" for i in range(12)]
+
+
+@pytest.mark.slow
+def test_settled_sessions_holding_slots_need_terminate_settled(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
+) -> None:
+    sb = make_sandbox(concurrent_limit=2, work_seconds=1.0, settled_holds_slot=True)
+    manifest = write_manifest(tmp_path / "m.yaml", 5)
+    common = ("--base-url", sb.base_url, "--wait", "--poll-interval", "0.5")
+
+    # Without --terminate-settled: stuck after two, and it says why instead of hanging.
+    ledger = tmp_path / "stuck.jsonl"
+    code, out, err = run_main(capsys, ledger, str(manifest), *common, "--wait-timeout", "6")
+    assert code == 1
+    assert sb.stats()["sessions"] == 2
+    stuck = [line for line in err.splitlines() if "--terminate-settled" in line]
+    assert len(stuck) == 1, err
+    assert "2 of them have settled but may still hold slots" in stuck[0]
+    assert "2 of 5 ended well (2 finished, 3 not created)" in out
+    assert "still waiting for a slot" in out  # refused at the limit: pending, not failed
+    assert summarize(ledger).counts["failed"] == 0
+
+    # With it: each session is terminated once its final status is recorded; all finish.
+    sb2 = make_sandbox(concurrent_limit=2, work_seconds=1.0, settled_holds_slot=True)
+    ledger = tmp_path / "done.jsonl"
+    code, out, err = run_main(
+        capsys,
+        ledger,
+        str(manifest),
+        "--base-url",
+        sb2.base_url,
+        "--wait",
+        "--poll-interval",
+        "0.5",
+        "--terminate-settled",
+    )
+    assert code == 0, err
+    stats = sb2.stats()
+    assert stats["sessions"] == 5 and stats["deletes"] == 5 and stats["max_slots_held"] <= 2
+    assert "5 of 5 ended well" in out
+    # The final status was recorded before each session was terminated.
+    finished = [e for e in read_ledger(ledger) if e.get("status_enum") == "finished"]
+    assert len(finished) == 5
