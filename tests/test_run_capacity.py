@@ -196,6 +196,7 @@ def test_max_active_keeps_every_slot_busy_and_never_more(
         "0.5",
     )
     assert code == 0, err
+    assert "12 of 12 ended well" in out
     stats = sb.stats()
     assert stats["sessions"] == 12 and stats["max_working"] == 3
     assert stats["capacity_limited"] == 0
