@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from launcher.follow.slots import SlotSnapshot
     from launcher.pacing import Pace
     from launcher.runner import EntryResult
 
@@ -52,6 +53,7 @@ class RunProgress:
         self.sends: deque[float] = deque()
         self.started = time.monotonic()
         self._pace: Pace | None = None
+        self._slots: Callable[[], SlotSnapshot] | None = None
         self._drawn = 0.0
         self._line_shown = False
 
@@ -69,6 +71,10 @@ class RunProgress:
 
     def attach(self, pace: Pace) -> None:
         self._pace = pace
+
+    def attach_slots(self, snapshot: Callable[[], SlotSnapshot]) -> None:
+        """--wait/--max-active: show how many of ours work, and the learned limit."""
+        self._slots = snapshot
 
     def created(self, result: EntryResult) -> None:
         self._settled(result)
@@ -162,6 +168,13 @@ class RunProgress:
             f"launcher: {self._done}/{self.total} done · {self._failed} failed · "
             f"{len(self._retrying)} retrying · {rate:.1f} req/s{pace} · ETA {eta}"
         )
+        if self._slots is not None:
+            slots = self._slots()
+            limit = f" (limit {slots.limit})" if slots.limit is not None else ""
+            line = (
+                f"launcher: {self._done}/{self.total} started · {slots.working} working"
+                f"{limit} · {slots.queued} waiting · {self._failed} failed"
+            )
         self.err.write("\r\x1b[2K" + line[: _width(self.err) - 1])
         self.err.flush()
         self._line_shown = True

@@ -542,10 +542,10 @@ def _target(settings: RunSettings, use_sandbox: bool) -> Iterator[RunSettings]:
 
 def run_command(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    if args.wait:
-        from launcher.follow.commands import wait_after_run, watch_settings
+    if args.wait or args.max_active:
+        from launcher.follow.scheduled import scheduled_settings
 
-        watch_settings(args)  # a bad --poll-interval is a usage error before anything is sent
+        scheduled_settings(args)  # a bad --poll-interval is a usage error before anything is sent
     checked = validate.check(args.paths, run_key=args.run_key)
     if checked.diagnostics:
         report.print_check(checked, args.format)
@@ -580,12 +580,6 @@ def run_command(args: argparse.Namespace) -> int:
             # user the launcher's own message (a ledger that cannot be written, say).
             raise _launcher_error(exc) from None
         result.warnings.extend(writer.state.warnings)
-        if args.wait and not (result.interrupted or result.auth_error):
-            # Still holding the ledger lock: cron cannot start the next batch meanwhile.
-            progress.finish()
-            if args.format != "json":  # json: the watch's document covers every entry
-                report.print_run(result, args.format, redact=redact)
-            return wait_after_run(args, writer, entries, settings.base_url, api_key, redact)
     progress.finish()
     report.print_run(result, args.format, redact=redact)
     return int(result.exit_code)

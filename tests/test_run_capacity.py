@@ -253,3 +253,29 @@ def test_settled_sessions_holding_slots_need_terminate_settled(
     # The final status was recorded before each session was terminated.
     finished = [e for e in read_ledger(ledger) if e.get("status_enum") == "finished"]
     assert len(finished) == 5
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (("--max-active", "0"), "--max-active: must be at least 1, got 0"),
+        (("--max-active", "two"), "--max-active: 'two' is not a whole number"),
+        (("--wait", "--probe-interval", "0"), "--probe-interval must be a positive number"),
+    ],
+)
+def test_bad_capacity_flags_are_usage_errors_before_anything_is_sent(
+    tmp_path: Path,
+    make_sandbox: Callable[..., Sandbox],
+    env: None,
+    capsys: Any,
+    flags: tuple[str, ...],
+    words: str,
+) -> None:
+    sb = make_sandbox(concurrent_limit=3)
+    manifest = write_manifest(tmp_path / "m.yaml", 2)
+    code, _out, err = run_main(
+        capsys, tmp_path / "l.jsonl", str(manifest), "--base-url", sb.base_url, *flags
+    )
+    assert code == 2
+    assert words in err and "Traceback" not in err
+    assert sb.stats()["requests"] == 0

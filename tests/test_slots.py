@@ -260,8 +260,9 @@ def test_nothing_to_do_returns_at_once() -> None:
     ("kwargs", "words"),
     [
         ({"max_active": 0}, "--max-active must be at least 1"),
-        ({"poll_interval": 0}, "poll_interval must be positive"),
-        ({"probe_interval": -1}, "probe_interval must be positive"),
+        ({"poll_interval": 0}, "--poll-interval must be a positive number of seconds"),
+        ({"probe_interval": -1}, "--probe-interval must be a positive number of seconds"),
+        ({"probe_interval": float("nan")}, "--probe-interval must be a positive number"),
     ],
 )
 def test_settings_check_themselves(kwargs: dict[str, float], words: str) -> None:

@@ -152,6 +152,7 @@ async def run_scheduled(
             on_settled=batch.terminate if scheduled.terminate_settled else None,
             notify=progress.log,
         )
+        progress.attach_slots(scheduler.snapshot)
         async with anyio.create_task_group() as outer:
 
             async def watch_signals() -> None:

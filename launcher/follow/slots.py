@@ -63,8 +63,11 @@ class SlotSettings:
         if self.max_active is not None and self.max_active < 1:
             raise ValueError(f"--max-active must be at least 1, got {self.max_active}")
         for name in ("poll_interval", "probe_interval", "stuck_after"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            if not getattr(self, name) > 0:  # NaN too
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} must be a positive number of seconds, got {getattr(self, name):g}"
+                )
 
 
 @dataclass(frozen=True)
