@@ -279,3 +279,69 @@ def test_bad_capacity_flags_are_usage_errors_before_anything_is_sent(
     assert code == 2
     assert words in err and "Traceback" not in err
     assert sb.stats()["requests"] == 0
+
+
+@pytest.mark.slow
+def test_hourly_runs_with_max_active_continue_the_batch(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
+) -> None:
+    """The cron variant: each run keeps N working until its --wait-timeout, the next one
+    carries on; nothing is created twice and no create is cut off in flight."""
+    sb = make_sandbox(concurrent_limit=2, work_seconds=1.0)
+    manifest = write_manifest(tmp_path / "m.yaml", 6)
+    ledger = tmp_path / "ledger.jsonl"
+    args = (str(manifest), "--base-url", sb.base_url, "--max-active", "2", "--poll-interval", "0.3")
+
+    code, out, err = run_main(capsys, ledger, *args, "--wait-timeout", "1.5")
+    assert code == 1, err
+    first = sb.stats()["sessions"]
+    assert 2 <= first < 6
+    assert "not created" in out and "failed" not in out
+    assert summarize(ledger).counts["failed"] == 0
+    assert not any(r.outcome == "sending" for r in read_state(ledger).records())
+
+    lookups = sb.stats()["list_gets"]
+    code, out, err = run_main(capsys, ledger, *args)
+    assert code == 0, err
+    assert sb.stats()["sessions"] == 6  # the rest, and nothing twice
+    ids = created(read_ledger(ledger))
+    assert len(ids) == 6 and len(set(ids.values())) == 6
+    assert "6 of 6 ended well" in out
+    assert sb.stats()["list_gets"] > lookups  # the second run watched the first's sessions too
+
+
+@pytest.mark.slow
+def test_a_signal_during_wait_stops_new_starts_and_leaves_the_rest_pending(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    import signal
+
+    from tests.runkit import launcher_env, start_launcher
+
+    sb = make_sandbox(concurrent_limit=3, work_seconds=60.0)
+    manifest = write_manifest(tmp_path / "m.yaml", 9)
+    ledger = tmp_path / "ledger.jsonl"
+    proc = start_launcher(
+        "run",
+        str(manifest),
+        "--ledger",
+        str(ledger),
+        "--wait",
+        "--poll-interval",
+        "0.5",
+        "--progress",
+        "never",
+        env=launcher_env(sb.base_url),
+    )
+    deadline = time.monotonic() + 30
+    while sb.stats()["sessions"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # a refusal or two, and a poll
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "SIGINT: starting nothing new" in err
+    assert sb.stats()["sessions"] == 3
+    summary = summarize(ledger)
+    assert summary.counts["created"] == 3 and summary.counts["failed"] == 0
+    assert_no_secrets(out, err, ledger.read_text())

@@ -173,10 +173,19 @@ async def run_scheduled(
                             "follows them"
                         )
 
+            async def deadline(seconds: float) -> None:
+                # Like a first signal: start nothing more, let creates in flight finish (a
+                # cancelled create would leave the next run a request to wait out).
+                nonlocal timed_out
+                await anyio.sleep(seconds)
+                timed_out = True
+                dispatcher.stop("--wait-timeout passed")
+                scheduler.stop()
+
             outer.start_soon(watch_signals)
-            with anyio.move_on_after(scheduled.watch.timeout or float("inf")) as scope:
-                await scheduler.run()
-            timed_out = scope.cancelled_caught
+            if scheduled.watch.timeout is not None:
+                outer.start_soon(deadline, scheduled.watch.timeout)
+            await scheduler.run()
             outer.cancel_scope.cancel()
     run = RunResult(
         results=results,
