@@ -120,12 +120,16 @@ class Entry:
         return body
 
 
-def add_batch_tag(body: dict[str, Any], batch_id: str) -> str | None:
-    """Add the run's batch tag to a request body when there is room under the 50-tag
-    limit (the reconciliation tag comes first); the tag added, or None."""
+def batch_tag(run_id: str) -> str:
+    """The tag a run's sessions share (SPEC §9), so that `watch` can list them together."""
+    return f"{BATCH_PREFIX}{run_id}"
+
+
+def add_batch_tag(body: dict[str, Any], tag: str) -> str | None:
+    """Add the batch `tag` to a request body when there is room under the 50-tag limit
+    (the reconciliation tag comes first); the tag added, or None."""
     tags = list(body.get("tags") or [])
     if len(tags) >= MAX_TAGS:
         return None
-    tag = f"{BATCH_PREFIX}{batch_id}"
     body["tags"] = [*tags, tag]
     return tag

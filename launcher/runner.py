@@ -41,7 +41,7 @@ from launcher.client import (
     Redactor,
     RetrySafe,
 )
-from launcher.entry import Entry, MissingEnv, add_batch_tag
+from launcher.entry import Entry, MissingEnv, add_batch_tag, batch_tag
 from launcher.errors import ExitCode, LauncherError, UsageError
 from launcher.follow.capacity import capacity_hit
 from launcher.pacing import CircuitBreaker, Pace, RetryWait, parse_rate
@@ -279,7 +279,11 @@ class Dispatcher:
             raise _Stopped
         entry = result.entry
         body = entry.body(self.environ)
-        result.batch = add_batch_tag(body, self.ledger.run_id)
+        # A resent request keeps the batch tag it was first sent with: an idempotent
+        # resend must be the same body, or the API may not know it for the same request.
+        prior = self.ledger.state.get(entry.key)
+        tag = result.batch or (prior.batch if prior else None) or batch_tag(self.ledger.run_id)
+        result.batch = add_batch_tag(body, tag)
         batch = {"batch": result.batch} if result.batch else {}
         async with self.slots:
             if self.stop_reason:

@@ -98,7 +98,9 @@ def follow_targets(
         return await watch(client, writer, targets, expected, settings, reporter, conn.redact)
 
     outcome = anyio.run(_with_client, conn, work)
-    reporter.summary(targets, settings.blocked_ok, outcome.timed_out)
+    reporter.summary(
+        targets, settings.blocked_ok, outcome.timed_out, outcome.polls, outcome.requests
+    )
     return ExitCode.OK if outcome.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 

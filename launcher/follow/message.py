@@ -61,7 +61,7 @@ async def send(
     key = digest(text)
     limiter = anyio.CapacityLimiter(CONCURRENCY)
     auth: list[str] = []
-    preview = text[:PREVIEW_CHARS]
+    preview = redact(text)[:PREVIEW_CHARS]  # redacted whole, then cut: no secret in halves
 
     async def one(target: Target) -> None:
         sid = target.session_id

@@ -86,7 +86,8 @@ async def poll_once(
 ) -> PollResult:
     """Observe every session of `watched` (session id -> its batch tag or None).
 
-    `expected[tag]` is how many sessions the ledger says carry a tag: listing stops once
+    `expected[tag]` is how many sessions the ledger says carry a tag: a tag is listed only
+    while that costs fewer requests than one GET per watched session; listing stops once
     every watched session of the tag is seen, at a short page, or after that many pages
     (plus one), so a server that ignores the filter cannot make a poll endless.
     """
@@ -97,6 +98,8 @@ async def poll_once(
             by_tag.setdefault(tag, set()).add(sid)
     for tag, wanted in by_tag.items():
         pages = math.ceil(max(expected.get(tag, 0), len(wanted)) / PAGE) + 1
+        if len(wanted) < pages:
+            continue  # fewer sessions left than pages to list: one GET each is cheaper
         offset = 0
         for _ in range(pages):
             rows = rows_of(await call(policy, api.list_sessions, tag, PAGE, offset))

@@ -88,7 +88,14 @@ class WatchReporter:
             self.err.flush()
             self._shown = False
 
-    def summary(self, targets: Sequence[Target], blocked_ok: bool, timed_out: bool) -> None:
+    def summary(
+        self,
+        targets: Sequence[Target],
+        blocked_ok: bool,
+        timed_out: bool,
+        polls: int = 0,
+        requests: int = 0,
+    ) -> None:
         self._clear()
         verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
         bad = [(t, v) for t, v in zip(targets, verdicts, strict=True) if not v.ended_well]
@@ -97,6 +104,8 @@ class WatchReporter:
                 "ended_well": len(targets) - len(bad),
                 "did_not_end_well": len(bad),
                 "timed_out": timed_out,
+                "polls": polls,
+                "requests": requests,
                 "entries": [
                     {**record_of(t), "ended_well": v.ended_well, "reason": v.reason}
                     for t, v in zip(targets, verdicts, strict=True)
@@ -117,3 +126,4 @@ class WatchReporter:
             file=self.out,
             flush=True,
         )
+        self.log(f"{polls} poll{'s' * (polls != 1)}, {requests} API requests")

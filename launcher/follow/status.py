@@ -23,7 +23,7 @@ FINAL = SETTLED - {"blocked"}  # a message can wake a blocked session, nothing w
 def printable(text: str, limit: int = 500) -> str:
     """`text` shortened and with every control character escaped, safe for a terminal."""
     out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
-    return out + ("…" if len(text) > limit else "")
+    return out[:limit] + ("…" if len(out) > limit or len(text) > limit else "")
 
 
 def _short_str(value: Any, limit: int) -> str | None:
@@ -115,8 +115,8 @@ def verdict(
     blocked_ok: bool,
     timed_out: bool = False,
 ) -> Verdict:
-    """Whether an entry ended well. Finished (or blocked with --blocked-ok) with output
-    that conforms to the entry's schema, if it has one, is the only good end."""
+    """Whether an entry ended well: finished with output that conforms to the entry's
+    schema, if it has one; or blocked, when the user counts blocked (--blocked-ok)."""
     if not created:
         return Verdict(False, not_created_reason)
     if cancelled:
@@ -125,9 +125,13 @@ def verdict(
         shown = status or "not seen yet"
         why = "--timeout passed" if timed_out else "not settled"
         return Verdict(False, f"{why} while {shown}")
-    if status == "blocked" and not blocked_ok:
+    if status == "blocked":
+        # Devin often blocks after opening its PR, with its notepad (output) half filled:
+        # --blocked-ok takes blocked as the end, whatever the output says (results show it).
+        if blocked_ok:
+            return Verdict(True, None)
         return Verdict(False, "blocked (waiting for a person; --blocked-ok counts it)")
-    if status not in ("finished", "blocked"):
+    if status != "finished":
         return Verdict(False, status)
     if has_schema and output_valid is not True:
         first = (output_errors or [{"path": "$", "message": "not checked"}])[0]

@@ -64,12 +64,14 @@ class Target:
 
     def observe(self, seen: Observation, redact: Callable[[str], str]) -> dict[str, Any] | None:
         """Take a poll's observation; the `status` event's fields if anything changed."""
-        output = redact_json(seen.structured_output, redact)
-        pr_url = redact(seen.pull_request_url) if seen.pull_request_url else None
         valid: bool | None = None
         errors: list[dict[str, str]] = []
-        if seen.settled and isinstance(self.schema, dict):
-            valid, errors = check_output(self.schema, output, seen.output_dropped)
+        if seen.status in ("finished", "blocked") and isinstance(self.schema, dict):
+            # Checked as the session wrote it; only what is kept and shown is redacted.
+            valid, errors = check_output(self.schema, seen.structured_output, seen.output_dropped)
+            errors = [{k: redact(v) for k, v in e.items()} for e in errors]
+        output = redact_json(seen.structured_output, redact)
+        pr_url = redact(seen.pull_request_url) if seen.pull_request_url else None
         new = (seen.status, canonical_json(output), pr_url, valid)
         old = (self.status, canonical_json(self.structured_output), self.pull_request_url)
         if new[:3] == old and valid == self.output_valid and not self.woken:

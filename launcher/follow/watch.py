@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 
@@ -61,14 +62,18 @@ async def refresh(
         if exc.auth:
             raise AuthError(f"the API rejected the credentials ({redact(str(exc))})") from None
         raise
+    changed = []
     for sid, target in active.items():
         seen = result.seen.get(sid)
-        if seen is None:
-            continue
-        fields = target.observe(seen, redact)
+        fields = None if seen is None else target.observe(seen, redact)
         if fields is not None:
-            await ledger.append("status", target.entry, **fields)
-            on_change(target)
+            changed.append((target, fields))
+    # Appended side by side so that one fsync covers them all (the writer's group commit).
+    async with anyio.create_task_group() as tg:
+        for target, fields in changed:
+            tg.start_soon(partial(ledger.append, "status", target.entry, **fields))
+    for target, _ in changed:
+        on_change(target)
     return result
 
 
