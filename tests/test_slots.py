@@ -100,7 +100,7 @@ def test_keeps_at_most_the_limit_working_and_learns_it() -> None:
     assert org.most_working == 3
     assert sched.limit == 3 and sched.snapshot().limit == 3
     assert 1 <= org.refusals <= 4  # a handful while finding the limit, not one per entry
-    assert org.refusals == sched.capacity_429s
+    assert org.refusals == sched.snapshot().capacity_429s
     assert "the organisation's concurrent-session limit is 3" in messages
 
 

@@ -116,6 +116,68 @@ class _Queue(Generic[T]):
         return len(self.fresh) + len(self.retries)
 
 
+class Room:
+    """What the run knows of the organisation's capacity: the limit it learned, how many
+    of ours there is room for now, and when to probe for more."""
+
+    def __init__(self, probe_interval: float) -> None:
+        self.limit: int | None = None
+        self.refusals = 0
+        self._room: int | None = None  # ours the organisation has room for; None: unknown
+        self._probing = False  # a probe start is out: if it succeeds, the room is unknown
+        self._answered = 0  # starts that came back with anything but a capacity 429
+        self._probe_interval = probe_interval
+        self.probe_at = math.inf
+
+    def cap(self, max_active: int | None) -> int | None:
+        bounds = [b for b in (max_active, self.limit, self._room) if b is not None]
+        return min(bounds) if bounds else None
+
+    def ramp_full(self, starting: int) -> bool:
+        """No bound known yet: a slow start (1, 2, 4... in flight) finds the limit with a
+        handful of capacity 429s instead of one per entry."""
+        return starting >= max(1, self._answered)
+
+    def tick(self, now: float) -> None:
+        if now >= self.probe_at:
+            self.probe_at = math.inf
+            if self._room is not None:
+                self._room, self._probing = self._room + 1, True
+
+    def answered(self, ours: int, started: bool) -> None:
+        self._answered += 1
+        if not started:
+            return
+        if self._probing:  # capacity came back: find out how much, from the top
+            self._room, self._probing = None, False
+        elif self._room is not None:
+            self._room = max(self._room, ours)
+
+    def refused(self, ours: int, limit: int | None, now: float) -> int | None:
+        """A capacity 429 with `ours` working; the limit if this one taught it."""
+        self.refusals += 1
+        self._room, self._probing = ours, False
+        self.probe_at = now + self._probe_interval
+        learned = limit if limit is not None else (ours or None)
+        if learned is None or learned == self.limit:
+            return None
+        self.limit = learned
+        return learned
+
+
+def stuck_reason(held: int, terminating: bool, probe_interval: float) -> str:
+    """Why nothing progresses when the limit is reached and none of ours works."""
+    probe = f"probing again every {probe_interval:g}s"
+    start = "at the concurrent-session limit with none of this run's sessions working: "
+    if held and not terminating:
+        return (
+            f"{start}{held} of them have settled but may still hold slots (Devin counts "
+            f"finished and blocked sessions until they are terminated); pass "
+            f"--terminate-settled or terminate them; {probe}"
+        )
+    return f"{start}sessions this run did not start hold every slot; {probe}"
+
+
 class SlotScheduler(Generic[T]):
     """Starts `items` through `start`, polls ours through `poll` (which returns the ids
     among those given that have settled), and calls `on_settled` for each settled one
@@ -135,26 +197,24 @@ class SlotScheduler(Generic[T]):
         self._queue = _Queue(items)
         self._start_fn, self._poll_fn, self._on_settled = start, poll, on_settled
         self.settings, self._notify, self._clock = settings, notify, clock
-        self.limit: int | None = None
-        self._room: int | None = None  # ours the organisation has room for now; None: unknown
-        self._probe_at = math.inf
-        self._probing = False  # a probe start is out: if it succeeds, the room is unknown
+        self.room = Room(settings.probe_interval)
         self._ours: set[str] = set()  # started, not yet seen settled
         self._held: set[str] = set()  # settled, not terminated: may still hold a slot
         self._starting: dict[int, float] = {}  # index -> when its start began
         self._changed = anyio.Event()
-        self.capacity_429s = 0
         self.most_working = 0  # the most of ours seen working at once
         self._stopping = False
-        self._answered = 0  # starts that came back with anything but a capacity 429
         self.stuck: str | None = None
 
     # --- what others read ---------------------------------------------------------------
 
     @property
+    def limit(self) -> int | None:
+        return self.room.limit
+
+    @property
     def cap(self) -> int | None:
-        bounds = [b for b in (self.settings.max_active, self.limit, self._room) if b is not None]
-        return min(bounds) if bounds else None
+        return self.room.cap(self.settings.max_active)
 
     def snapshot(self) -> SlotSnapshot:
         return SlotSnapshot(
@@ -164,7 +224,7 @@ class SlotScheduler(Generic[T]):
             self.most_working,
             len(self._starting),
             len(self._queue),
-            self.capacity_429s,
+            self.room.refusals,
             self.stuck,
         )
 
@@ -186,10 +246,7 @@ class SlotScheduler(Generic[T]):
             tg.start_soon(self._poll_loop)
             while self._busy():
                 now = self._clock()
-                if now >= self._probe_at:
-                    self._probe_at = math.inf
-                    if self._room is not None:
-                        self._room, self._probing = self._room + 1, True
+                self.room.tick(now)
                 while (index := self._next(now)) is not None:
                     self._starting[index] = now
                     tg.start_soon(self._start, index)
@@ -207,15 +264,13 @@ class SlotScheduler(Generic[T]):
         cap = self.cap
         if cap is not None and self._holding(now) >= cap:
             return None
-        if cap is None and len(self._starting) >= max(1, self._answered):
-            # No bound known yet: a slow start (1, 2, 4... in flight) finds the limit
-            # with a handful of capacity 429s instead of one per entry.
+        if cap is None and self.room.ramp_full(len(self._starting)):
             return None
         return self._queue.pop(now)
 
     def _next_timer(self, now: float) -> float:
         stuck = [t + self.settings.stuck_after for t in self._starting.values()]
-        return min([self._queue.next_due(), self._probe_at, *(s for s in stuck if s > now)])
+        return min([self._queue.next_due(), self.room.probe_at, *(s for s in stuck if s > now)])
 
     async def _wait(self, seconds: float) -> None:
         with anyio.move_on_after(max(0.0, seconds)):
@@ -234,47 +289,26 @@ class SlotScheduler(Generic[T]):
             self._starting.pop(index, None)
             self._wake()
         now = self._clock()
-        if not isinstance(result, AtCapacity):
-            self._answered += 1
+        if isinstance(result, AtCapacity):
+            self._queue.put_back(index)  # at its place: this was no attempt
+            learned = self.room.refused(len(self._ours), result.limit, now)
+            if learned is not None:
+                self._notify(f"the organisation's concurrent-session limit is {learned}")
+            if not self._ours:
+                self._say_stuck()
+            return
         if isinstance(result, Started):
             self._ours.add(result.session_id)
             self.most_working = max(self.most_working, len(self._ours))
-            if self._probing:  # capacity came back: find out how much, from the top
-                self._room, self._probing = None, False
-            elif self._room is not None:
-                self._room = max(self._room, len(self._ours))
             self.stuck = None
-        elif isinstance(result, AtCapacity):
-            self._at_capacity(index, result.limit, now)
         elif isinstance(result, Retry):
             self._queue.retry(index, now + result.delay)
-
-    def _at_capacity(self, index: int, limit: int | None, now: float) -> None:
-        self.capacity_429s += 1
-        self._queue.put_back(index)  # at its place: this was no attempt
-        learned = limit if limit is not None else (len(self._ours) or None)
-        if learned is not None and learned != self.limit:
-            self.limit = learned
-            self._notify(f"the organisation's concurrent-session limit is {learned}")
-        self._room, self._probing = len(self._ours), False
-        self._probe_at = now + self.settings.probe_interval
-        if not self._ours:
-            self._say_stuck()
+        self.room.answered(len(self._ours), isinstance(result, Started))
 
     def _say_stuck(self) -> None:
-        probe = f"probing again every {self.settings.probe_interval:g}s"
-        if self._held and self._on_settled is None:
-            why = (
-                f"at the concurrent-session limit with none of this run's sessions working: "
-                f"{len(self._held)} of them have settled but may still hold slots (Devin "
-                f"counts finished and blocked sessions until they are terminated); pass "
-                f"--terminate-settled or terminate them; {probe}"
-            )
-        else:
-            why = (
-                "at the concurrent-session limit with none of this run's sessions working: "
-                f"sessions this run did not start hold every slot; {probe}"
-            )
+        why = stuck_reason(
+            len(self._held), self._on_settled is not None, self.settings.probe_interval
+        )
         if why != self.stuck:
             self.stuck = why
             self._notify(why)
