@@ -345,3 +345,35 @@ def test_a_signal_during_wait_stops_new_starts_and_leaves_the_rest_pending(
     summary = summarize(ledger)
     assert summary.counts["created"] == 3 and summary.counts["failed"] == 0
     assert_no_secrets(out, err, ledger.read_text())
+
+
+@pytest.mark.slow
+def test_sessions_of_an_earlier_run_are_polled_once_not_given_slots_in_turn(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
+) -> None:
+    """A batch created without --wait, then continued with --max-active: the settled
+    sessions of the first run take no slot, so the new entries start at once."""
+    sb = make_sandbox(work_seconds=0.5)
+    manifest = write_manifest(tmp_path / "m.yaml", 8)
+    ledger = tmp_path / "ledger.jsonl"
+    code, _out, err = run_main(capsys, ledger, str(manifest), "--base-url", sb.base_url)
+    assert code == 0, err
+    time.sleep(1.0)  # they all finish; the ledger has no status for them yet
+    write_manifest(tmp_path / "m.yaml", 10)  # two more entries
+    began = time.monotonic()
+    code, out, err = run_main(
+        capsys,
+        ledger,
+        str(manifest),
+        "--base-url",
+        sb.base_url,
+        "--max-active",
+        "1",
+        "--poll-interval",
+        "2",
+    )
+    took = time.monotonic() - began
+    assert code == 0, err
+    assert "10 of 10 ended well" in out and sb.stats()["sessions"] == 10
+    # Two new sessions one after the other: about two polls, not one per earlier session.
+    assert took < 12, f"{took:.1f}s"

@@ -183,6 +183,9 @@ async def run_scheduled(
                 scheduler.stop()
 
             outer.start_soon(watch_signals)
+            # Sessions of earlier runs: one poll first, so that those already settled take
+            # no slot and those still working count against the limit from the start.
+            await batch.poll([t.session_id for t in targets if t.active and t.session_id])
             if scheduled.watch.timeout is not None:
                 outer.start_soon(deadline, scheduled.watch.timeout)
             await scheduler.run()
