@@ -602,9 +602,11 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    statuses = Counter(
-        e.status_enum or "not watched" for e in entries if e.outcome in ("created", "adopted")
-    )
+    watched = [e for e in entries if e.outcome in ("created", "adopted")]
+    # Only once `watch` has recorded something: a ledger it never saw reads as before.
+    statuses = Counter(e.status_enum or "not watched" for e in watched)
+    if not any(e.status_enum for e in watched):
+        statuses.clear()
     return LedgerSummary(
         str(p), counts, entries, failures, list(state.warnings), dict(sorted(statuses.items()))
     )

@@ -168,6 +168,13 @@ def test_watch_killed_mid_poll_resumes(
     time.sleep(1.5)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
+    term = start_launcher(
+        "watch", str(manifest), "--ledger", str(ledger), "--poll-interval", "0.3", env=env
+    )
+    time.sleep(1.0)
+    term.send_signal(signal.SIGTERM)
+    _, err = term.communicate(timeout=20)
+    assert term.returncode == 130 and "interrupted" in err
     res = run_launcher(
         "watch", str(manifest), "--ledger", str(ledger), "--poll-interval", "0.5", env=env
     )

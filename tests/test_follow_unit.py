@@ -310,3 +310,53 @@ def test_live_line_counts_and_plain_lines() -> None:
     plain.change(hostile)
     plain.tick(targets, force=True)
     assert "\x1b" not in plain_out.getvalue() and "PR https://e/\\x1b[2Jpr" in plain_out.getvalue()
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def append(self, event: str, e: Entry, **fields: Any) -> None:
+        self.events.append((event, e.name, fields))
+
+
+def _watch(api: FakeApi, targets: list[Target], timeout: float | None) -> Any:
+    from launcher.follow.render import WatchReporter
+    from launcher.follow.watch import WatchSettings, watch
+
+    recorder = ListRecorder()
+    settings = WatchSettings(poll_interval=0.05, timeout=timeout, retry=FAST)
+    reporter = WatchReporter("text", str, live=False, out=io.StringIO(), err=io.StringIO())
+
+    async def go() -> Any:
+        return await watch(api, recorder, targets, {"t": len(targets)}, settings, reporter, str)
+
+    return anyio.run(go), recorder
+
+
+def test_watch_gives_up_at_timeout_while_the_server_keeps_failing() -> None:
+    api = FakeApi({})
+    api.fail_next = 10**6
+    targets = [Target(entry(f"w{i}"), session_id=f"s{i}", batch="t") for i in range(3)]
+    outcome, recorder = _watch(api, targets, timeout=0.5)
+    assert outcome.timed_out and not outcome.all_ended_well(True) and not recorder.events
+    assert targets[0].verdict(True, True).reason == "--timeout passed while not seen yet"
+
+
+def test_watch_over_settled_entries_sends_nothing() -> None:
+    api = FakeApi({})
+    targets = [_target("finished"), _target("expired")]
+    outcome, recorder = _watch(api, targets, timeout=None)
+    assert outcome.polls == 0 and not api.lists and not api.gets and not recorder.events
+
+
+def test_watch_records_each_change_once() -> None:
+    rows = [{"session_id": f"s{i}", "status_enum": "finished"} for i in range(3)]
+    api = FakeApi({"t": rows})
+    targets = [Target(entry(f"w{i}", None), session_id=f"s{i}", batch="t") for i in range(3)]
+    outcome, recorder = _watch(api, targets, timeout=None)
+    assert outcome.all_ended_well(False) and outcome.polls == 1
+    assert sorted(name for _, name, _ in recorder.events) == ["w0", "w1", "w2"]
+    assert all(
+        f["status_enum"] == "finished" and f["output_valid"] is None for _, _, f in recorder.events
+    )

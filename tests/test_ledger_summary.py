@@ -98,7 +98,7 @@ def test_cli_json(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert err == ""
-    assert list(doc) == ["ledger", "counts", "entries", "failures", "warnings"]
+    assert list(doc) == ["ledger", "counts", "statuses", "entries", "failures", "warnings"]
     assert doc["ledger"] == str(mixed) and doc["warnings"] == []
     assert doc["counts"]["in_doubt"] == 1
     first = doc["entries"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from launcher import ledger as ledger_mod
 from launcher import report, validate
 from launcher.client import DevinClient, Redactor
 from launcher.entry import Entry
-from launcher.errors import ExitCode, LedgerError, UsageError
+from launcher.errors import ExitCode, LauncherError, LedgerError, UsageError
 from launcher.follow import cancel as cancel_mod
 from launcher.follow import message as message_mod
 from launcher.follow.poll import RetryPolicy
@@ -67,9 +68,45 @@ def _connection(args: argparse.Namespace, entries: Sequence[Entry]) -> Connectio
 
 
 async def _with_client(conn: Connection, work: Callable[[DevinClient], Awaitable[T]]) -> T:
+    """`work` with an API client; SIGINT or SIGTERM stops it between ledger appends (each
+    is durable once written) and ends the command with exit 130."""
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
-    async with httpx.AsyncClient(base_url=conn.base_url, timeout=timeout) as http:
-        return await work(DevinClient(http, conn.api_key, conn.redact))
+    done: list[T] = []
+    try:
+        async with (
+            httpx.AsyncClient(base_url=conn.base_url, timeout=timeout) as http,
+            anyio.create_task_group() as tg,
+        ):
+
+            async def on_signal() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(on_signal)
+            done.append(await work(DevinClient(http, conn.api_key, conn.redact)))
+            tg.cancel_scope.cancel()
+    except BaseException as exc:
+        raise _unwrapped(exc) from None
+    if not done:
+        raise KeyboardInterrupt
+    return done[0]
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    """The launcher's own error inside (nested) exception groups, so the user gets its
+    one-line message and exit code; else the group's only member; else `exc`."""
+    pending, alone = [exc], exc
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, LauncherError):
+            return current
+        inner: Sequence[BaseException] = getattr(current, "exceptions", ())
+        if current is alone and len(inner) == 1:
+            alone = inner[0]
+        pending.extend(inner)
+    return alone
 
 
 def watch_settings(args: argparse.Namespace) -> WatchSettings:

@@ -3,6 +3,7 @@ passes, recording each change as a `status` event and telling the reporter."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,12 +105,15 @@ async def watch(
         if deadline is not None and time.monotonic() >= deadline:
             outcome.timed_out = True
             break
+        left = math.inf if deadline is None else deadline - time.monotonic()
         try:
-            result = await refresh(
-                api, ledger, targets, expected, settings.retry, redact, on_change
-            )
-            outcome.requests += result.lists + result.gets
-            interval = settings.poll_interval
+            # A poll retrying a struggling server must not outlive --timeout either.
+            with anyio.move_on_after(left):
+                result = await refresh(
+                    api, ledger, targets, expected, settings.retry, redact, on_change
+                )
+                outcome.requests += result.lists + result.gets
+                interval = settings.poll_interval
         except ApiError as exc:
             interval = min(max(interval, settings.poll_interval) * 2, LONGEST_BACKOFF)
             reporter.log(f"warning: poll failed ({exc}); next in {interval:.0f}s")
