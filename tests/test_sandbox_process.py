@@ -87,7 +87,9 @@ def test_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> Non
     "flags",
     [["--fail-rate", "1.5"], ["--fail-rate", "0.6", "--drop-rate", "0.6"], ["--rate", "0"],
      ["--port", "70000"], ["--burst", "0"], ["--latency-ms", "-1"],
-     ["--api-key", "k", "--no-auth"]],
+     ["--api-key", "k", "--no-auth"], ["--blocked-share", "0.6", "--expired-share", "0.6"],
+     ["--concurrent-limit", "0"], ["--list-shape", "flat"], ["--work-seconds", "-1"],
+     ["--invalid-output-share", "2"]],
 )  # fmt: skip
 def test_bad_flags_exit_2(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", *flags]) == 2
@@ -105,10 +107,20 @@ def test_bad_flags_exit_2(flags: list[str], capsys: pytest.CaptureFixture[str]) 
     seed=st.none() | st.integers(-(2**40), 2**40),
     key=st.none() | st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1),
     log=st.booleans(),
+    life=st.tuples(
+        st.floats(0, 1e4), st.floats(0, 1e3), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)
+    ),
+    capacity=st.tuples(
+        st.none() | st.integers(1, 10**6),
+        st.booleans(),
+        st.sampled_from(["object", "bare"]),
+        st.booleans(),
+    ),
 )
 def test_flags_round_trip(
     rate: float | None, burst: int, retry_after: float | None, fail: float, drop_share: float,
     unavailable_share: float, latency: float, seed: int | None, key: str | None, log: bool,
+    life: tuple[float, float, float, float, float], capacity: tuple[int | None, bool, str, bool],
 ) -> None:  # fmt: skip
     # The three fault shares are of one draw: together at most 1.
     drop = drop_share * (1 - fail)
@@ -116,7 +128,10 @@ def test_flags_round_trip(
     config = SandboxConfig(
         port=0, api_key=key, rate=rate, burst=burst, retry_after=retry_after, fail_rate=fail,
         drop_rate=drop, unavailable_rate=unavailable, latency_ms=latency, seed=seed,
-        access_log=log, work_seconds=2.5,
+        access_log=log, work_seconds=life[0], work_spread=life[1], blocked_share=life[2],
+        expired_share=life[3] * (1 - life[2]) * 0.99, invalid_output_share=life[4],
+        concurrent_limit=capacity[0], settled_holds_slot=capacity[1], list_shape=capacity[2],
+        null_status_enum=capacity[3],
     )  # fmt: skip
     parser = argparse.ArgumentParser()
     add_arguments(parser)

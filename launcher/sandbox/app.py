@@ -47,7 +47,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         if session is None:
             return PlainTextResponse("No such sandbox session.\n", 404)
         return PlainTextResponse(
-            f"{session['session_id']}: {session['status_enum']}\n{session['title']}\n\n"
+            f"{session['session_id']}: {session['status']}\n{session['title']}\n\n"
             "This is a launcher sandbox session: no Devin ran, no ACU was spent.\n"
         )
 

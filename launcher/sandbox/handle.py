@@ -43,7 +43,8 @@ class SandboxHandle:
             params: dict[str, Any] = {"limit": page, "offset": len(found)}
             if tags:
                 params["tags"] = tags
-            batch = self._get_json("/v1/sessions", params=params)["sessions"]
+            answer = self._get_json("/v1/sessions", params=params)
+            batch = answer if isinstance(answer, list) else answer["sessions"]  # --list-shape
             found.extend(batch)
             if len(batch) < page:
                 return found
@@ -52,6 +53,13 @@ class SandboxHandle:
         response = self._http.get(f"/v1/sessions/{session_id}")
         if response.status_code == 404:
             return None
+        response.raise_for_status()
+        return response.json()  # type: ignore[no-any-return]
+
+    def control(self, session_id: str, **changes: Any) -> dict[str, Any]:
+        """Steer one session (POST /_sandbox/sessions/{id}): `status`, `remaining`,
+        `end`, `output`, `pr`; returns the session as GET shows it afterwards."""
+        response = self._http.post(f"/_sandbox/sessions/{session_id}", json=changes)
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 

@@ -12,6 +12,7 @@ import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 WORKING, FINISHED, BLOCKED, EXPIRED, STOPPED = (
     "working",
@@ -54,18 +55,30 @@ class Directives:
 
     @classmethod
     def from_tags(cls, tags: Iterable[str]) -> Directives:
-        found: dict[str, str] = {}
+        """The directives among `tags`; of two valid ones for the same thing, the last."""
+        found: dict[str, Any] = {}  # name → value, checked by _directive
         for tag in tags:
-            if tag.startswith(DIRECTIVE_PREFIX):
-                name, _, value = tag[len(DIRECTIVE_PREFIX) :].partition("=")
-                found[name.strip()] = value.strip()
-        work = _seconds(found.get("work"))
-        return cls(
-            work=work,
-            end=found.get("end") if found.get("end") in SETTLED else None,
-            output=found.get("output") if found.get("output") in OUTPUT_MODES else None,
-            pr={"yes": True, "no": False}.get(found.get("pr", "")),
-        )
+            if not tag.startswith(DIRECTIVE_PREFIX):
+                continue
+            name, _, text = tag[len(DIRECTIVE_PREFIX) :].partition("=")
+            name = name.strip()
+            value = _directive(name, text.strip())
+            if value is not None:
+                found[name] = value
+        return cls(**found)
+
+
+def _directive(name: str, text: str) -> float | str | bool | None:
+    """The value of one directive; None when malformed or unknown."""
+    if name == "work":
+        return _seconds(text)
+    if name == "end":
+        return text if text in SETTLED else None
+    if name == "output":
+        return text if text in OUTPUT_MODES else None
+    if name == "pr":
+        return {"yes": True, "no": False}.get(text)
+    return None
 
 
 def _seconds(text: str | None) -> float | None:

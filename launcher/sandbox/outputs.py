@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 _MAX_DEPTH = 12  # deeper (or recursive via $ref) schemas get the simplest value there
+_RICH_DEPTH = 3  # below this, only what is required: recursive schemas then bottom out
 _TEXT = "sandbox"
 _FORMATS = {
     "date-time": "2026-01-01T00:00:00Z",
@@ -86,7 +87,7 @@ def _cached(text: str) -> Outputs | None:
         if valid is _NONE:
             return None
         invalid = next((c for c in _breakages(valid, schema) if not validator.is_valid(c)), None)
-    except (Exception, RecursionError):  # a hostile schema (bad regex, cycles) gives no output
+    except Exception:  # a hostile schema (bad regex, deep recursion) gives no output
         return None
     return Outputs(valid=valid, invalid=invalid)
 
@@ -203,7 +204,8 @@ def _object(schema: dict[str, Any], root: dict[str, Any], depth: int) -> dict[st
     properties: dict[str, Any] = found if isinstance(found, dict) else {}
     listed = schema.get("required")
     required = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
-    names = [*required, *(n for n in properties if n not in required)]
+    optional = [n for n in properties if n not in required] if depth < _RICH_DEPTH else []
+    names = [*required, *optional]
     limit = _int(schema, "maxProperties")
     if limit is not None:
         names = names[: max(limit, len(required))]
@@ -214,7 +216,7 @@ def _array(schema: dict[str, Any], root: dict[str, Any], depth: int) -> list[Any
     items = schema.get("items", {})
     if isinstance(items, list):  # tuple form
         return [_example(item, root, depth + 1) for item in items]
-    count = max(1, _int(schema, "minItems") or 0)
+    count = max(1 if depth < _RICH_DEPTH else 0, _int(schema, "minItems") or 0)
     high = _int(schema, "maxItems")
     if high is not None:
         count = min(count, high)
