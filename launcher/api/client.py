@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 
 from launcher import __version__
+from launcher.api.capacity import capacity_hit
 from launcher.api.outcomes import (
     ApiError,
+    AtLimit,
     Created,
     Fatal,
     Final,
@@ -133,6 +135,9 @@ class DevinClient:
             # httpx does not follow redirects: the base URL is wrong (http vs https, a path).
             where = response.headers.get("Location", "somewhere else")
             return Final(f"HTTP {status}: the API redirects to {where}; fix --base-url", status)
+        hit = capacity_hit(status, message)
+        if hit is not None:
+            return AtLimit(f"HTTP {status}: {message}", hit.limit)
         if status in (429, 503):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return RetrySafe(f"HTTP {status}: {message}", status, retry_after)

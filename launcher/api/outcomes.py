@@ -49,7 +49,16 @@ class Fatal:
     status: int
 
 
-Outcome = Created | RetrySafe | InDoubt | Final | Fatal
+@dataclass(frozen=True)
+class AtLimit:
+    """A capacity 429: the organisation runs as many sessions as it may. Not a throttle,
+    not an attempt: it clears only when sessions end, so the entry stays pending."""
+
+    error: str
+    limit: int | None  # the limit, when the message says it
+
+
+Outcome = Created | RetrySafe | InDoubt | Final | Fatal | AtLimit
 
 
 class LookupFailed(Exception):

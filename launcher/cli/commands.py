@@ -19,13 +19,14 @@ from launcher.errors import ExitCode, LedgerError
 
 if TYPE_CHECKING:
     from launcher.api.client import Redactor
-    from launcher.dispatch.results import RunResult
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
     from launcher.follow.run import Connection
+    from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.watch import WatchSettings
     from launcher.ledger.writer import LedgerWriter
     from launcher.output.follow import WatchReporter
+    from launcher.output.progress import RunProgress
     from launcher.output.reporter import Reporter
 
 
@@ -112,6 +113,15 @@ def _watch_reporter(args: argparse.Namespace, redact: Redactor) -> WatchReporter
     return WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact)
 
 
+def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
+    from launcher.follow.scheduled import ScheduledSettings
+    from launcher.follow.slots import SlotSettings
+
+    watch = _watch_settings(args)
+    slots = SlotSettings(args.max_active, watch.poll_interval, args.probe_interval)
+    return ScheduledSettings(slots, watch, args.terminate_settled)
+
+
 def run(args: argparse.Namespace) -> int:
     import anyio
 
@@ -123,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
 
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
+    waits = args.wait or args.max_active is not None
+    scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
     entries = _entries(args, reporter)
     if entries is None:
@@ -136,44 +148,54 @@ def run(args: argparse.Namespace) -> int:
         progress = RunProgress(len(entries), args.format, args.progress, redact)
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
+        if scheduled is not None:
+            # Started as slots free and watched in the same loop, the ledger held
+            # throughout: cron cannot start the next batch meanwhile (SPEC §9).
+            return _run_and_watch(
+                args, settings, scheduled, entries, writer, api_key, redact, progress
+            )
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, api_key, redact, progress
         )
-        progress.finish()
-        if args.wait and not result.auth_error:
-            # Still holding the ledger lock: cron cannot start the next batch meanwhile.
-            if args.format != "json":  # json: the watch's document covers every entry
-                reporter.run(result, redact=redact)
-            return _wait(args, writer, entries, settings.base_url, api_key, redact, result)
+    progress.finish()
     reporter.run(result, redact=redact)
     return int(result.exit_code)
 
 
-def _wait(
+def _run_and_watch(
     args: argparse.Namespace,
-    writer: LedgerWriter,
+    settings: RunSettings,
+    scheduled: ScheduledSettings,
     entries: Sequence[Entry],
-    base_url: str,
+    writer: LedgerWriter,
     api_key: str,
     redact: Redactor,
-    result: RunResult,
+    progress: RunProgress,
 ) -> int:
-    """`run --wait`: watch the run's entries; a second signal terminates their sessions."""
-    from launcher.follow.run import Connection, wait_after_run
-    from launcher.output.follow import cancel_report
+    from launcher.follow.run import run_and_watch
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
 
-    settings = _watch_settings(args)
-    watcher = _watch_reporter(args, redact)
-    signals = 2 if result.aborted else 1 if result.interrupted else 0
-    conn = Connection(base_url, api_key, redact)
-    outcome = wait_after_run(writer, entries, conn, settings, watcher, signals_seen=signals)
-    w = outcome.watched
-    watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
+    # The run's progress line is the live line: the watch adds plain lines only.
+    watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
+    outcome = run_and_watch(
+        settings, scheduled, entries, writer, os.environ, api_key, redact, progress, watcher
+    )
+    progress.finish()
+    run = outcome.run
+    run.warnings.extend(writer.state.warnings)
+    if run.auth_error:
+        _reporter(args).run(run, redact=redact)
+        return int(run.exit_code)
+    if args.format != "json":
+        watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
+    blocked_ok = scheduled.watch.blocked_ok
+    watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None)
     if outcome.cancelled is not None:
         cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
-    if outcome.interrupted:
+    if run.interrupted:
         return ExitCode.INTERRUPTED
-    return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+    ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
+    return ExitCode.OK if ended_well else ExitCode.FAILED
 
 
 def _require_ledger(path: str) -> None:

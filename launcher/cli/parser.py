@@ -208,6 +208,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="then watch the entries until they settle, holding the ledger (see watch); "
         "Ctrl-C once starts nothing new, twice terminates the run's active sessions",
     )
+    p.add_argument(
+        "--max-active",
+        type=settings.at_least_one,
+        default=None,
+        metavar="N",
+        help="at most N of the run's sessions working at once; the next entry starts as "
+        "soon as one settles (implies --wait)",
+    )
+    p.add_argument(
+        "--terminate-settled",
+        action="store_true",
+        help="with --wait/--max-active: terminate each session once its final result is "
+        "recorded, freeing its slot (a blocked session can then no longer be answered)",
+    )
+    p.add_argument(
+        "--probe-interval",
+        type=settings.seconds,
+        default=180.0,
+        metavar="S",
+        help="when sessions this run did not start hold every slot, try a create every S "
+        "seconds (180)",
+    )
     _add_watch_options(p, "--wait-timeout")
     _add_format(p)
     p.set_defaults(func=commands.run)

@@ -6,13 +6,23 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, stop_any
 from tenacity.stop import stop_base
 
-from launcher.api.outcomes import Created, Fatal, Final, InDoubt, RetrySafe, SessionsAPI
+from launcher.api.outcomes import (
+    AtLimit,
+    Created,
+    Fatal,
+    Final,
+    InDoubt,
+    RetrySafe,
+    SessionsAPI,
+)
 from launcher.dispatch.breaker import CircuitBreaker
+from launcher.dispatch.capacity import Capacity
 from launcher.dispatch.pacing import Pace, RetryWait
 from launcher.dispatch.reconcile import Lookup, Reconciler
 from launcher.dispatch.recorder import Progress, Recorder
@@ -72,7 +82,7 @@ class _Halted(stop_base):
 
 
 # What an entry comes to in this run; None: already recorded (by the reconciler).
-Settled = Created | Final | Fatal | InDoubt | None
+Settled = Created | Final | Fatal | InDoubt | AtLimit | None
 # What one attempt comes to: RetrySafe and InDoubt are retried.
 Attempt = Settled | RetrySafe
 
@@ -102,6 +112,7 @@ class Dispatcher:
             client, self.recorder, self.slots, self.pace, settings.reconcile_delay
         )
         self._cancel: anyio.CancelScope | None = None
+        self.capacity = Capacity()
         progress.attach(self.pace)
 
     @property
@@ -115,9 +126,10 @@ class Dispatcher:
         async with anyio.create_task_group() as tg:
             self._cancel = tg.cancel_scope
             for result in results:
-                tg.start_soon(self._dispatch, result)
+                tg.start_soon(self.dispatch, result)
 
-    async def _dispatch(self, result: EntryResult) -> None:
+    async def dispatch(self, result: EntryResult) -> None:
+        """One entry, start to recorded outcome (a scheduler calls it one at a time)."""
         done = self.ledger.state.created(result.entry.key)
         if done is not None:
             self.recorder.skipped(result, done)
@@ -128,7 +140,8 @@ class Dispatcher:
                 return
             outcome = await self._send_with_retries(result)
         except Stopped:
-            await self.recorder.stopped(result, self.halt.reason or "stopped")
+            reason = self.halt.reason or "stopped"
+            await self.recorder.stopped(result, reason, at_capacity=self.capacity.reached)
             return
         if isinstance(outcome, Fatal):
             # Stopped before the record's fsync, so that no other request starts meanwhile.
@@ -136,6 +149,10 @@ class Dispatcher:
             await self.recorder.failed(result, outcome.error, outcome.status)
             if self._cancel is not None:
                 self._cancel.cancel()
+        elif isinstance(outcome, AtLimit):
+            if stop := self.capacity.refused(outcome):
+                self.stop(stop)
+            await self.recorder.deferred(result, outcome.error)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
 
@@ -183,12 +200,7 @@ class Dispatcher:
     async def _attempt(self, result: EntryResult) -> Attempt:
         """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
         entry = result.entry
-        body = entry.body(self.environ)
-        # A resent request keeps the batch tag it was first sent with: an idempotent
-        # resend must be the same body, or the API may not know it for the same request.
-        prior = self.ledger.state.get(entry.key)
-        tag = result.batch or (prior.batch if prior else None) or batch_tag(self.ledger.run_id)
-        result.batch = add_batch_tag(body, tag)
+        body = _tagged_body(result, self.environ, self.ledger)
         async with self.slots:
             async with self.pace.start(self.halt.event) as epoch:
                 self.halt.check()  # stopped while waiting for a slot or the pace: send nothing
@@ -196,6 +208,9 @@ class Dispatcher:
             self.recorder.sent()
             sent_at = time.monotonic()
             outcome = await self.client.create_session(body)
+        if isinstance(outcome, AtLimit):
+            result.attempts -= 1  # not an attempt, not a throttle, not a server failure
+            return outcome
         if isinstance(outcome, RetrySafe):
             if outcome.status in (429, 503):
                 self.pace.on_throttle(epoch)  # before any await: the epoch is this send's
@@ -230,6 +245,19 @@ class Dispatcher:
         if self.auth_error is None:
             self.auth_error = error
             self.stop("the API rejected the credentials")
+
+
+def _tagged_body(
+    result: EntryResult, environ: Mapping[str, str], ledger: LedgerWriter
+) -> dict[str, Any]:
+    """The entry's request body with the batch tag `watch` lists its sessions by. A resent
+    request keeps the tag it was first sent with: an idempotent resend must be the same
+    body, or the API may not know it for the same request."""
+    body = result.entry.body(environ)
+    prior = ledger.state.get(result.entry.key)
+    tag = result.batch or (prior.batch if prior else None) or batch_tag(ledger.run_id)
+    result.batch = add_batch_tag(body, tag)
+    return body
 
 
 def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:

@@ -103,8 +103,19 @@ class Recorder:
         else:
             await self.in_doubt(result, outcome.error)
 
-    async def stopped(self, result: EntryResult, reason: str) -> None:
+    async def deferred(self, result: EntryResult, error: str) -> None:
+        """Pending, durably: a `failed` event marked `at_capacity`, which the ledger folds
+        as pending, so the next run sends it without waiting out or looking up anything."""
+        result.outcome, result.error, result.at_capacity = "pending", error, True
+        await self.ledger.append("failed", result.entry, error=error, status=429, at_capacity=True)
+        self.progress.stopped(result)
+
+    async def stopped(self, result: EntryResult, reason: str, *, at_capacity: bool) -> None:
         """A stop came before the entry was settled: say why its retry did not happen."""
+        if at_capacity and result.error is not None and not result.last_in_doubt:
+            # Known not created, and its retry would meet the same full organisation.
+            await self.deferred(result, f"{result.error} (not retried: {reason})")
+            return
         self.progress.stopped(result)
         if result.last_in_doubt:
             await self.in_doubt(result, f"{result.error} (not retried: {reason})")

@@ -104,6 +104,9 @@ async def dispatch_all(
             await dispatcher.run(results)
             outer.cancel_scope.cancel()
     stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
+    capacity = None
+    if dispatcher.capacity.reached and not dispatcher.auth_error and not interrupted:
+        stopped, capacity = None, capacity_line(dispatcher.capacity.limit, results)
     return RunResult(
         results=results,
         ledger=str(writer.path),
@@ -113,6 +116,19 @@ async def dispatch_all(
         interrupted=interrupted,
         aborted=aborted,
         warnings=list(writer.state.warnings),
+        capacity=capacity,
+        capacity_limit=dispatcher.capacity.limit,
+    )
+
+
+def capacity_line(limit: int | None, results: Sequence[EntryResult]) -> str:
+    """What a run without a scheduler says when the organisation was at its limit."""
+    waiting = sum(1 for r in results if r.outcome == "pending")
+    of = f" of {limit}" if limit else ""
+    entries = f"{waiting} entr{'y waits' if waiting == 1 else 'ies wait'}"
+    return (
+        f"the organisation is at its concurrent-session limit{of}: {entries}; run again with "
+        "the same ledger once sessions end, and the run continues"
     )
 
 

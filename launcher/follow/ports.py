@@ -1,18 +1,21 @@
 """The narrow doors follow-through goes through besides the API (`api.outcomes.FollowAPI`):
-the ledger it appends to, and what `watch` shows while it works.
+the ledger it appends to, and what `watch` and a scheduled run show while they work.
 
-`launcher.ledger.writer.LedgerWriter` and `launcher.output.follow.WatchReporter` satisfy
-these as they are; tests and benchmarks may pass anything else that does.
+`launcher.ledger.writer.LedgerWriter`, `launcher.output.follow.WatchReporter` and
+`launcher.output.progress.RunProgress` satisfy these as they are; tests and benchmarks may
+pass anything else that does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from launcher.dispatch.recorder import Progress
 from launcher.entry import Entry
 
 if TYPE_CHECKING:
+    from launcher.follow.slots import SlotSnapshot
     from launcher.follow.targets import Target
 
 
@@ -29,3 +32,10 @@ class WatchProgress(Protocol):
     def start(self, active: int, settled: int, not_created: int) -> None: ...
     def change(self, target: Target) -> None: ...
     def tick(self, targets: Sequence[Target], force: bool = False) -> None: ...
+
+
+class SlotsProgress(Progress, Protocol):
+    """A run's live line that also shows the slots (`run --wait`, `--max-active`)."""
+
+    def attach_slots(self, snapshot: Callable[[], SlotSnapshot]) -> None: ...
+    def finish(self) -> None: ...

@@ -4,8 +4,7 @@ stopping the work between durable appends. Values out; `launcher.output` shows t
 
 from __future__ import annotations
 
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -15,12 +14,15 @@ import httpx
 
 from launcher.api.client import DevinClient, Redactor
 from launcher.api.outcomes import ApiError
+from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
 from launcher.errors import ApiUnavailable, LauncherError
 from launcher.follow import cancel as cancel_mod
 from launcher.follow import message as message_mod
 from launcher.follow.poll import RetryPolicy
-from launcher.follow.ports import WatchProgress
+from launcher.follow.ports import SlotsProgress, WatchProgress
+from launcher.follow.scheduled import ScheduledOutcome, ScheduledSettings, run_scheduled
+from launcher.follow.signals import until_signal
 from launcher.follow.targets import Target, build_targets, expected_per_batch
 from launcher.follow.watch import WatchOutcome, WatchSettings, refresh, watch
 from launcher.ledger.read import read_state
@@ -28,7 +30,6 @@ from launcher.ledger.writer import LedgerWriter
 
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,6 @@ class Connection:
     base_url: str
     api_key: str
     redact: Redactor
-
-
-@dataclass
-class WaitOutcome:
-    """`run --wait`: the watch, and the sessions terminated if a second signal came."""
-
-    watched: WatchOutcome
-    cancelled: cancel_mod.CancelOutcome | None = None
-    interrupted: bool = False
 
 
 def _targets(writer: LedgerWriter, entries: Sequence[Entry]) -> tuple[list[Target], dict[str, int]]:
@@ -59,24 +51,6 @@ async def _client(conn: Connection) -> AsyncIterator[DevinClient]:
     timeout = httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
     async with httpx.AsyncClient(base_url=conn.base_url, timeout=timeout) as http:
         yield DevinClient(http, conn.api_key, conn.redact)
-
-
-async def _until_signal(work: Callable[[], Awaitable[T]]) -> list[T]:
-    """[work()], or [] once SIGINT or SIGTERM arrives (work is cancelled at its next
-    checkpoint; each ledger append is durable once written)."""
-    done: list[T] = []
-    async with anyio.create_task_group() as tg:
-
-        async def on_signal() -> None:
-            with anyio.open_signal_receiver(*SIGNALS) as signals:
-                async for _ in signals:
-                    tg.cancel_scope.cancel()
-                    return
-
-        tg.start_soon(on_signal)
-        done.append(await work())
-        tg.cancel_scope.cancel()
-    return done
 
 
 def _run(main: Callable[[], Awaitable[T]]) -> T:
@@ -108,7 +82,7 @@ def _interruptible(conn: Connection, work: Callable[[DevinClient], Awaitable[T]]
 
     async def main() -> list[T]:
         async with _client(conn) as client:
-            return await _until_signal(lambda: work(client))
+            return await until_signal(lambda: work(client))
 
     done = _run(main)
     if not done:
@@ -174,76 +148,22 @@ def message_entries(
     return _interruptible(conn, work)
 
 
-def wait_after_run(
-    writer: LedgerWriter,
+def run_and_watch(
+    settings: RunSettings,
+    scheduled: ScheduledSettings,
     entries: Sequence[Entry],
-    conn: Connection,
-    settings: WatchSettings,
-    progress: WatchProgress,
-    *,
-    signals_seen: int = 0,
-) -> WaitOutcome:
-    """`run --wait`, still holding the run's ledger: watch its entries. `signals_seen`
-    signals came during the dispatch; the first only stopped new starts, and the second
-    (then or now) terminates the active sessions of the run's entries, as `cancel` does."""
-    targets, expected = _targets(writer, entries)
-    outcome = WaitOutcome(WatchOutcome(targets, timed_out=False, polls=0, requests=0))
-    outcome.interrupted = signals_seen > 0
+    writer: LedgerWriter,
+    environ: Mapping[str, str],
+    api_key: str,
+    redact: Redactor,
+    progress: SlotsProgress,
+    reporter: WatchProgress,
+) -> ScheduledOutcome:
+    """`run --wait` / `run --max-active N`, with the ledger held (SPEC §9)."""
 
-    async def main() -> WaitOutcome:
-        async with _client(conn) as client:
-            if signals_seen == 1:
-                progress.log("watching what was created; again to terminate those sessions")
-            if signals_seen < 2 and await _watch_until_second_signal(
-                client, writer, expected, settings, progress, conn.redact, outcome, signals_seen
-            ):
-                return outcome
-            outcome.interrupted = True
-            active = len(cancel_mod.to_cancel(targets))
-            progress.log(f"terminating the {active} active sessions (again to abort)")
-            done = await _until_signal(
-                lambda: cancel_mod.cancel(client, writer, targets, RetryPolicy(), conn.redact)
-            )
-            if not done:
-                raise KeyboardInterrupt
-            outcome.cancelled = done[0]
-            return outcome
+    async def main() -> ScheduledOutcome:
+        return await run_scheduled(
+            settings, scheduled, entries, writer, environ, api_key, redact, progress, reporter
+        )
 
     return _run(main)
-
-
-async def _watch_until_second_signal(
-    client: DevinClient,
-    writer: LedgerWriter,
-    expected: dict[str, int],
-    settings: WatchSettings,
-    progress: WatchProgress,
-    redact: Redactor,
-    outcome: WaitOutcome,
-    signals_seen: int,
-) -> bool:
-    """Watch; True when it ended by itself, False when a second signal cut it."""
-    ended: list[bool] = []
-    async with anyio.create_task_group() as tg:
-
-        async def on_signals() -> None:
-            seen = signals_seen
-            with anyio.open_signal_receiver(*SIGNALS) as signals:
-                async for signum in signals:
-                    seen += 1
-                    outcome.interrupted = True
-                    name = signal.Signals(signum).name
-                    if seen >= 2:
-                        tg.cancel_scope.cancel()
-                        return
-                    progress.log(
-                        f"{name}: starting nothing new; watching the running sessions until "
-                        "they settle (again to terminate them; `launcher watch` resumes)"
-                    )
-
-        tg.start_soon(on_signals)
-        w = outcome.watched
-        await watch(client, writer, w.targets, expected, settings, progress, redact, w)
-        ended.append(True)
-        tg.cancel_scope.cancel()
-    return bool(ended)

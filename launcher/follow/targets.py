@@ -109,6 +109,8 @@ def build_targets(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
             target.create_error = "never sent; `launcher run` sends it"
         elif record.outcome != "created":
             why = _NOT_CREATED.get(record.outcome, record.outcome)
+            if record.at_capacity:
+                why = "waiting for a slot (the organisation was at its concurrent-session limit)"
             target.create_error = f"{why}: {record.error}" if record.error else why
         else:
             target.session_id, target.url, target.batch = (

@@ -39,6 +39,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "error": ((str, None), False),
         "status": ((int, None), False),
         "retry_at": ((str,), False),
+        "at_capacity": ((bool,), False),
     },
     "in_doubt": {"error": ((str, None), False)},
     "status": {

@@ -29,6 +29,7 @@ class KeyRecord:
     error: str | None = None
     status: int | None = None
     retry_at: str | None = None  # a throttled request may not be resent before this time
+    at_capacity: bool = False  # refused at the concurrent-session limit: still pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
     batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
@@ -112,6 +113,7 @@ class LedgerState:
             error=ev.get("error"),
             status=ev.get("status"),
             retry_at=ev.get("retry_at"),
+            at_capacity=bool(ev.get("at_capacity", False)),
             timeout=ev.get("timeout"),
             batch=ev.get("batch", old.batch if old else None),
             attempts=attempts,

@@ -15,6 +15,7 @@ from typing import IO, Any
 from launcher.follow.cancel import CancelOutcome
 from launcher.follow.message import MessageOutcome
 from launcher.follow.results import FIELDS, record_of
+from launcher.follow.slots import SlotSnapshot
 from launcher.follow.status import printable
 from launcher.follow.targets import Target
 
@@ -96,8 +97,8 @@ class WatchReporter:
         targets: Sequence[Target],
         blocked_ok: bool,
         timed_out: bool,
-        polls: int,
-        requests: int,
+        polls: int | None,
+        requests: int | None,
     ) -> None:
         """Every entry that did not end well, with why and its session; then the counts."""
         self._clear()
@@ -117,7 +118,8 @@ class WatchReporter:
             file=self.out,
             flush=True,
         )
-        self.log(f"{polls} poll{'s' * (polls != 1)}, {requests} API requests")
+        if polls is not None:  # a scheduled run polls as slots need, and does not count
+            self.log(f"{polls} poll{'s' * (polls != 1)}, {requests} API requests")
 
 
 class JsonWatchReporter(WatchReporter):
@@ -131,8 +133,8 @@ class JsonWatchReporter(WatchReporter):
         targets: Sequence[Target],
         blocked_ok: bool,
         timed_out: bool,
-        polls: int,
-        requests: int,
+        polls: int | None,
+        requests: int | None,
     ) -> None:
         self._clear()
         verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
@@ -155,6 +157,20 @@ WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
     "text": WatchReporter,
     "json": JsonWatchReporter,
 }
+
+
+def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
+    """The summary's line about capacity, after `run --wait` or `--max-active`."""
+    if snapshot.limit is not None:
+        limit = f"concurrent-session limit {snapshot.limit} (learned from the API)"
+    else:
+        limit = "concurrent-session limit not met"
+    cap = f", --max-active {max_active}" if max_active is not None else ""
+    refused = snapshot.capacity_429s
+    return (
+        f"{limit}{cap}: at most {snapshot.most_working} of this run's sessions worked at "
+        f"once; {refused} create{'s' * (refused != 1)} refused at the limit (no attempt spent)"
+    )
 
 
 def _csv_cell(value: Any) -> str:

@@ -136,6 +136,8 @@ class TextReporter(Reporter):
                 " check the API key variable and run again",
                 file=err,
             )
+        elif result.capacity:
+            print(f"launcher: {result.capacity}", file=err)
         elif result.stopped:
             print(f"launcher: stopped: {redact(result.stopped)}", file=err)
         for r in result.results:
@@ -147,7 +149,7 @@ class TextReporter(Reporter):
         print(", ".join(parts), file=out)
         pending = [r for r in result.results if r.outcome == "pending"]
         cut_off = sum(1 for r in pending if r.attempts)
-        if len(pending) > cut_off:
+        if len(pending) > cut_off and not result.capacity:  # the capacity line says it
             print(
                 f"{len(pending) - cut_off} not attempted: the next run with the same ledger "
                 "sends them",
@@ -222,6 +224,8 @@ class JsonReporter(Reporter):
                 "run_id": result.run_id,
                 "stopped": result.stopped,
                 "auth_error": result.auth_error,
+                "at_capacity": result.capacity,
+                "capacity_limit": result.capacity_limit,
                 "entries": entries,
             }
         )
