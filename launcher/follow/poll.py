@@ -19,7 +19,7 @@ from tenacity import (
 )
 
 from launcher.api.outcomes import ApiError, FollowAPI
-from launcher.follow.status import Observation, normalise
+from launcher.follow.status import Observation, normalise, session_id_of
 
 PAGE = 100  # Devin's default page size, and the most a list is asked for
 GET_CONCURRENCY = 8
@@ -108,8 +108,10 @@ async def poll_once(
             rows = rows_of(await call(policy, api.list_sessions, tag, PAGE, offset))
             result.lists += 1
             for row in rows:
+                if session_id_of(row) not in watched:
+                    continue  # settled, or not ours: not worth normalising
                 seen = normalise(row)
-                if seen is not None and seen.session_id in watched:
+                if seen is not None:
                     result.seen[seen.session_id] = seen
             if len(rows) < PAGE or wanted <= result.seen.keys():
                 break

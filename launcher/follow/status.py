@@ -22,6 +22,8 @@ FINAL = SETTLED - {"blocked"}  # a message can wake a blocked session, nothing w
 
 def printable(text: str, limit: int = 500) -> str:
     """`text` shortened and with every control character escaped, safe for a terminal."""
+    if len(text) <= limit and text.isprintable():  # the usual case, at every poll
+        return text
     out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
     return out[:limit] + ("…" if len(out) > limit or len(text) > limit else "")
 
