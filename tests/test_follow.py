@@ -379,3 +379,14 @@ def test_bad_follow_arguments_are_usage_errors(tmp_path: Path) -> None:
         res = run_launcher(*args, env=env)
         assert res.returncode == 2, (args, res.stderr)
         assert words in res.stdout + res.stderr and "Traceback" not in res.stderr
+    # The one base-URL and API-key check `run` makes, for every follow command.
+    run_launcher("run", str(manifest), "--ledger", ledger, "--sandbox", env=env)
+    for command in ("watch", "cancel", "message"):
+        text = ("--text", "hi") if command == "message" else ()
+        no_key = run_launcher(
+            command, str(manifest), "--ledger", ledger, *text, env={**env, "DEVIN_API_KEY": ""}
+        )
+        assert no_key.returncode == 2 and "DEVIN_API_KEY (the API key)" in no_key.stderr
+        bad_url = ("--base-url", "ftp://example.com")
+        res = run_launcher(command, str(manifest), "--ledger", ledger, *bad_url, *text, env=env)
+        assert res.returncode == 2 and "is not an http(s) URL" in res.stderr

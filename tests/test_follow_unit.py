@@ -400,3 +400,20 @@ def test_the_same_observation_again_changes_nothing_and_a_new_output_does() -> N
     assert changed is not None
     fields = t.observe(changed, str)
     assert fields is not None and fields["structured_output"] == {"n": True}
+
+
+def test_an_api_error_inside_task_groups_reaches_the_user_as_one_exit_1_error() -> None:
+    from launcher.errors import ApiUnavailable, AuthError, ExitCode
+    from launcher.follow.run import _unwrapped
+
+    class Group(Exception):  # what anyio raises from a task group, on any Python
+        def __init__(self, *inner: BaseException) -> None:
+            super().__init__("group")
+            self.exceptions = inner
+
+    nested = Group(Group(ApiError("HTTP 503", 503)))
+    error = _unwrapped(nested)
+    assert isinstance(error, ApiUnavailable) and error.exit_code == ExitCode.FAILED
+    assert "HTTP 503" in str(error)
+    auth = AuthError("rejected")
+    assert _unwrapped(Group(auth)) is auth
