@@ -16,6 +16,7 @@ from typing import Any
 MAX_TAGS = 50
 SECRET_MASK = "***"
 TAG_PREFIX = "launcher-key:"
+BATCH_PREFIX = "launcher-batch:"  # shared by one run's sessions, so `watch` can list them
 ENV_TEMPLATE = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -127,3 +128,18 @@ class Entry:
                 for s in body["session_secrets"]
             ]
         return body
+
+
+def batch_tag(run_id: str) -> str:
+    """The tag a run's sessions share (SPEC §9), so that `watch` can list them together."""
+    return f"{BATCH_PREFIX}{run_id}"
+
+
+def add_batch_tag(body: dict[str, Any], tag: str) -> str | None:
+    """Add the batch `tag` to a request body when there is room under the 50-tag limit
+    (the reconciliation tag comes first); the tag added, or None."""
+    tags = list(body.get("tags") or [])
+    if len(tags) >= MAX_TAGS:
+        return None
+    body["tags"] = [*tags, tag]
+    return tag

@@ -57,6 +57,18 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class AuthError(LauncherError):
+    """The API rejected the credentials (401/403) during follow-through."""
+
+    exit_code = ExitCode.AUTH
+
+
+class ApiUnavailable(LauncherError):
+    """Follow-through got no usable answer from the API, even after its retries."""
+
+    exit_code = ExitCode.FAILED
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One problem in one manifest, pointed at by file, line and column (1-based)."""

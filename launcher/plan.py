@@ -100,7 +100,7 @@ def manifest_summary(
     from launcher.ledger.summary import SUMMARY_OUTCOMES, LedgerSummary, SummaryEntry
 
     seen, unsent = coverage(entries, state)
-    rows = [SummaryEntry.of(r) for r in seen]
+    rows = [SummaryEntry.of(r, state) for r in seen]
     counts: dict[SummaryOutcome, int] = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     for row in rows:
         counts[row.outcome] += 1

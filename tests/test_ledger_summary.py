@@ -104,6 +104,7 @@ def test_cli_json(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "exit_code",
         "ledger",
         "counts",
+        "statuses",
         "entries",
         "failures",
         "warnings",

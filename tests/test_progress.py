@@ -90,3 +90,19 @@ def test_json_mode_keeps_stdout_for_the_document(monkeypatch: pytest.MonkeyPatch
     _events(RunProgress(4, "json", "never", Redactor([]), out=out, err=err))
     assert out.getvalue() == ""
     assert "failed m.yaml#c" in err.getvalue()
+
+
+def test_the_live_line_shows_our_sessions_and_the_learned_limit() -> None:
+    from launcher.follow.slots import SlotSnapshot
+
+    out, err = io.StringIO(), Terminal()
+    progress = RunProgress(9, "text", "always", Redactor([]), out=out, err=err)
+    snapshot = SlotSnapshot(None, None, 1, 1, 0, 8, 0, None)
+    progress.attach_slots(lambda: snapshot)
+    progress.created(_result("a"))
+    assert "1/9 started · 1 working · 8 waiting · 0 failed" in err.getvalue()
+    assert "limit" not in err.getvalue()  # not learned yet
+    snapshot = SlotSnapshot(3, 3, 3, 3, 0, 5, 2, None)
+    progress.created(_result("b"))
+    progress.log("the organisation's concurrent-session limit is 3")
+    assert "2/9 started · 3 working (limit 3) · 5 waiting · 0 failed" in err.getvalue()

@@ -38,7 +38,8 @@ class SlowListingAPI:
         if request.method == "POST":
             self.posts += 1
             self.created_at = now
-            self.tag = json.loads(request.content)["tags"][-1]
+            tags = json.loads(request.content)["tags"]
+            self.tag = next(t for t in tags if t.startswith("launcher-key:"))
             return httpx.Response(504, text="gateway timeout")
         self.lookups.append(now)
         visible = self.created_at is not None and now - self.created_at >= self.visible_after

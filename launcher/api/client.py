@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,7 +20,11 @@ import anyio
 import httpx
 
 from launcher import __version__
+from launcher.api.address import is_loopback
+from launcher.api.capacity import capacity_hit
 from launcher.api.outcomes import (
+    ApiError,
+    AtLimit,
     Created,
     Fatal,
     Final,
@@ -37,6 +42,26 @@ MAX_BODY_BYTES = 1 << 20  # an answer is a few hundred bytes; reading stops past
 MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read as a day
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
+MAX_PAGE_BYTES = 16 * 1024 * 1024  # a list page of 100 rows with 64 KB outputs is ~7 MB
+
+
+def http_client(
+    base_url: str, timeout: float, *, concurrency: int | None = None
+) -> httpx.AsyncClient:
+    """The one way the launcher opens connections to the API. Loopback (the sandbox, a
+    local gateway) is never sent through a proxy from the environment: HTTP_PROXY would
+    otherwise receive the key and every secret."""
+    limits = httpx.Limits(
+        max_connections=concurrency,
+        max_keepalive_connections=concurrency,
+        keepalive_expiry=4.0,
+    )
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        limits=limits,
+        trust_env=not is_loopback(base_url),
+    )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -106,7 +131,8 @@ def api_message(answer: Answer) -> str:
 
 
 class DevinClient:
-    """POST /v1/sessions and GET /v1/sessions over one shared `httpx.AsyncClient`.
+    """The v1 sessions calls over one shared `httpx.AsyncClient`: create and look up (as
+    outcome values), then list, get, terminate and message (follow-through).
 
     Each request, from connecting to its last byte, ends within `deadline` seconds (httpx's
     own timeouts bound each read, not the whole), and reads at most MAX_BODY_BYTES.
@@ -128,20 +154,22 @@ class DevinClient:
         self._redact = redact
         self._deadline = deadline
 
-    async def _exchange(self, method: str, url: str, **kwargs: Any) -> Answer:
+    async def _exchange(
+        self, method: str, url: str, *, cap: int = MAX_BODY_BYTES, **kwargs: Any
+    ) -> Answer:
         with anyio.fail_after(self._deadline):
             async with self._http.stream(method, url, headers=self._headers, **kwargs) as resp:
                 body = bytearray()
                 async for chunk in resp.aiter_bytes():
                     body += chunk
-                    if len(body) > MAX_BODY_BYTES:
+                    if len(body) > cap:
                         break
                 return Answer(
                     resp.status_code,
                     resp.reason_phrase,
                     resp.headers,
-                    bytes(body[:MAX_BODY_BYTES]),
-                    len(body) > MAX_BODY_BYTES,
+                    bytes(body[:cap]),
+                    len(body) > cap,
                 )
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
@@ -175,6 +203,9 @@ class DevinClient:
             where = self._redact.outside(answer.headers.get("Location", "somewhere else"))
             where = where[:200]
             return Final(f"HTTP {status}: the API redirects to {where}; fix --base-url", status)
+        hit = capacity_hit(status, message)
+        if hit is not None:
+            return AtLimit(f"HTTP {status}: {message}", hit.limit)
         if status in (429, 503):
             retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             return RetrySafe(f"HTTP {status}: {message}", status, retry_after)
@@ -234,6 +265,64 @@ class DevinClient:
                 session["url"] = None  # the session stands; a url that cannot is dropped
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
 
+    # --- follow-through (SPEC §9): answers as values or ApiError, never httpx errors ----
+
+    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
+        """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
+        params = {"tags": tag, "limit": limit, "offset": offset}
+        return await self._json("GET", "/v1/sessions", params=params)
+
+    async def get_session(self, session_id: str) -> Any:
+        """GET /v1/sessions/{id}: the decoded JSON, or None when the API does not know it."""
+        return await self._json("GET", f"/v1/sessions/{_path(session_id)}", missing_ok=True)
+
+    async def delete_session(self, session_id: str) -> str:
+        """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
+        try:
+            await self._json("DELETE", f"/v1/sessions/{_path(session_id)}")
+        except ApiError as exc:
+            if exc.status == 422:
+                return "already exited"
+            raise
+        return "terminated"
+
+    async def send_message(self, session_id: str, text: str) -> None:
+        """POST /v1/sessions/{id}/message; ApiError when it was not accepted."""
+        path = f"/v1/sessions/{_path(session_id)}/message"
+        await self._json("POST", path, body={"message": text})
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            answer = await self._exchange(
+                method, path, cap=MAX_PAGE_BYTES, params=params, json=body
+            )
+        except TimeoutError:
+            raise ApiError(
+                f"{method} failed: no complete answer within {self._deadline:g}s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ApiError(f"{method} failed: {self._describe(exc)}") from None
+        status = answer.status
+        if answer.truncated:
+            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES} bytes", status)
+        if missing_ok and status == 404:
+            return None
+        if not 200 <= status < 300:
+            retry = parse_retry_after(answer.headers.get("Retry-After"))
+            raise ApiError(f"HTTP {status}: {self._message(answer)}", status, retry)
+        try:
+            return json.loads(answer.body) if answer.body else None
+        except ValueError:
+            raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+
     def _message(self, answer: Answer) -> str:
         """The API's message, secrets removed, then shortened."""
         return self._redact.outside(api_message(answer))[:MAX_ERROR_CHARS]
@@ -259,3 +348,8 @@ def _bool_problem(value: object) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     return f"is_new_session is {type(value).__name__}, not true/false"
+
+
+def _path(session_id: str) -> str:
+    """A session id as one path segment: an id from a hostile ledger cannot add path parts."""
+    return urllib.parse.quote(session_id, safe="")

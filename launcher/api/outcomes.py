@@ -1,5 +1,6 @@
 """What one API call came to, as values: the client turns every httpx error and HTTP status
-into one of these, and the dispatcher reasons about nothing else."""
+into one of these (or, for follow-through calls, an ApiError), and the dispatcher and
+follow-through reason about nothing else."""
 
 from __future__ import annotations
 
@@ -50,11 +51,38 @@ class Fatal:
     status: int
 
 
-Outcome = Created | RetrySafe | InDoubt | Final | Fatal
+@dataclass(frozen=True)
+class AtLimit:
+    """A capacity 429: the organisation runs as many sessions as it may. Not a throttle,
+    not an attempt: it clears only when sessions end, so the entry stays pending."""
+
+    error: str
+    limit: int | None  # the limit, when the message says it
+
+
+Outcome = Created | RetrySafe | InDoubt | Final | Fatal | AtLimit
 
 
 class LookupFailed(Exception):
     """A GET /v1/sessions lookup did not give an answer we can trust."""
+
+
+class ApiError(Exception):
+    """A follow-through call (list, get, delete, message) got no usable answer."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again later: no answer, a throttle or a server error."""
+        return self.status is None or self.status in (408, 429) or self.status >= 500
+
+    @property
+    def auth(self) -> bool:
+        return self.status in (401, 403)
 
 
 class SessionsAPI(Protocol):
@@ -65,3 +93,13 @@ class SessionsAPI(Protocol):
     async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
         """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
         ...
+
+
+class FollowAPI(Protocol):
+    """What follow-through asks of the API; every call raises ApiError when it gets no
+    usable answer (`launcher.api.client.DevinClient`, or a test's fake)."""
+
+    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any: ...
+    async def get_session(self, session_id: str) -> Any: ...
+    async def delete_session(self, session_id: str) -> str: ...
+    async def send_message(self, session_id: str, text: str) -> None: ...

@@ -10,15 +10,24 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from launcher.errors import ExitCode, UsageError
+from launcher.errors import ExitCode, LedgerError, UsageError
 
 if TYPE_CHECKING:
+    from launcher.api.client import Redactor
     from launcher.dispatch.settings import RunSettings
+    from launcher.entry import Entry
+    from launcher.follow.run import Connection
+    from launcher.follow.scheduled import ScheduledSettings
+    from launcher.follow.watch import WatchSettings
+    from launcher.ledger.writer import LedgerWriter
+    from launcher.output.follow import WatchReporter
+    from launcher.output.progress import RunProgress
     from launcher.output.reporter import Reporter
 
 
@@ -54,19 +63,90 @@ def plan(args: argparse.Namespace) -> int:
     return code
 
 
+def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None:
+    """The selected entries of the manifests, or None once their diagnostics are shown."""
+    from launcher import manifest
+    from launcher.plan import select_entries
+    from launcher.shard import select_shard
+
+    checked = manifest.check(args.paths, run_key=args.run_key)
+    if checked.diagnostics:
+        reporter.check(checked)
+        return None
+    return select_shard(select_entries(checked.entries, args.select), args.shard)
+
+
+def _api_access(
+    args: argparse.Namespace,
+    entries: Sequence[Entry],
+    environ: Mapping[str, str],
+    *,
+    sending: bool,
+) -> tuple[str, Redactor, list[str]]:
+    """The API key, a redactor of it and of every secret value, and warnings: one check for
+    `run` and the follow commands. The key must be set (and sound) unless an embedded
+    sandbox answers, which gets a token of its own, never the user's key; `sending` (run)
+    needs every secret's variable too."""
+    from launcher.api.client import Redactor
+    from launcher.api.redact import api_key_from
+    from launcher.dispatch import run as dispatch
+
+    sandbox = getattr(args, "sandbox", False)
+    dispatch.check_environment(
+        entries if sending else (), environ, None if sandbox else args.api_key_env
+    )
+    warnings: list[str] = []
+    if sandbox:
+        api_key = secrets.token_urlsafe(24)
+    else:
+        api_key, warnings = api_key_from(environ, args.api_key_env)
+    secret_values, short = dispatch.entry_secret_values(entries, environ)
+    return api_key, Redactor([api_key, *secret_values]), [*warnings, *short]
+
+
+def _connection(
+    args: argparse.Namespace, entries: Sequence[Entry], environ: Mapping[str, str]
+) -> Connection:
+    from launcher.dispatch.settings import base_url_from, check_secure
+    from launcher.follow.run import Connection
+
+    base_url = base_url_from(args.base_url, environ)
+    check_secure(base_url)
+    api_key, redact, warnings = _api_access(args, entries, environ, sending=False)
+    for warning in warnings:
+        print(f"launcher: warning: {warning}", file=sys.stderr)
+    return Connection(base_url, api_key, redact)
+
+
+def _watch_settings(args: argparse.Namespace) -> WatchSettings:
+    from launcher.follow.watch import WatchSettings
+
+    return WatchSettings(args.poll_interval, args.watch_timeout, args.blocked_ok)
+
+
+def _watch_reporter(args: argparse.Namespace, redact: Redactor) -> WatchReporter:
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME
+
+    return WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact)
+
+
+def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
+    from launcher.follow.scheduled import ScheduledSettings
+    from launcher.follow.slots import SlotSettings
+
+    watch = _watch_settings(args)
+    slots = SlotSettings(args.max_active, watch.poll_interval, args.probe_interval)
+    return ScheduledSettings(slots, watch, args.terminate_settled)
+
+
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from launcher import manifest
-    from launcher.api.client import Redactor
-    from launcher.api.redact import api_key_from
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
     from launcher.output.progress import RunProgress
-    from launcher.plan import select_entries
-    from launcher.shard import select_shard
 
     if args.dry_run:
         raise UsageError(
@@ -75,20 +155,14 @@ def run(args: argparse.Namespace) -> int:
         )
     environ = dict(os.environ)
     settings = settings_from_args(args, environ)
+    waits = args.wait or args.max_active is not None
+    scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
-    checked = manifest.check(args.paths, run_key=args.run_key)
-    if checked.diagnostics:
-        return reporter.check(checked)
-    entries = select_shard(select_entries(checked.entries, args.select), args.shard)
+    entries = _entries(args, reporter)
+    if entries is None:
+        return ExitCode.USAGE
     reporter.warn_untagged(entries)
-    dispatch.check_environment(entries, environ, None if args.sandbox else settings.api_key_env)
-    warnings: list[str] = []
-    if args.sandbox:  # the sandbox gets a token of its own, never the user's key
-        api_key = secrets.token_urlsafe(24)
-    else:
-        api_key, warnings = api_key_from(environ, settings.api_key_env)
-    secret_values, short = dispatch.entry_secret_values(entries, environ)
-    redact = Redactor([api_key, *secret_values])
+    api_key, redact, warnings = _api_access(args, entries, environ, sending=True)
     with (
         LedgerWriter.open(args.ledger, new_run_id()) as writer,
         _target(settings, args.sandbox, api_key) as settings,
@@ -96,10 +170,16 @@ def run(args: argparse.Namespace) -> int:
         progress = RunProgress(
             len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
         )
-        for warning in [*warnings, *short]:
+        for warning in warnings:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
+        if scheduled is not None:
+            # Started as slots free and watched in the same loop, the ledger held
+            # throughout: cron cannot start the next batch meanwhile (SPEC §9).
+            return _run_and_watch(
+                args, settings, scheduled, entries, writer, api_key, redact, progress
+            )
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, api_key, redact, progress
         )
@@ -108,6 +188,120 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(redact(result.config_error))
     reporter.run(result, redact=redact)
     return int(result.exit_code)
+
+
+def _run_and_watch(
+    args: argparse.Namespace,
+    settings: RunSettings,
+    scheduled: ScheduledSettings,
+    entries: Sequence[Entry],
+    writer: LedgerWriter,
+    api_key: str,
+    redact: Redactor,
+    progress: RunProgress,
+) -> int:
+    from launcher.follow.run import run_and_watch
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
+
+    # The run's progress line is the live line: the watch adds plain lines only.
+    watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
+    outcome = run_and_watch(
+        settings, scheduled, entries, writer, os.environ, api_key, redact, progress, watcher
+    )
+    progress.finish()
+    run = outcome.run
+    run.warnings.extend(writer.state.warnings)
+    if run.auth_error:
+        _reporter(args).run(run, redact=redact)
+        return int(run.exit_code)
+    if args.format != "json":
+        watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
+    blocked_ok = scheduled.watch.blocked_ok
+    watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None)
+    if outcome.cancelled is not None:
+        cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
+    if run.interrupted:
+        return ExitCode.INTERRUPTED
+    ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
+    return ExitCode.OK if ended_well else ExitCode.FAILED
+
+
+def _require_ledger(path: str) -> None:
+    if not Path(path).is_file():
+        raise LedgerError(f"no ledger at {path}; pass the file that `launcher run --ledger` wrote")
+
+
+def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWriter] | None:
+    """The entries, the API connection and the ledger, held (for watch, cancel, message)."""
+    from launcher.ledger.events import new_run_id
+    from launcher.ledger.writer import LedgerWriter
+
+    entries = _entries(args, _reporter(args))
+    if entries is None:
+        return None
+    conn = _connection(args, entries, os.environ)
+    _require_ledger(args.ledger)
+    return entries, conn, LedgerWriter.open(args.ledger, new_run_id())
+
+
+def watch(args: argparse.Namespace) -> int:
+    from launcher.follow.run import watch_entries
+
+    settings = _watch_settings(args)
+    held = _held(args)
+    if held is None:
+        return ExitCode.USAGE
+    entries, conn, writer = held
+    watcher = _watch_reporter(args, conn.redact)
+    with writer:
+        for warning in writer.state.warnings:
+            watcher.log(f"warning: {warning}")
+        w = watch_entries(writer, entries, conn, settings, watcher)
+    watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
+    return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+
+
+def results(args: argparse.Namespace) -> int:
+    from launcher.follow.targets import build_targets
+    from launcher.ledger.read import read_state
+    from launcher.output.follow import write_results
+
+    entries = _entries(args, _reporter(args))
+    if entries is None:
+        return ExitCode.USAGE
+    _require_ledger(args.ledger)
+    write_results(build_targets(entries, read_state(args.ledger)), args.format, sys.stdout)
+    return ExitCode.OK
+
+
+def cancel(args: argparse.Namespace) -> int:
+    from launcher.follow.run import cancel_entries
+    from launcher.output.follow import cancel_report
+
+    held = _held(args)
+    if held is None:
+        return ExitCode.USAGE
+    entries, conn, writer = held
+    with writer:
+        outcome = cancel_entries(writer, entries, conn)
+    cancel_report(outcome, sys.stdout, sys.stderr)
+    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+
+
+def message(args: argparse.Namespace) -> int:
+    from launcher.follow.message import message_text
+    from launcher.follow.run import message_entries
+    from launcher.output.follow import message_report
+
+    text = message_text(args.text, args.file)
+    held = _held(args)
+    if held is None:
+        return ExitCode.USAGE
+    entries, conn, writer = held
+    with writer:
+        outcome = message_entries(writer, entries, conn, text, args.status)
+    message_report(outcome, sys.stdout, sys.stderr)
+    return ExitCode.FAILED if outcome.failed else ExitCode.OK
 
 
 @contextmanager

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from launcher import __version__
 from launcher.cli import auth, commands
 from launcher.dispatch import settings
 from launcher.shard import shard_flag
 
-COMMANDS = ("validate", "plan", "run", "ledger", "sandbox", "auth", "completion")
+COMMANDS = (
+    "validate",
+    "plan",
+    "run",
+    "watch",
+    "results",
+    "cancel",
+    "message",
+    "ledger",
+    "sandbox",
+    "auth",
+    "completion",
+)
 
 
 class CliUsageError(Exception):
@@ -71,6 +83,86 @@ usage · 3 credentials rejected · 4 ledger held by another run · 10 plan
 """
 
 
+def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
+    p.add_argument(
+        "--poll-interval",
+        type=settings.seconds,
+        default=20.0,
+        metavar="S",
+        help="seconds between polls, ±20%% jitter; longer after 429/5xx (20)",
+    )
+    p.add_argument(
+        timeout_flag,
+        dest="watch_timeout",
+        type=settings.seconds,
+        default=None,
+        metavar="S",
+        help="stop watching after S seconds; unsettled entries then count as not ended well",
+    )
+    p.add_argument(
+        "--blocked-ok",
+        action="store_true",
+        help="count a blocked session (waiting for a person) as ended well",
+    )
+
+
+def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
+    (target or p).add_argument(
+        "--base-url",
+        type=settings.base_url_flag,
+        default=None,
+        metavar="URL",
+        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
+    )
+    p.add_argument(
+        "--api-key-env",
+        default="DEVIN_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key",
+    )
+
+
+def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    p.add_argument("--run-key", default="", metavar="K", help="the run key `run` was given")
+    p.add_argument(
+        "--select",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="only entries whose name matches (repeatable)",
+    )
+    add_shard(p)
+    p.set_defaults(subparser=p)
+    if api:
+        _add_api_options(p)
+
+
+def _add_follow_parsers(sub: Any) -> None:
+    p = sub.add_parser("watch", help="follow created sessions until they settle")
+    _add_follow_common(p)
+    _add_watch_options(p)
+    _add_format(p)
+    p.set_defaults(func=commands.watch)
+
+    p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
+    _add_follow_common(p, api=False)
+    p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.set_defaults(func=commands.results)
+
+    p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
+    _add_follow_common(p)
+    p.set_defaults(func=commands.cancel)
+
+    p = sub.add_parser("message", help="send the same follow-up to each selected session")
+    _add_follow_common(p)
+    p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
+    p.add_argument("--file", default=None, metavar="F", help="read the message from F")
+    p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.set_defaults(func=commands.message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="launcher",
@@ -111,19 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
-    target.add_argument(
-        "--base-url",
-        type=settings.base_url_flag,
-        default=None,
-        metavar="URL",
-        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
-    )
-    p.add_argument(
-        "--api-key-env",
-        default="DEVIN_API_KEY",
-        metavar="NAME",
-        help="environment variable holding the API key",
-    )
+    _add_api_options(p, target)
     p.add_argument(
         "--concurrency",
         type=settings.at_least_one,
@@ -186,10 +266,41 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="live status line (auto: when stderr is a terminal)",
     )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="then watch the entries until they settle, holding the ledger (see watch); "
+        "Ctrl-C once starts nothing new, twice terminates the run's active sessions",
+    )
+    p.add_argument(
+        "--max-active",
+        type=settings.at_least_one,
+        default=None,
+        metavar="N",
+        help="at most N of the run's sessions working at once; the next entry starts as "
+        "soon as one settles (implies --wait)",
+    )
+    p.add_argument(
+        "--terminate-settled",
+        action="store_true",
+        help="with --wait/--max-active: terminate each session once its final result is "
+        "recorded, freeing its slot (a blocked session can then no longer be answered)",
+    )
+    p.add_argument(
+        "--probe-interval",
+        type=settings.seconds,
+        default=180.0,
+        metavar="S",
+        help="when sessions this run did not start hold every slot, try a create every S "
+        "seconds (180)",
+    )
+    _add_watch_options(p, "--wait-timeout")
     # Not a feature: a user who expects one (as in many tools) is pointed to `plan`.
     p.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     _add_format(p)
     p.set_defaults(func=commands.run)
+
+    _add_follow_parsers(sub)
 
     p = sub.add_parser("ledger", help="read, merge or compact ledgers")
     p.set_defaults(subparser=p)

@@ -6,18 +6,29 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import anyio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, stop_any
 from tenacity.stop import stop_base
 
-from launcher.api.outcomes import Created, Fatal, Final, InDoubt, RetrySafe, SessionsAPI
+from launcher.api.outcomes import (
+    AtLimit,
+    Created,
+    Fatal,
+    Final,
+    InDoubt,
+    RetrySafe,
+    SessionsAPI,
+)
 from launcher.dispatch.breaker import CircuitBreaker
+from launcher.dispatch.capacity import Capacity
 from launcher.dispatch.pacing import Pace, RetryWait
 from launcher.dispatch.reconcile import Lookup, Reconciler
 from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
+from launcher.entry import add_batch_tag, batch_tag
 from launcher.ledger.writer import LedgerWriter
 
 
@@ -71,7 +82,7 @@ class _Halted(stop_base):
 
 
 # What an entry comes to in this run; None: already recorded (by the reconciler).
-Settled = Created | Final | Fatal | InDoubt | None
+Settled = Created | Final | Fatal | InDoubt | AtLimit | None
 # What one attempt comes to: RetrySafe and InDoubt are retried.
 Attempt = Settled | RetrySafe
 
@@ -106,6 +117,7 @@ class Dispatcher:
             client, self.recorder, self.slots, self.pace, settings.reconcile_delay
         )
         self._cancel: anyio.CancelScope | None = None
+        self.capacity = Capacity()
         progress.attach(self.pace)
 
     @property
@@ -119,9 +131,10 @@ class Dispatcher:
         async with anyio.create_task_group() as tg:
             self._cancel = tg.cancel_scope
             for result in results:
-                tg.start_soon(self._dispatch, result)
+                tg.start_soon(self.dispatch, result)
 
-    async def _dispatch(self, result: EntryResult) -> None:
+    async def dispatch(self, result: EntryResult) -> None:
+        """One entry, start to recorded outcome (a scheduler calls it one at a time)."""
         done = self.ledger.state.created(result.entry.key)
         if done is not None:
             self.recorder.skipped(result, done)
@@ -132,8 +145,9 @@ class Dispatcher:
                 return
             outcome = await self._send_with_retries(result)
         except Stopped:
+            reason = self.halt.reason or "stopped"
             if self.config_error is None:  # else nothing was sent: the one error says it all
-                await self.recorder.stopped(result, self.halt.reason or "stopped")
+                await self.recorder.stopped(result, reason, at_capacity=self.capacity.reached)
             return
         if isinstance(outcome, Fatal):
             # Stopped before the record's fsync, so that no other request starts meanwhile.
@@ -141,6 +155,10 @@ class Dispatcher:
             await self.recorder.failed(result, outcome.error, outcome.status)
             if self._cancel is not None:
                 self._cancel.cancel()
+        elif isinstance(outcome, AtLimit):
+            if stop := self.capacity.refused(outcome):
+                self.stop(stop)
+            await self.recorder.deferred(result, outcome.error)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
 
@@ -205,7 +223,7 @@ class Dispatcher:
 
     async def _send(self, result: EntryResult) -> Attempt:
         entry = result.entry
-        body = entry.body(self.environ)
+        body = _tagged_body(result, self.environ, self.ledger)
         async with self.slots:
             async with self.pace.start(self.halt.event) as epoch:
                 self.halt.check()  # stopped while waiting for a slot or the pace: send nothing
@@ -213,6 +231,9 @@ class Dispatcher:
             self.recorder.sent()
             sent_at = time.monotonic()
             outcome = await self.client.create_session(body)
+        if isinstance(outcome, AtLimit):
+            result.attempts -= 1  # not an attempt, not a throttle, not a server failure
+            return outcome
         if isinstance(outcome, RetrySafe):
             # A 503 saying "retry now" (Retry-After: 0) is a hiccup, not a sign of a limit:
             # it must not pull the shared pace down for everyone.
@@ -253,6 +274,19 @@ class Dispatcher:
         if self.auth_error is None:
             self.auth_error = f"{error}; the key is the value of {self.settings.api_key_env}"
             self.stop("the API rejected the credentials")
+
+
+def _tagged_body(
+    result: EntryResult, environ: Mapping[str, str], ledger: LedgerWriter
+) -> dict[str, Any]:
+    """The entry's request body with the batch tag `watch` lists its sessions by. A resent
+    request keeps the tag it was first sent with: an idempotent resend must be the same
+    body, or the API may not know it for the same request."""
+    body = result.entry.body(environ)
+    prior = ledger.state.get(result.entry.key)
+    tag = result.batch or (prior.batch if prior else None) or batch_tag(ledger.run_id)
+    result.batch = add_batch_tag(body, tag)
+    return body
 
 
 def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:

@@ -38,8 +38,9 @@ class Recorder:
     async def sending(self, result: EntryResult) -> None:
         """The intent: durable, and its timestamp true, right before the send."""
         result.attempts += 1
+        batch = {"batch": result.batch} if result.batch else {}
         await self.ledger.append(
-            "sending", result.entry, attempt=result.attempts, timeout=self._timeout
+            "sending", result.entry, attempt=result.attempts, timeout=self._timeout, **batch
         )
 
     def sent(self) -> None:
@@ -84,6 +85,8 @@ class Recorder:
         }
         if result.reconciled:
             fields["reconciled"] = True
+        elif result.batch:  # a session found by a lookup may not carry this run's tag
+            fields["batch"] = result.batch
         await self.ledger.append("created", result.entry, **fields)
         self.progress.created(result)
 
@@ -106,8 +109,19 @@ class Recorder:
         else:
             await self.in_doubt(result, outcome.error)
 
-    async def stopped(self, result: EntryResult, reason: str) -> None:
+    async def deferred(self, result: EntryResult, error: str) -> None:
+        """Pending, durably: a `failed` event marked `at_capacity`, which the ledger folds
+        as pending, so the next run sends it without waiting out or looking up anything."""
+        result.outcome, result.error, result.at_capacity = "pending", error, True
+        await self.ledger.append("failed", result.entry, error=error, status=429, at_capacity=True)
+        self.progress.stopped(result)
+
+    async def stopped(self, result: EntryResult, reason: str, *, at_capacity: bool) -> None:
         """A stop came before the entry was settled: say why its retry did not happen."""
+        if at_capacity and result.error is not None and not result.last_in_doubt:
+            # Known not created, and its retry would meet the same full organisation.
+            await self.deferred(result, f"{result.error} (not retried: {reason})")
+            return
         self.progress.stopped(result)
         if result.last_in_doubt:
             await self.in_doubt(result, f"{result.error} (not retried: {reason})")

@@ -27,7 +27,9 @@ class EntryResult:
     status: int | None = None
     reconciled: bool = False
     attempts: int = 0
+    batch: str | None = None  # the batch tag its latest request carried
     last_in_doubt: bool = False  # the last answer left it unknown whether it was created
+    at_capacity: bool = False  # pending because the organisation was at its session limit
 
 
 @dataclass
@@ -39,7 +41,10 @@ class RunResult:
     auth_error: str | None = None
     config_error: str | None = None  # the API could not be reached at all: nothing was sent
     interrupted: bool = False
+    aborted: bool = False  # a second signal cut the requests in flight
     warnings: list[str] = field(default_factory=list)
+    capacity: str | None = None  # the one line saying the organisation is at its limit
+    capacity_limit: int | None = None
 
     def count(self, outcome: EntryOutcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)

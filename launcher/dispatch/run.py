@@ -8,15 +8,14 @@ import threading
 from collections.abc import Mapping, Sequence
 
 import anyio
-import httpx
 from anyio.abc import TaskGroup
 
-from launcher.api.client import DevinClient, Redactor
+from launcher.api.client import DevinClient, Redactor, http_client
 from launcher.api.redact import short_secret_warnings
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.recorder import Progress
 from launcher.dispatch.results import EntryResult, RunResult
-from launcher.dispatch.settings import RunSettings, is_loopback
+from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry, MissingEnv
 from launcher.errors import UsageError
 from launcher.ledger.writer import LedgerWriter
@@ -95,30 +94,20 @@ async def _dispatch(
     progress: Progress,
 ) -> RunResult:
     results = [EntryResult(entry) for entry in entries]
-    timeout = httpx.Timeout(settings.timeout, connect=min(10.0, settings.timeout))
-    limits = httpx.Limits(
-        max_connections=settings.concurrency,
-        max_keepalive_connections=settings.concurrency,
-        keepalive_expiry=4.0,
-    )
-    interrupted = False
-    # Loopback (the sandbox, a local gateway) is never sent through a proxy from the
-    # environment: HTTP_PROXY would otherwise receive the key and every secret.
-    async with httpx.AsyncClient(
-        base_url=settings.base_url,
-        timeout=timeout,
-        limits=limits,
-        trust_env=not is_loopback(settings.base_url),
+    interrupted = aborted = False
+    async with http_client(
+        settings.base_url, settings.timeout, concurrency=settings.concurrency
     ) as http:
         client = DevinClient(http, api_key, redact, deadline=settings.timeout)
         dispatcher = Dispatcher(settings, client, writer, environ, progress)
         async with anyio.create_task_group() as outer:
 
             async def watch_signals() -> None:
-                nonlocal interrupted
+                nonlocal interrupted, aborted
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
                         if interrupted:  # second signal: abort at once
+                            aborted = True
                             name = signal.Signals(signum).name
                             progress.log(f"second {name}: aborting the requests in flight")
                             outer.cancel_scope.cancel()
@@ -138,6 +127,9 @@ async def _dispatch(
     stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
     if dispatcher.config_error:
         stopped = None
+    capacity = None
+    if dispatcher.capacity.reached and not dispatcher.auth_error and not interrupted:
+        stopped, capacity = None, capacity_line(dispatcher.capacity.limit, results)
     return RunResult(
         results=results,
         ledger=str(writer.path),
@@ -146,7 +138,21 @@ async def _dispatch(
         auth_error=dispatcher.auth_error,
         config_error=dispatcher.config_error,
         interrupted=interrupted,
+        aborted=aborted,
         warnings=list(writer.state.warnings),
+        capacity=capacity,
+        capacity_limit=dispatcher.capacity.limit,
+    )
+
+
+def capacity_line(limit: int | None, results: Sequence[EntryResult]) -> str:
+    """What a run without a scheduler says when the organisation was at its limit."""
+    waiting = sum(1 for r in results if r.outcome == "pending")
+    of = f" of {limit}" if limit else ""
+    entries = f"{waiting} entr{'y waits' if waiting == 1 else 'ies wait'}"
+    return (
+        f"the organisation is at its concurrent-session limit{of}: {entries}; run again with "
+        "the same ledger once sessions end, and the run continues"
     )
 
 

@@ -4,11 +4,11 @@ converters that turn `launcher run` flags into its fields (as `sandbox/config.py
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from launcher.api.address import is_loopback
 from launcher.errors import UsageError
 
 DEFAULT_BASE_URL = "https://api.devin.ai"
@@ -75,19 +75,6 @@ def check_base_url(url: str, source: str) -> str:
             "https://api.devin.ai"
         )
     return url
-
-
-def is_loopback(url: str) -> bool:
-    """Whether `url`'s host is this machine (127.0.0.0/8, ::1, localhost)."""
-    import httpx
-
-    host = httpx.URL(url).host
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_secure(url: str) -> None:

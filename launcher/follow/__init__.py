@@ -1,4 +1,2 @@
-"""Follow-through (watch, --wait, --max-active, results records): empty until it lands.
-
-It sits beside `dispatch`, above `ledger` and `api`, and below `output` and `cli`.
-"""
+"""Follow-through (SPEC §9): watching created sessions until they settle, their results,
+cancelling and messaging them."""

@@ -42,6 +42,9 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         "run_id": r.run_id,
         "content": r.content,
     }
+    if r.batch is not None:
+        # What `watch` lists the session by, and what a resend must carry again.
+        ev["batch"] = r.batch
     if r.outcome == "sending":
         ev["attempt"] = 1  # not a count the fold reads; a constant keeps compact idempotent
         if r.timeout is not None:
@@ -56,6 +59,8 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
             ev["reconciled"] = True
     else:
         optional = {"error": r.error, "status": r.status, "retry_at": r.retry_at}
+        if r.at_capacity:
+            optional["at_capacity"] = True  # refused at the limit: still pending
         if r.outcome == "in_doubt":
             optional = {"error": r.error}
         ev.update({k: v for k, v in optional.items() if v is not None})
@@ -66,14 +71,19 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
 
 
 def compacted_lines(state: LedgerState) -> Iterator[bytes]:
-    """Every key once. Each entry's latest key comes after its others, so that the fold of
-    the result names the same latest key per entry (what `ledger summary` counts)."""
+    """Every key once, with its follow-through events. Each entry's latest key comes after
+    its others, so that the fold of the result names the same latest key per entry (what
+    `ledger summary` counts)."""
     latest = state.latest()
     latest_keys = {r.key for r in latest}
     others = [r for r in state.records() if r.key not in latest_keys]
     for r in (*others, *latest):
-        text = json.dumps(record_event(r), ensure_ascii=False, separators=(",", ":"))
-        yield (text + "\n").encode()
+        # The key's follow-through after its record: the latest status, a cancel, and each
+        # message text (so that `message` never sends the same text twice), in their order.
+        follow = sorted(state.follow(r.key).values(), key=lambda pair: pair[0])
+        for ev in (record_event(r), *(dict(ev) for _, ev in follow)):
+            text = json.dumps(ev, ensure_ascii=False, separators=(",", ":"))
+            yield (text + "\n").encode()
 
 
 def compact(path: str | os.PathLike[str]) -> Compacted:

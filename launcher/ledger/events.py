@@ -11,15 +11,26 @@ from typing import Any, Literal, get_args
 from launcher.entry import Entry
 
 VERSION = 1
-Event = Literal["sending", "created", "failed", "in_doubt"]
-OUTCOMES: tuple[Event, ...] = get_args(Event)
+Outcome = Literal["sending", "created", "failed", "in_doubt"]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+# Follow-through events (SPEC §9): they never change a key's dispatch outcome.
+FollowEvent = Literal["status", "cancelled", "message"]
+FOLLOW_EVENTS: tuple[FollowEvent, ...] = get_args(FollowEvent)
+Event = Outcome | FollowEvent
+EVENTS: tuple[Event, ...] = OUTCOMES + FOLLOW_EVENTS
+_JSON = (dict, list, str, int, float, bool, None)
 _HEADER = ("v", "ts", "event", "entry", "name", "key", "run_id", "content")
 _REQUIRED_STR = ("ts", "entry", "name", "key", "run_id")
 # field -> (allowed types, required) per event; None stands for JSON null.
 _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
-    "sending": {"attempt": ((int,), False), "timeout": ((int, float), False)},
+    "sending": {
+        "attempt": ((int,), False),
+        "timeout": ((int, float), False),
+        "batch": ((str,), False),
+    },
     "created": {
         "session_id": ((str,), True),
+        "batch": ((str,), False),
         "url": ((str, None), False),
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
@@ -28,8 +39,26 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "error": ((str, None), False),
         "status": ((int, None), False),
         "retry_at": ((str,), False),
+        "at_capacity": ((bool,), False),
+        "batch": ((str,), False),  # written by `ledger compact`, which keeps one line a key
     },
-    "in_doubt": {"error": ((str, None), False)},
+    "in_doubt": {"error": ((str, None), False), "batch": ((str,), False)},
+    "status": {
+        "session_id": ((str,), True),
+        "status_enum": ((str, None), True),
+        "structured_output": (_JSON, False),
+        "pull_request_url": ((str, None), False),
+        "output_valid": ((bool, None), False),
+        "output_errors": ((list,), False),
+    },
+    "cancelled": {"session_id": ((str,), True), "detail": ((str,), False)},
+    "message": {
+        "session_id": ((str,), True),
+        "digest": ((str,), True),
+        "state": ((str,), True),
+        "text": ((str,), False),
+        "error": ((str, None), False),
+    },
 }
 
 
@@ -60,7 +89,7 @@ def check_event(obj: Any) -> str | None:
         return "not a JSON object"
     if obj.get("v") != VERSION or isinstance(obj.get("v"), bool):
         return "field 'v' is not 1"
-    if obj.get("event") not in OUTCOMES:
+    if obj.get("event") not in EVENTS:
         return f"unknown event {obj.get('event')!r}"
     for name in _REQUIRED_STR:
         if not isinstance(obj.get(name), str):
@@ -82,7 +111,7 @@ def ignored_kind(obj: Any) -> str | None:
     v = obj.get("v")
     if isinstance(v, int) and not isinstance(v, bool) and v > VERSION:
         return f"of ledger version {v}"
-    if v == VERSION and obj.get("event") not in OUTCOMES:
+    if v == VERSION and obj.get("event") not in EVENTS:
         return f"of unknown type {obj.get('event')!r}"
     return None
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from launcher.ledger.events import Event
+from launcher.ledger.events import FOLLOW_EVENTS, Outcome
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class KeyRecord:
     name: str
     key: str
     content: str  # Entry.content: hash of name + request without secret values
-    outcome: Event  # the latest event, except that `created` is sticky
+    outcome: Outcome  # the latest event, except that `created` is sticky
     session_id: str | None = None
     url: str | None = None
     is_new_session: bool | None = None
@@ -29,7 +29,9 @@ class KeyRecord:
     error: str | None = None
     status: int | None = None
     retry_at: str | None = None  # a throttled request may not be resent before this time
+    at_capacity: bool = False  # refused at the concurrent-session limit: still pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
+    batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
@@ -44,6 +46,12 @@ class LedgerState:
         self._events = len(self._order)
         self.warnings: list[str] = list(warnings or ())
         self._created_by_name: dict[str, list[KeyRecord]] | None = None
+        # key -> slot ("status", "cancelled", "message:DIGEST") -> (position, latest event)
+        self._follow: dict[str, dict[str, tuple[int, Mapping[str, Any]]]] = {}
+
+    def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
+        """The latest follow-through event of each kind for `key`, with its position."""
+        return dict(self._follow.get(key, {}))
 
     def get(self, key: str) -> KeyRecord | None:
         return self._by_key.get(key)
@@ -79,10 +87,14 @@ class LedgerState:
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Fold one event that `events.check_event` accepted."""
         self._created_by_name = None
-        old = self._by_key.get(ev["key"])
-        attempts = (old.attempts if old else 0) + (ev["event"] == "sending")
         self._order[ev["key"]] = self._events
         self._events += 1
+        if ev["event"] in FOLLOW_EVENTS:
+            slot = ev["event"] + (f":{ev['digest']}" if ev["event"] == "message" else "")
+            self._follow.setdefault(ev["key"], {})[slot] = (self._events, ev)
+            return
+        old = self._by_key.get(ev["key"])
+        attempts = (old.attempts if old else 0) + (ev["event"] == "sending")
         if old is not None and old.outcome == "created":
             # Sticky: a created key is never sent again, so whatever follows is an anomaly
             # that must not hide the session; only the attempt count keeps growing.
@@ -101,7 +113,9 @@ class LedgerState:
             error=ev.get("error"),
             status=ev.get("status"),
             retry_at=ev.get("retry_at"),
+            at_capacity=bool(ev.get("at_capacity", False)),
             timeout=ev.get("timeout"),
+            batch=ev.get("batch", old.batch if old else None),
             attempts=attempts,
             ts=ev["ts"],
             run_id=ev["run_id"],

@@ -13,7 +13,8 @@ from launcher.ledger.read import read_state
 from launcher.ledger.state import KeyRecord, LedgerState
 
 # created: new sessions (is_new_session not false); adopted: is_new_session false;
-# pending: the latest event is `sending` (interrupted; the next run resolves it).
+# pending: the latest event is `sending` (interrupted; the next run resolves it), or a
+# `failed` marked at_capacity (refused at the concurrent-session limit, never sent on).
 SummaryOutcome = Literal["created", "adopted", "failed", "in_doubt", "pending"]
 SUMMARY_OUTCOMES: tuple[SummaryOutcome, ...] = get_args(SummaryOutcome)
 
@@ -25,12 +26,15 @@ class SummaryEntry:
 
     record: KeyRecord
     outcome: SummaryOutcome
+    status_enum: str | None = None  # the latest session status `watch` recorded, "cancelled"
 
     @classmethod
-    def of(cls, r: KeyRecord) -> SummaryEntry:
+    def of(cls, r: KeyRecord, state: LedgerState) -> SummaryEntry:
         if r.outcome == "created":
-            return cls(r, "adopted" if r.is_new_session is False else "created")
-        return cls(r, "pending" if r.outcome == "sending" else r.outcome)
+            outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
+            return cls(r, outcome, _latest_status(state, r.key))
+        # A capacity refusal is no failure: the entry waits for a slot (SPEC §9 Capacity).
+        return cls(r, "pending" if r.outcome == "sending" or r.at_capacity else r.outcome)
 
     @property
     def entry(self) -> str:
@@ -45,7 +49,7 @@ class SummaryEntry:
         return self.record.status
 
     def as_json(self) -> dict[str, Any]:
-        return {**asdict(self.record), "outcome": self.outcome}
+        return {**asdict(self.record), "outcome": self.outcome, "status_enum": self.status_enum}
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class LedgerSummary:
     entries: list[SummaryEntry]
     failures: list[SummaryEntry]  # failed and in_doubt entries
     warnings: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # latest session status counts
 
     @property
     def has_problems(self) -> bool:
@@ -71,8 +76,24 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
 
 def summary_of(label: str, state: LedgerState) -> LedgerSummary:
     """The summary of a folded ledger (or of several, merged), labelled `label`."""
-    entries = [SummaryEntry.of(r) for r in state.latest()]
+    entries = [SummaryEntry.of(r, state) for r in state.latest()]
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    return LedgerSummary(label, counts, entries, failures, list(state.warnings))
+    watched = [e for e in entries if e.outcome in ("created", "adopted")]
+    # Only once `watch` has recorded something: a ledger it never saw reads as before.
+    statuses = Counter(e.status_enum or "not watched" for e in watched)
+    if not any(e.status_enum for e in watched):
+        statuses.clear()
+    return LedgerSummary(
+        label, counts, entries, failures, list(state.warnings), dict(sorted(statuses.items()))
+    )
+
+
+def _latest_status(state: LedgerState, key: str) -> str | None:
+    """The latest recorded status of a created key: a `status` event, or `cancelled` after it."""
+    follow = state.follow(key)
+    status, cancelled = follow.get("status"), follow.get("cancelled")
+    if cancelled is not None and (status is None or cancelled[0] > status[0]):
+        return "cancelled"
+    return None if status is None else status[1].get("status_enum") or "unknown"

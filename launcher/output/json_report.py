@@ -98,6 +98,7 @@ class JsonReporter(Reporter):
             {
                 "ledger": summary.path,
                 "counts": counts,
+                "statuses": summary.statuses,
                 "entries": [e.as_json() for e in summary.entries] + never,
                 "failures": [e.as_json() for e in summary.failures],
                 "warnings": summary.warnings,
@@ -127,6 +128,8 @@ class JsonReporter(Reporter):
             "run_id": result.run_id,
             "stopped": redact(result.stopped) if result.stopped else None,
             "auth_error": redact(result.auth_error) if result.auth_error else None,
+            "at_capacity": result.capacity,
+            "capacity_limit": result.capacity_limit,
             "entries": entries,
         }
         if result.auth_error:

@@ -23,6 +23,7 @@ from launcher.output.safe import printable
 if TYPE_CHECKING:
     from launcher.dispatch.pacing import Pace
     from launcher.dispatch.results import EntryResult
+    from launcher.follow.slots import SlotSnapshot
 
 REDRAW_EVERY = 0.1  # seconds between live-line redraws
 RATE_WINDOW = 5.0  # seconds over which the shown request rate is measured
@@ -60,6 +61,7 @@ class RunProgress:
         self.sends: deque[float] = deque()
         self.started = time.monotonic()
         self._pace: Pace | None = None
+        self._slots: Callable[[], SlotSnapshot] | None = None
         self._drawn = 0.0
         self._line_shown = False
 
@@ -77,6 +79,10 @@ class RunProgress:
 
     def attach(self, pace: Pace) -> None:
         self._pace = pace
+
+    def attach_slots(self, snapshot: Callable[[], SlotSnapshot]) -> None:
+        """--wait/--max-active: show how many of ours work, and the learned limit."""
+        self._slots = snapshot
 
     def created(self, result: EntryResult) -> None:
         self._settled(result)
@@ -175,6 +181,13 @@ class RunProgress:
             f"launcher: {self._done}/{self.total} done · {self._failed} failed · "
             f"{len(self._retrying)} retrying · {rate:.1f} req/s{pace} · ETA {eta}"
         )
+        if self._slots is not None:
+            slots = self._slots()
+            limit = f" (limit {slots.limit})" if slots.limit is not None else ""
+            line = (
+                f"launcher: {self._done}/{self.total} started · {slots.working} working"
+                f"{limit} · {slots.queued} waiting · {self._failed} failed"
+            )
         self.err.write("\r\x1b[2K" + line[: _width(self.err) - 1])
         self.err.flush()
         self._line_shown = True

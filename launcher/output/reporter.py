@@ -156,6 +156,9 @@ class TextReporter(Reporter):
             print(f"launcher: warning: {printable(warning)}", file=self.err)
         counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
         print("  ".join(f"{k.replace('_', ' ')} {n}" for k, n in counts.items()), file=self.out)
+        if summary.statuses:
+            shown = (f"{printable(k)} {n}" for k, n in summary.statuses.items())
+            print("sessions: " + "  ".join(shown), file=self.out)
         for e in summary.failures:
             label = "in doubt" if e.outcome == "in_doubt" else e.outcome
             status = f"(status {e.status}) " if e.status is not None else ""
@@ -176,6 +179,8 @@ class TextReporter(Reporter):
                 "run again",
                 file=err,
             )
+        elif result.capacity:
+            print(f"launcher: {result.capacity}", file=err)
         elif result.stopped:
             print(f"launcher: stopped: {printable(redact(result.stopped))}", file=err)
         for r in result.results:
@@ -188,7 +193,7 @@ class TextReporter(Reporter):
         print(", ".join(parts), file=out)
         pending = [r for r in result.results if r.outcome == "pending"]
         cut_off = sum(1 for r in pending if r.attempts)
-        if len(pending) > cut_off:
+        if len(pending) > cut_off and not result.capacity:  # the capacity line says it
             print(
                 f"{len(pending) - cut_off} not attempted: the next run with the same ledger "
                 "sends them",

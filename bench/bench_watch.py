@@ -1,0 +1,196 @@
+"""Watch cost: 1,000 sessions settling over 30 s, polled every second. GETs per poll and
+launcher CPU seconds per poll, side by side with a hand-written per-session polling loop.
+
+The sandbox runs in its own process; each side watches a batch of its own, created just
+before it, so both see sessions settling over the same 30 s. Targets (issue 11): at least
+50x fewer requests than the per-session loop, and at most 0.05 CPU-seconds per poll.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from launcher.api.client import DevinClient, Redactor
+from launcher.cli import main
+from launcher.follow import watch as watch_mod
+from launcher.follow.targets import build_targets, expected_per_batch
+from launcher.follow.watch import WatchSettings, watch
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
+from launcher.manifest import check
+from launcher.output.follow import WatchReporter
+from launcher.sandbox.config import SandboxConfig
+from launcher.sandbox.process import start_sandbox_process
+from tests.runkit import write_manifest
+
+SESSIONS = 1000
+SETTLE = 30.0  # sessions settle uniformly-ish over this many seconds
+INTERVAL = 1.0
+HEADERS = {"Authorization": "Bearer bench"}
+
+
+async def spread_settling(base_url: str, ids: list[str], order: str = "random") -> None:
+    """Every session works from now on, and settles at an even spread over SETTLE seconds
+    (the sandbox's test-only control route, counted apart from the API's GETs): in a
+    random order, or oldest first ("created": as when `--max-active` starts each entry as
+    a slot frees, so the unsettled ones are the newest)."""
+    limiter = anyio.CapacityLimiter(16)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+
+        async def one(i: int, sid: str) -> None:
+            body = {"remaining": SETTLE * (i + 1) / len(ids), "end": "finished"}
+            async with limiter:
+                r = await http.post(f"/_sandbox/sessions/{sid}", json=body)
+                r.raise_for_status()
+
+        async with anyio.create_task_group() as tg:
+            chosen = ids if order == "created" else random.Random(3).sample(ids, len(ids))
+            for i, sid in enumerate(chosen):
+                tg.start_soon(one, i, sid)
+
+
+def quiet_main(args: list[str]) -> int:
+    with open(os.devnull, "w") as devnull:
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = devnull
+        try:
+            return main(args)
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
+ACTIVE_AT_POLL: list[int] = []  # sessions watched at each of the launcher's polls
+
+
+def _counting(poll: Any) -> Any:
+    async def counted(api: Any, watched: Any, *rest: Any) -> Any:
+        ACTIVE_AT_POLL.append(len(watched))  # what one GET per session would cost now
+        return await poll(api, watched, *rest)
+
+    return counted
+
+
+def launcher_side(base_url: str, work: Path, order: str) -> tuple[float, float, int]:
+    """(GETs per poll, CPU-s per poll, polls) of `launcher watch`'s machinery."""
+    work.mkdir()
+    ACTIVE_AT_POLL.clear()
+    manifest = write_manifest(work / "m.yaml", SESSIONS, secret=False)
+    ledger = work / "l.jsonl"
+    os.environ.update(DEVIN_BASE_URL=base_url, DEVIN_API_KEY="bench")
+    assert quiet_main(["run", str(manifest), "--ledger", str(ledger), "--concurrency", "16"]) == 0
+    entries = check([str(manifest)]).entries
+    state = read_state(ledger)
+    ids = [r.session_id for r in state.records() if r.session_id]
+    anyio.run(spread_settling, base_url, ids, order)
+    with LedgerWriter.open(ledger, "bench") as writer, open(os.devnull, "w") as null:
+        targets = build_targets(entries, state)
+        reporter = WatchReporter(null, null, str, live=False)
+
+        async def go() -> tuple[int, int]:
+            async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+                client = DevinClient(http, "bench", Redactor([]))
+                outcome = await watch(
+                    client,
+                    writer,
+                    targets,
+                    expected_per_batch(state),
+                    WatchSettings(poll_interval=INTERVAL),
+                    reporter,
+                    str,
+                )
+            return outcome.polls, outcome.requests
+
+        cpu = time.process_time()
+        polls, requests = anyio.run(go)
+        cpu = time.process_time() - cpu
+    return requests / polls, cpu / polls, polls
+
+
+async def get(http: httpx.AsyncClient, sid: str, done: set[str]) -> None:
+    r = await http.get(f"/v1/sessions/{sid}", headers=HEADERS)
+    if r.json()["status_enum"] in ("finished", "blocked", "expired"):
+        done.add(sid)
+
+
+def baseline_side(base_url: str) -> tuple[float, float, int]:
+    """A hand-written loop: create, then GET every unsettled session every second."""
+
+    async def go() -> tuple[int, int]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            ids: list[str] = []
+            limiter = anyio.CapacityLimiter(16)
+
+            async def create(i: int) -> None:
+                async with limiter:
+                    r = await http.post("/v1/sessions", json={"prompt": f"b{i}"}, headers=HEADERS)
+                    ids.append(r.json()["session_id"])
+
+            async with anyio.create_task_group() as tg:
+                for i in range(SESSIONS):
+                    tg.start_soon(create, i)
+            await spread_settling(base_url, ids)
+            active, polls, requests = set(ids), 0, 0
+            while active:
+                started = time.monotonic()
+                done: set[str] = set()
+                async with anyio.create_task_group() as tg:
+                    for sid in active:  # all at once, as asyncio.gather would
+                        tg.start_soon(get, http, sid, done)
+                polls, requests = polls + 1, requests + len(active)
+                active -= done
+                if active:
+                    await anyio.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
+            return polls, requests
+
+    cpu = time.process_time()
+    polls, requests = anyio.run(go)
+    cpu = time.process_time() - cpu  # includes its 1,000 creations: a little generous
+    return requests / polls, cpu / polls, polls
+
+
+def main_bench() -> int:
+    watch_mod.poll_once = _counting(watch_mod.poll_once)  # type: ignore[assignment]
+    config = SandboxConfig(port=0, api_key=None, work_seconds=600, seed=1)
+    ours: dict[str, tuple[float, float, int]] = {}
+    unsettled: dict[str, list[int]] = {}
+    with start_sandbox_process(config) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        for order in ("random", "created"):
+            ours[order] = launcher_side(sandbox.base_url, Path(tmp) / order, order)
+            unsettled[order] = list(ACTIVE_AT_POLL)
+        theirs = baseline_side(sandbox.base_url)
+    print(f"{SESSIONS} sessions settling over {SETTLE:.0f}s, polled every {INTERVAL:g}s")
+    print(f"{'':34}{'GETs/poll':>10}{'CPU-s/poll':>12}{'polls':>7}{'ceil(U/100)':>13}")
+    ok = True
+    for order, (per_poll, cpu, polls) in ours.items():
+        floor = sum(math.ceil(u / 100) for u in unsettled[order]) / len(unsettled[order])
+        label = f"launcher watch ({order} order)"
+        print(f"{label:<34}{per_poll:>10.1f}{cpu:>12.4f}{polls:>7}{floor:>13.1f}")
+        ok = ok and cpu <= 0.05
+    print(f"{'per-session loop':<34}{theirs[0]:>10.1f}{theirs[1]:>12.4f}{theirs[2]:>7}")
+    for order, (per_poll, _, _) in ours.items():
+        every = SESSIONS / per_poll
+        same = sum(unsettled[order]) / len(unsettled[order]) / per_poll
+        print(
+            f"{order} order: {every:.0f}x fewer than one GET per session per poll "
+            f"(target >= 50x); {same:.0f}x fewer than one GET per unsettled session at the "
+            "same moments"
+        )
+        ok = ok and every >= 50
+    print(f"launcher CPU per poll at most {max(c for _, c, _ in ours.values()):.4f}s (<= 0.05)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main_bench())

@@ -1,0 +1,164 @@
+"""One poll: list pages by batch tag (100 rows each), then a single GET only for the
+watched sessions no list showed; every request retried with backoff on 429/5xx/no answer."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from launcher.api.outcomes import ApiError, FollowAPI
+from launcher.follow.status import Observation, normalise, session_id_of
+
+PAGE = 100  # Devin's default page size, and the most a list is asked for
+GET_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Per request: attempts, and the exponential, jittered wait between them (seconds)."""
+
+    attempts: int = 4
+    initial: float = 1.0
+    longest: float = 60.0
+
+
+@dataclass
+class PollResult:
+    seen: dict[str, Observation] = field(default_factory=dict)
+    lists: int = 0  # list requests made
+    gets: int = 0  # single-session requests made
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, ApiError) and exc.transient
+
+
+class _WaitWithRetryAfter:
+    """Exponential full jitter, but never shorter than the server's Retry-After."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._base = wait_random_exponential(multiplier=policy.initial, max=policy.longest)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = exc.retry_after if isinstance(exc, ApiError) and exc.retry_after else 0.0
+        return max(float(self._base(state)), asked)
+
+
+async def call(policy: RetryPolicy, fn: Any, *args: Any) -> Any:
+    """`await fn(*args)`, retried on transient ApiErrors; the last one is raised."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(_is_transient),
+        wait=_WaitWithRetryAfter(policy),
+        stop=stop_after_attempt(policy.attempts),
+        reraise=True,
+    )
+    return await retrying(fn, *args)
+
+
+def rows_of(answer: Any) -> list[Any]:
+    """The rows of a list answer: `{"sessions": [...]}` or, as some report, a bare list."""
+    if isinstance(answer, dict):
+        answer = answer.get("sessions")
+    if not isinstance(answer, list):
+        raise ApiError("the session list answer is neither {sessions: [...]} nor a list", None)
+    return answer
+
+
+async def poll_once(
+    api: FollowAPI,
+    watched: Mapping[str, str | None],
+    expected: Mapping[str, int],
+    policy: RetryPolicy,
+    ranks: Mapping[str, int] | None = None,
+) -> PollResult:
+    """Observe every session of `watched` (session id -> its batch tag or None): only the
+    unsettled ones are passed, since a settled one's final state is already recorded.
+
+    `expected[tag]` is how many sessions the ledger says carry a tag, `ranks[id]` a
+    session's place in its tag's newest-first listing (from the ledger's order). A tag is
+    listed only while that costs fewer requests than one GET per watched session (the
+    pages down to the last one watched, when every rank is known); listing stops once
+    every watched session of the tag is seen, at a short page, or after `expected` pages
+    (plus one), so a server that ignores the filter cannot make a poll endless.
+    """
+    result = PollResult()
+    by_tag: dict[str, set[str]] = {}
+    for sid, tag in watched.items():
+        if tag:
+            by_tag.setdefault(tag, set()).add(sid)
+    for tag, wanted in by_tag.items():
+        pages = math.ceil(max(expected.get(tag, 0), len(wanted)) / PAGE) + 1
+        if len(wanted) < _pages_needed(wanted, ranks, pages):
+            continue  # fewer sessions left than pages to list: one GET each is cheaper
+        offset = 0
+        for _ in range(pages):
+            rows = rows_of(await call(policy, api.list_sessions, tag, PAGE, offset))
+            result.lists += 1
+            for row in rows:
+                if session_id_of(row) not in watched:
+                    continue  # settled, or not ours: not worth normalising
+                seen = normalise(row)
+                if seen is not None:
+                    result.seen[seen.session_id] = seen
+            if len(rows) < PAGE or wanted <= result.seen.keys():
+                break
+            offset += PAGE
+    missed = [sid for sid in watched if sid not in result.seen]
+    if missed:
+        await _get_each(api, missed, policy, result)
+    return result
+
+
+def _pages_needed(wanted: set[str], ranks: Mapping[str, int] | None, pages: int) -> int:
+    """Pages to list before every wanted session is seen: down to the deepest one's rank
+    when all are known (the unsettled are often the newest, on the first pages)."""
+    if ranks is None or not wanted <= ranks.keys():
+        return pages
+    return min(pages, math.ceil((max(ranks[s] for s in wanted) + 1) / PAGE))
+
+
+async def _get_each(
+    api: FollowAPI, missed: list[str], policy: RetryPolicy, result: PollResult
+) -> None:
+    limiter = anyio.CapacityLimiter(GET_CONCURRENCY)
+    errors: list[ApiError] = []
+
+    async def one(sid: str) -> None:
+        async with limiter:
+            try:
+                answer = await call(policy, api.get_session, sid)
+            except ApiError as exc:  # kept, so that the caller sees an ApiError, not a group
+                errors.append(exc)
+                return
+            finally:
+                result.gets += 1
+        if answer is None:  # 404: the API no longer knows this session
+            result.seen[sid] = Observation(sid, "not_found")
+            return
+        seen = normalise(answer)
+        if seen is not None and seen.session_id == sid:
+            result.seen[sid] = seen
+
+    async with anyio.create_task_group() as tg:
+        for sid in missed:
+            tg.start_soon(one, sid)
+    if errors:
+        raise errors[0]
+
+
+def jittered(interval: float, rng: random.Random | None = None) -> float:
+    """The interval ±20 %, so that many watchers started together do not poll in step."""
+    return interval * (rng or random).uniform(0.8, 1.2)

@@ -1,0 +1,167 @@
+"""The follow-through commands put together (`watch`, `cancel`, `message`, `run --wait`): an
+API client for the command's duration, over a ledger the caller holds, with SIGINT/SIGTERM
+stopping the work between durable appends. Values out; `launcher.output` shows them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+
+from launcher.api.client import DevinClient, Redactor, http_client
+from launcher.api.outcomes import ApiError
+from launcher.dispatch.settings import RunSettings
+from launcher.entry import Entry
+from launcher.errors import ApiUnavailable, LauncherError
+from launcher.follow import cancel as cancel_mod
+from launcher.follow import message as message_mod
+from launcher.follow.poll import RetryPolicy
+from launcher.follow.ports import SlotsProgress, WatchProgress
+from launcher.follow.scheduled import ScheduledOutcome, ScheduledSettings, run_scheduled
+from launcher.follow.signals import until_signal
+from launcher.follow.targets import Target, build_targets, expected_per_batch
+from launcher.follow.watch import WatchOutcome, WatchSettings, refresh, watch
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
+
+T = TypeVar("T")
+REQUEST_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the API is and how to speak to it: checked by the caller (`cli`), as for `run`."""
+
+    base_url: str
+    api_key: str
+    redact: Redactor
+
+
+def _targets(writer: LedgerWriter, entries: Sequence[Entry]) -> tuple[list[Target], dict[str, int]]:
+    state = read_state(writer.path)  # fresh: a run may just have appended
+    return build_targets(entries, state), dict(expected_per_batch(state))
+
+
+@asynccontextmanager
+async def _client(conn: Connection) -> AsyncIterator[DevinClient]:
+    async with http_client(conn.base_url, REQUEST_TIMEOUT) as http:
+        yield DevinClient(http, conn.api_key, conn.redact, deadline=REQUEST_TIMEOUT)
+
+
+def _run(main: Callable[[], Awaitable[T]]) -> T:
+    """anyio.run(main), with the launcher's own error (from inside task groups) raised as
+    itself, and an API that never answered usably as ApiUnavailable (exit 1)."""
+    try:
+        return anyio.run(main)
+    except BaseException as exc:
+        raise _unwrapped(exc) from None
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    pending, alone = [exc], exc
+    while pending:
+        current = pending.pop(0)
+        if isinstance(current, LauncherError):
+            return current
+        if isinstance(current, ApiError):
+            return ApiUnavailable(f"the API gave no usable answer: {current}")
+        inner: Sequence[BaseException] = getattr(current, "exceptions", ())
+        if current is alone and len(inner) == 1:
+            alone = inner[0]
+        pending.extend(inner)
+    return alone
+
+
+def _interruptible(conn: Connection, work: Callable[[DevinClient], Awaitable[T]]) -> T:
+    """work(client); SIGINT or SIGTERM ends it with KeyboardInterrupt (exit 130)."""
+
+    async def main() -> list[T]:
+        async with _client(conn) as client:
+            return await until_signal(lambda: work(client))
+
+    done = _run(main)
+    if not done:
+        raise KeyboardInterrupt
+    return done[0]
+
+
+def watch_entries(
+    writer: LedgerWriter,
+    entries: Sequence[Entry],
+    conn: Connection,
+    settings: WatchSettings,
+    progress: WatchProgress,
+) -> WatchOutcome:
+    """Watch `entries` until each has settled or the timeout passes (SPEC §9)."""
+    targets, expected = _targets(writer, entries)
+
+    async def work(client: DevinClient) -> WatchOutcome:
+        return await watch(client, writer, targets, expected, settings, progress, conn.redact)
+
+    return _interruptible(conn, work)
+
+
+async def _refreshed(
+    client: DevinClient,
+    writer: LedgerWriter,
+    targets: list[Target],
+    expected: dict[str, int],
+    redact: Redactor,
+) -> None:
+    """Learn the current status of the sessions first, so that the selection is exact."""
+    await refresh(client, writer, targets, expected, RetryPolicy(), redact)
+
+
+def cancel_entries(
+    writer: LedgerWriter, entries: Sequence[Entry], conn: Connection
+) -> cancel_mod.CancelOutcome:
+    """Terminate the entries' sessions still active, and record it."""
+    targets, expected = _targets(writer, entries)
+
+    async def work(client: DevinClient) -> cancel_mod.CancelOutcome:
+        await _refreshed(client, writer, targets, expected, conn.redact)
+        return await cancel_mod.cancel(client, writer, targets, RetryPolicy(), conn.redact)
+
+    return _interruptible(conn, work)
+
+
+def message_entries(
+    writer: LedgerWriter,
+    entries: Sequence[Entry],
+    conn: Connection,
+    text: str,
+    status: str | None,
+) -> message_mod.MessageOutcome:
+    """Send `text` once to each chosen session (`status`: only those now in it)."""
+    targets, expected = _targets(writer, entries)
+
+    async def work(client: DevinClient) -> message_mod.MessageOutcome:
+        await _refreshed(client, writer, targets, expected, conn.redact)
+        chosen = message_mod.chosen(targets, status)
+        return await message_mod.send(client, writer, chosen, text, RetryPolicy(), conn.redact)
+
+    return _interruptible(conn, work)
+
+
+def run_and_watch(
+    settings: RunSettings,
+    scheduled: ScheduledSettings,
+    entries: Sequence[Entry],
+    writer: LedgerWriter,
+    environ: Mapping[str, str],
+    api_key: str,
+    redact: Redactor,
+    progress: SlotsProgress,
+    reporter: WatchProgress,
+) -> ScheduledOutcome:
+    """`run --wait` / `run --max-active N`, with the ledger held (SPEC §9)."""
+
+    async def main() -> ScheduledOutcome:
+        return await run_scheduled(
+            settings, scheduled, entries, writer, environ, api_key, redact, progress, reporter
+        )
+
+    return _run(main)

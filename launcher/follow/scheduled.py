@@ -1,0 +1,238 @@
+"""`run --wait` and `run --max-active N`: the dispatcher starts entries as the slot
+scheduler allows, the watch's poll settles them (recording each change), and
+`--terminate-settled` frees the slot of each session whose final result is recorded.
+The first signal starts nothing new and keeps watching; the second terminates the
+active sessions of the run's entries, as `cancel` does."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskGroup
+
+from launcher.api.client import DevinClient, Redactor, http_client
+from launcher.api.outcomes import ApiError
+from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.results import EntryResult, RunResult
+from launcher.dispatch.settings import RunSettings
+from launcher.entry import Entry
+from launcher.follow import cancel as cancel_mod
+from launcher.follow.poll import RetryPolicy
+from launcher.follow.ports import SlotsProgress, WatchProgress
+from launcher.follow.signals import SIGNALS, until_signal
+from launcher.follow.slots import (
+    AtCapacity,
+    Done,
+    SlotScheduler,
+    SlotSettings,
+    SlotSnapshot,
+    Started,
+    StartResult,
+)
+from launcher.follow.targets import Target, build_targets
+from launcher.follow.watch import WatchSettings, refresh
+from launcher.ledger.writer import LedgerWriter
+
+CREATED = ("created", "adopted", "skipped")
+
+
+@dataclass(frozen=True)
+class ScheduledSettings:
+    slots: SlotSettings
+    watch: WatchSettings
+    terminate_settled: bool = False
+
+
+@dataclass
+class ScheduledOutcome:
+    run: RunResult
+    targets: list[Target]
+    timed_out: bool
+    slots: SlotSnapshot
+    cancelled: cancel_mod.CancelOutcome | None = None  # by a second signal
+
+
+class _Batch:
+    """The glue between the scheduler's callbacks and the dispatcher, targets and ledger."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        client: DevinClient,
+        writer: LedgerWriter,
+        targets: list[Target],
+        reporter: WatchProgress,
+        redact: Callable[[str], str],
+    ) -> None:
+        self.dispatcher, self.client, self.writer = dispatcher, client, writer
+        self.targets = targets
+        self.by_key = {t.entry.key: t for t in targets}
+        self.reporter, self.redact = reporter, redact
+        self.policy = RetryPolicy()
+
+    def _by_session(self) -> Mapping[str, Target]:
+        return {t.session_id: t for t in self.targets if t.session_id}
+
+    async def start(self, result: EntryResult) -> StartResult:
+        await self.dispatcher.dispatch(result)
+        target = self.by_key[result.entry.key]
+        if result.outcome in CREATED and result.session_id:
+            if target.session_id != result.session_id:
+                target.session_id, target.url = result.session_id, result.url
+                target.batch, target.create_error, target.status = result.batch, None, None
+            # An earlier run's session the ledger already knows settled holds nothing.
+            return Started(result.session_id) if target.active else Done()
+        if result.outcome == "pending" and result.at_capacity and not self.dispatcher.stop_reason:
+            return AtCapacity(self.dispatcher.capacity.limit)
+        if result.error:
+            target.create_error = result.error
+        return Done()
+
+    async def poll(self, ids: Collection[str]) -> Collection[str]:
+        by_session = self._by_session()
+        watched = [by_session[s] for s in ids if s in by_session]
+        expected = Counter(t.batch for t in self.targets if t.session_id and t.batch)
+        try:
+            await refresh(
+                self.client,
+                self.writer,
+                watched,
+                expected,
+                self.policy,
+                self.redact,
+                self.reporter.change,
+            )
+        except ApiError as exc:
+            self.reporter.log(f"warning: poll failed ({exc}); trying again at the next poll")
+            return ()
+        return [t.session_id for t in watched if t.session_id and not t.active]
+
+    async def terminate(self, session_id: str) -> bool:
+        """`--terminate-settled`: the final status is recorded; free its slot."""
+        try:
+            await self.client.delete_session(session_id)
+        except ApiError as exc:
+            self.reporter.log(f"warning: could not terminate {session_id} ({exc})")
+            return False
+        return True
+
+    async def cancel_active(self) -> cancel_mod.CancelOutcome:
+        """A second signal: terminate the run's entries' sessions still active."""
+        active = len(cancel_mod.to_cancel(self.targets))
+        self.reporter.log(f"terminating the {active} active sessions (again to abort)")
+        return await cancel_mod.cancel(
+            self.client, self.writer, self.targets, self.policy, self.redact
+        )
+
+
+class _Signals:
+    """SIGINT/SIGTERM during a scheduled run: the first starts nothing new and keeps
+    watching; the second cuts the run short, for its active sessions to be terminated."""
+
+    def __init__(self, dispatcher: Dispatcher, scheduler: SlotScheduler[EntryResult]) -> None:
+        self.dispatcher, self.scheduler = dispatcher, scheduler
+        self.count = 0
+
+    async def watch(self, group: TaskGroup, log: Callable[[str], None]) -> None:
+        with anyio.open_signal_receiver(*SIGNALS) as signals:
+            async for signum in signals:
+                self.count += 1
+                name = signal.Signals(signum).name
+                if self.count > 1:
+                    log(f"second {name}: aborting the requests in flight")
+                    group.cancel_scope.cancel()
+                    return
+                self.dispatcher.stop(f"interrupted by {name}")
+                self.scheduler.stop(keep_watching=True)
+                log(
+                    f"{name}: starting nothing new; letting requests in flight finish and "
+                    "watching the running sessions until they settle (again to terminate "
+                    "them; stopped otherwise, `launcher watch` follows them later)"
+                )
+
+
+async def run_scheduled(
+    settings: RunSettings,
+    scheduled: ScheduledSettings,
+    entries: Sequence[Entry],
+    writer: LedgerWriter,
+    environ: Mapping[str, str],
+    api_key: str,
+    redact: Redactor,
+    progress: SlotsProgress,
+    reporter: WatchProgress,
+) -> ScheduledOutcome:
+    results = [EntryResult(entry) for entry in entries]
+    targets = build_targets(entries, writer.state)
+    timed_out = False
+    cancelled = None
+    async with http_client(
+        settings.base_url, settings.timeout, concurrency=settings.concurrency
+    ) as http:
+        client = DevinClient(http, api_key, redact, deadline=settings.timeout)
+        dispatcher = Dispatcher(settings, client, writer, environ, progress)
+        dispatcher.capacity.defer = True
+        batch = _Batch(dispatcher, client, writer, targets, reporter, redact)
+        scheduler = SlotScheduler(
+            results,
+            batch.start,
+            batch.poll,
+            scheduled.slots,
+            on_settled=batch.terminate if scheduled.terminate_settled else None,
+            notify=progress.log,
+        )
+        signals = _Signals(dispatcher, scheduler)
+        progress.attach_slots(scheduler.snapshot)
+        async with anyio.create_task_group() as outer:
+
+            async def deadline(seconds: float) -> None:
+                # Like a first signal: start nothing more, let creates in flight finish (a
+                # cancelled create would leave the next run a request to wait out).
+                nonlocal timed_out
+                await anyio.sleep(seconds)
+                timed_out = True
+                dispatcher.stop("--wait-timeout passed")
+                scheduler.stop()
+
+            outer.start_soon(signals.watch, outer, progress.log)
+            # Sessions of earlier runs: one poll first, so that those already settled take
+            # no slot and those still working count against the limit from the start.
+            await batch.poll([t.session_id for t in targets if t.active and t.session_id])
+            if scheduled.watch.timeout is not None:
+                outer.start_soon(deadline, scheduled.watch.timeout)
+            await scheduler.run()
+            outer.cancel_scope.cancel()
+        if signals.count > 1:
+            progress.finish()
+            done = await until_signal(batch.cancel_active)
+            if not done:  # a third signal
+                raise KeyboardInterrupt
+            cancelled = done[0]
+    run = RunResult(
+        results=results,
+        ledger=str(writer.path),
+        run_id=writer.run_id,
+        stopped=dispatcher.stop_reason if not dispatcher.auth_error else None,
+        auth_error=dispatcher.auth_error,
+        interrupted=signals.count > 0,
+        aborted=signals.count > 1,
+        capacity_limit=scheduler.limit,
+    )
+    _say_why_not_created(results, batch.by_key)
+    return ScheduledOutcome(run, targets, timed_out, scheduler.snapshot(), cancelled)
+
+
+def _say_why_not_created(results: Sequence[EntryResult], by_key: Mapping[str, Target]) -> None:
+    for result in results:  # entries never sent, or waiting for a slot when it ended
+        target = by_key[result.entry.key]
+        if target.session_id is None and result.outcome == "pending":
+            target.create_error = (
+                "still waiting for a slot (the organisation was at its concurrent-session "
+                "limit); `launcher run` continues"
+                if result.at_capacity
+                else "never sent; `launcher run` sends it"
+            )

@@ -1,0 +1,156 @@
+"""The watched entries: each selected manifest entry joined with what the ledger says of
+its session (created or not, latest status, cancelled, messages), and updated by polls."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from launcher.entry import Entry, canonical_json
+from launcher.follow.outputcheck import check_output
+from launcher.follow.status import SETTLED, Observation, Verdict, redact_json, verdict
+from launcher.ledger.state import LedgerState
+
+_NOT_CREATED = {
+    "failed": "failed to create",
+    "in_doubt": "creation in doubt",
+    "sending": "creation interrupted; `launcher run` again resolves it",
+}
+
+
+@dataclass
+class Target:
+    """One entry and the last known state of its session."""
+
+    entry: Entry
+    session_id: str | None = None
+    url: str | None = None
+    batch: str | None = None
+    rank: int | None = None  # its place in its batch's newest-first listing (0: newest)
+    create_error: str | None = None  # why there is no session
+    status: str | None = None
+    structured_output: Any = None
+    pull_request_url: str | None = None
+    output_valid: bool | None = None
+    output_errors: list[dict[str, str]] = field(default_factory=list)
+    cancelled: bool = False
+    woken: bool = False  # a message was sent after the latest status: watch it again
+    messages: dict[str, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
+    # The last observation as the server sent it: a poll showing the same again changes
+    # nothing, and is dismissed without redacting, validating or re-encoding its output.
+    _last_seen: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def schema(self) -> Any:
+        return self.entry.request.get("structured_output_schema")
+
+    @property
+    def active(self) -> bool:
+        """Still to be polled by `watch`."""
+        if self.session_id is None or self.cancelled:
+            return False
+        return self.woken or self.status not in SETTLED
+
+    def verdict(self, blocked_ok: bool, timed_out: bool = False) -> Verdict:
+        return verdict(
+            self.status,
+            created=self.session_id is not None,
+            not_created_reason=self.create_error or "not created",
+            cancelled=self.cancelled,
+            has_schema=isinstance(self.schema, dict),
+            output_valid=self.output_valid,
+            output_errors=self.output_errors,
+            blocked_ok=blocked_ok,
+            timed_out=timed_out,
+        )
+
+    def observe(self, seen: Observation, redact: Callable[[str], str]) -> dict[str, Any] | None:
+        """Take a poll's observation; the `status` event's fields if anything changed."""
+        raw = (seen.status, seen.output_text, seen.pull_request_url, seen.output_dropped)
+        if raw == self._last_seen and not self.woken:
+            return None
+        self._last_seen = raw
+        valid: bool | None = None
+        errors: list[dict[str, str]] = []
+        if seen.status in ("finished", "blocked") and isinstance(self.schema, dict):
+            # Checked as the session wrote it; only what is kept and shown is redacted.
+            valid, errors = check_output(self.schema, seen.structured_output, seen.output_dropped)
+            errors = [{k: redact(v) for k, v in e.items()} for e in errors]
+        output = redact_json(seen.structured_output, redact)
+        pr_url = redact(seen.pull_request_url) if seen.pull_request_url else None
+        new = (seen.status, canonical_json(output), pr_url, valid)
+        old = (self.status, canonical_json(self.structured_output), self.pull_request_url)
+        if new[:3] == old and valid == self.output_valid and not self.woken:
+            return None
+        self.status, self.structured_output, self.pull_request_url = seen.status, output, pr_url
+        self.output_valid, self.output_errors, self.woken = valid, errors, False
+        fields: dict[str, Any] = {
+            "session_id": seen.session_id,
+            "status_enum": seen.status,
+            "pull_request_url": pr_url,
+            "output_valid": valid,
+            "output_errors": errors,
+        }
+        if output is not None:
+            fields["structured_output"] = output
+        return fields
+
+
+def build_targets(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
+    """A Target per entry, in manifest order, from the ledger as folded."""
+    ranks = _newest_first_ranks(state)
+    targets = []
+    for entry in entries:
+        target = Target(entry)
+        record = state.get(entry.key)
+        if record is None:
+            target.create_error = "never sent; `launcher run` sends it"
+        elif record.outcome != "created":
+            why = _NOT_CREATED.get(record.outcome, record.outcome)
+            if record.at_capacity:
+                why = "waiting for a slot (the organisation was at its concurrent-session limit)"
+            target.create_error = f"{why}: {record.error}" if record.error else why
+        else:
+            target.session_id, target.url, target.batch = (
+                record.session_id,
+                record.url,
+                record.batch,
+            )
+            target.rank = ranks.get(entry.key)
+            _apply_follow(target, state.follow(entry.key))
+        targets.append(target)
+    return targets
+
+
+def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]]]) -> None:
+    status_at = -1
+    if "status" in follow:
+        status_at, ev = follow["status"]
+        target.status = ev.get("status_enum") or "unknown"
+        target.structured_output = ev.get("structured_output")
+        target.pull_request_url = ev.get("pull_request_url")
+        target.output_valid = ev.get("output_valid")
+        target.output_errors = [e for e in ev.get("output_errors", []) if isinstance(e, dict)]
+    if "cancelled" in follow:
+        target.cancelled = True
+    target.messages = {k: v for k, v in follow.items() if k.startswith("message:")}
+    target.woken = any(
+        i > status_at and ev.get("state") == "sent" for i, ev in target.messages.values()
+    )
+
+
+def _newest_first_ranks(state: LedgerState) -> dict[str, int]:
+    """key -> its session's place in its batch's newest-first listing (Devin lists newest
+    first), estimated from the ledger's order of first attempts."""
+    by_batch: dict[str, list[str]] = {}
+    for r in state.records():  # in the order each key was first sent
+        if r.outcome == "created" and r.batch:
+            by_batch.setdefault(r.batch, []).append(r.key)
+    return {k: len(keys) - 1 - i for keys in by_batch.values() for i, k in enumerate(keys)}
+
+
+def expected_per_batch(state: LedgerState) -> Counter[str]:
+    """How many created sessions the ledger records under each batch tag."""
+    return Counter(r.batch for r in state.records() if r.outcome == "created" and r.batch)

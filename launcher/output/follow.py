@@ -1,0 +1,240 @@
+"""What follow-through shows: `watch`'s live line on a terminal (one plain line per change
+otherwise) and its summary, picked once by name (text, json); the results records as JSON
+Lines, CSV or JSON; what `cancel` and `message` did. Rendering only; decides nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+from launcher.follow.cancel import CancelOutcome
+from launcher.follow.message import MessageOutcome
+from launcher.follow.results import FIELDS, record_of
+from launcher.follow.slots import SlotSnapshot
+from launcher.follow.status import printable
+from launcher.follow.targets import Target
+
+SHOWN = ("working", "blocked", "finished", "expired")
+REDRAW_EVERY = 0.5
+
+
+class WatchReporter:
+    """Text: the live line on a terminal, else a plain line per change; then the summary."""
+
+    def __init__(
+        self,
+        out: IO[str],
+        err: IO[str],
+        redact: Callable[[str], str],
+        live: bool | None = None,
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.redact = redact
+        tty = self.err.isatty() and os.environ.get("TERM") != "dumb"
+        self.live = tty if live is None else live
+        self.started = time.monotonic()
+        self._shown = False
+        self._drawn = 0.0
+
+    def _safe(self, text: str, limit: int = 500) -> str:
+        return printable(self.redact(text), limit)
+
+    def log(self, message: str) -> None:
+        self._clear()
+        print(f"launcher: {self._safe(message, 2000)}", file=self.err, flush=True)
+
+    def start(self, active: int, settled: int, not_created: int) -> None:
+        parts = [f"watching {active} session{'s' * (active != 1)}"]
+        if settled:
+            parts.append(f"{settled} already settled")
+        if not_created:
+            parts.append(f"{not_created} never created")
+        self.log(", ".join(parts))
+
+    def change(self, target: Target) -> None:
+        if self.live:
+            return
+        pr = f"  PR {self._safe(target.pull_request_url)}" if target.pull_request_url else ""
+        bad = "  output does not conform" if target.output_valid is False else ""
+        status = self._safe(target.status or "?", 40)
+        print(
+            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}",
+            file=self.out,
+            flush=True,
+        )
+
+    def tick(self, targets: Sequence[Target], force: bool = False) -> None:
+        if not self.live:
+            return
+        now = time.monotonic()
+        if not force and now - self._drawn < REDRAW_EVERY:
+            return
+        self._drawn = now
+        counts = Counter(t.status or "unseen" for t in targets if t.session_id)
+        parts = [f"{counts.get(s, 0)} {s}" for s in SHOWN]
+        other = sum(n for s, n in counts.items() if s not in SHOWN)
+        if other:
+            parts.append(f"{other} other")
+        line = f"launcher: {' · '.join(parts)} · {now - self.started:.0f}s"
+        self.err.write("\r\x1b[2K" + line[:200])
+        self.err.flush()
+        self._shown = True
+
+    def _clear(self) -> None:
+        if self._shown:
+            self.err.write("\r\x1b[2K")
+            self.err.flush()
+            self._shown = False
+
+    def summary(
+        self,
+        targets: Sequence[Target],
+        blocked_ok: bool,
+        timed_out: bool,
+        polls: int | None,
+        requests: int | None,
+    ) -> None:
+        """Every entry that did not end well, with why and its session; then the counts."""
+        self._clear()
+        for t in targets:
+            v = t.verdict(blocked_ok, timed_out)
+            if not v.ended_well:
+                reason = self._safe(v.reason or "", 300)
+                print(f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}", file=self.out)
+        well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
+        counts = Counter(t.status or "not created" for t in targets)
+        if any(t.cancelled for t in targets):
+            counts["cancelled"] = sum(t.cancelled for t in targets)
+        shown = ", ".join(f"{n} {self._safe(s, 40)}" for s, n in sorted(counts.items()))
+        print(
+            f"{well} of {len(targets)} ended well ({shown})"
+            + ("; --timeout passed" if timed_out else ""),
+            file=self.out,
+            flush=True,
+        )
+        if polls is not None:  # a scheduled run polls as slots need, and does not count
+            self.log(f"{polls} poll{'s' * (polls != 1)}, {requests} API requests")
+
+
+class JsonWatchReporter(WatchReporter):
+    """JSON: nothing on stdout until one document with every entry and its verdict."""
+
+    def change(self, target: Target) -> None:
+        pass
+
+    def summary(
+        self,
+        targets: Sequence[Target],
+        blocked_ok: bool,
+        timed_out: bool,
+        polls: int | None,
+        requests: int | None,
+    ) -> None:
+        self._clear()
+        verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
+        well = sum(v.ended_well for v in verdicts)
+        doc = {
+            "ended_well": well,
+            "did_not_end_well": len(targets) - well,
+            "timed_out": timed_out,
+            "polls": polls,
+            "requests": requests,
+            "entries": [
+                {**record_of(t), "ended_well": v.ended_well, "reason": v.reason}
+                for t, v in zip(targets, verdicts, strict=True)
+            ],
+        }
+        print(json.dumps(doc, indent=2, ensure_ascii=False), file=self.out, flush=True)
+
+
+WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
+    "text": WatchReporter,
+    "json": JsonWatchReporter,
+}
+
+
+def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
+    """The summary's line about capacity, after `run --wait` or `--max-active`."""
+    if snapshot.limit is not None:
+        limit = f"concurrent-session limit {snapshot.limit} (learned from the API)"
+    else:
+        limit = "concurrent-session limit not met"
+    cap = f", --max-active {max_active}" if max_active is not None else ""
+    refused = snapshot.capacity_429s
+    return (
+        f"{limit}{cap}: at most {snapshot.most_working} of this run's sessions worked at "
+        f"once; {refused} create{'s' * (refused != 1)} refused at the limit (no attempt spent)"
+    )
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value)
+    # A cell a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _jsonl(records: list[dict[str, Any]], out: IO[str]) -> None:
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _csv(records: list[dict[str, Any]], out: IO[str]) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FIELDS)
+    for record in records:
+        writer.writerow([_csv_cell(record[f]) for f in FIELDS])
+
+
+def _json(records: list[dict[str, Any]], out: IO[str]) -> None:
+    out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+
+
+RESULTS_WRITER_BY_NAME: dict[str, Callable[[list[dict[str, Any]], IO[str]], None]] = {
+    "jsonl": _jsonl,
+    "csv": _csv,
+    "json": _json,
+}
+
+
+def write_results(targets: Sequence[Target], fmt: str, out: IO[str]) -> None:
+    """One record per entry, in manifest order, in the format named."""
+    RESULTS_WRITER_BY_NAME[fmt]([record_of(t) for t in targets], out)
+    out.flush()
+
+
+def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:
+    for target, error in outcome.failed:
+        print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
+    for target in outcome.terminated:
+        print(f"cancelled {target.entry.entry_id}  {target.url or ''}", file=out)
+    print(
+        f"{len(outcome.terminated)} terminated, {len(outcome.already_exited)} had already "
+        f"exited, {len(outcome.failed)} failed",
+        file=out,
+        flush=True,
+    )
+
+
+def message_report(outcome: MessageOutcome, out: IO[str], err: IO[str]) -> None:
+    for target, error in outcome.failed:
+        print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
+    for target in outcome.sent:
+        print(f"sent      {target.entry.entry_id}  {target.url or ''}", file=out)
+    print(
+        f"{len(outcome.sent)} sent, {len(outcome.already)} already had it, "
+        f"{len(outcome.failed)} failed",
+        file=out,
+        flush=True,
+    )
