@@ -402,3 +402,38 @@ def _holder(ledger: Path) -> bytes:
         return os.getxattr(ledger, HOLDER_XATTR)
     except OSError:
         return b""
+
+
+def test_compact_keeps_what_watch_and_message_know(
+    tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
+) -> None:
+    """A compacted ledger still knows each session's batch tag, its settled status and the
+    messages already sent: watch answers at once, message sends nothing twice, run nothing."""
+    handle = make_sandbox()
+    env = launcher_env(handle.base_url)
+    specs = [
+        ("b1", ("sandbox:work=0.2", "sandbox:end=blocked")),
+        ("done", ("sandbox:work=0.2", "sandbox:end=finished", "sandbox:output=valid")),
+    ]
+    manifest, ledger = write_follow_manifest(tmp_path / "m.yaml", specs), tmp_path / "l.jsonl"
+    watch = ("watch", str(manifest), "--ledger", str(ledger), "--poll-interval", "1")
+    assert run_launcher("run", str(manifest), "--ledger", str(ledger), env=env).returncode == 0
+    assert run_launcher(*watch, "--blocked-ok", env=env).returncode == 0
+    nudge = ("message", str(manifest), "--ledger", str(ledger))
+    assert run_launcher(*nudge, "--text", "also add a changelog entry", env=env).returncode == 0
+    assert run_launcher(*watch, "--blocked-ok", env=env).returncode == 0  # both work again
+    before = stats(handle)
+    lines_before = len(read_ledger(ledger))
+
+    assert run_launcher("ledger", "compact", str(ledger), env=env).returncode == 0
+    assert len(read_ledger(ledger)) < lines_before
+    again = run_launcher(*nudge, "--text", "also add a changelog entry", env=env)
+    settled = run_launcher(*watch, "--blocked-ok", env=env)
+    rerun = run_launcher("run", str(manifest), "--ledger", str(ledger), env=env)
+    after = stats(handle)
+    assert again.returncode == 0 and settled.returncode == 0 and rerun.returncode == 0
+    assert after["messages"] == before["messages"] == 2  # the same text is never sent twice
+    assert after["sessions"] == before["sessions"] == 2  # nothing created again
+    assert after["list_gets"] == before["list_gets"]  # every entry settled: nothing to list
+    batches = {e.get("batch") for e in read_ledger(ledger) if e["event"] == "created"}
+    assert len(batches) == 1 and None not in batches
