@@ -70,6 +70,7 @@ def test_run_dry_run_points_to_plan(
     assert sb.stats()["requests"] == 0 and not ledger.exists()
 
 
+@pytest.mark.slow
 def test_log_lines_carry_a_timestamp_off_a_terminal_and_quiet_drops_them(
     tmp_path: Path, make_sandbox: MakeSandbox
 ) -> None:
@@ -94,6 +95,7 @@ def test_log_lines_carry_a_timestamp_off_a_terminal_and_quiet_drops_them(
     assert_no_secrets(loud.stdout, loud.stderr, quiet.stdout, quiet.stderr)
 
 
+@pytest.mark.slow
 def test_verbose_logs_skips_and_quiet_validate_is_silent(
     tmp_path: Path, make_sandbox: MakeSandbox
 ) -> None:
@@ -112,6 +114,7 @@ def test_verbose_logs_skips_and_quiet_validate_is_silent(
 
 
 @pytest.mark.parametrize(("key", "code"), [(API_KEY, 0), ("apk_revoked_0000", 3)])
+@pytest.mark.slow
 def test_auth_check_asks_once_and_names_the_variable_never_the_key(
     key: str, code: int, make_sandbox: MakeSandbox
 ) -> None:
@@ -137,6 +140,7 @@ def test_auth_check_asks_once_and_names_the_variable_never_the_key(
     assert key not in as_json.stdout + as_json.stderr
 
 
+@pytest.mark.slow
 def test_auth_check_without_the_variable_or_with_a_pasted_newline_exits_2(
     make_sandbox: MakeSandbox,
 ) -> None:
@@ -161,6 +165,7 @@ def _wait_for(ledger: Path, text: str, count: int, proc: subprocess.Popen[str]) 
     raise AssertionError(f"fewer than {count} {text} in 60 s")
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_stays_visible_to_the_summary_alert(
     tmp_path: Path, sandbox_process: MakeSandboxProcess
 ) -> None:

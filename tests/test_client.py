@@ -298,6 +298,7 @@ def test_a_huge_answer_is_cut_at_the_cap_and_left_in_doubt() -> None:
     assert sent[0] > 1048576
 
 
+@pytest.mark.slow
 def test_a_slow_drip_answer_ends_at_the_deadline_in_doubt() -> None:
     sent = [0]
 

@@ -35,6 +35,7 @@ def complete(line: str, tmp_path: Path) -> list[str]:
     return [c.strip() for c in answer.read_text().split("\n")]  # a sole match ends in " "
 
 
+@pytest.mark.slow
 def test_commands_and_options_complete(tmp_path: Path) -> None:
     assert "run" in complete("launcher r", tmp_path)
     assert set(complete("launcher ledger ", tmp_path)) >= {"summary", "merge", "compact"}

@@ -103,6 +103,7 @@ def _case(where: str, argv: list[str]) -> Any:
 
 
 @pytest.mark.parametrize("argv", [_case(w, a) for w, a in example_invocations()])
+@pytest.mark.slow
 def test_example_commands_use_only_what_launcher_accepts(argv: list[str]) -> None:
     assert cli_problems(argv) == []
 

@@ -101,6 +101,7 @@ def map_mounts(text: str, mounts: dict[str, Path]) -> str:
 # --- Kubernetes -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cronjob_command_dispatches_once_per_job(sandbox: SandboxHandle, tmp_path: Path) -> None:
     container = pod_spec(objects(CRONJOB)["CronJob"])["containers"][0]
     mounts = {"/var/lib/launcher": tmp_path / "pvc", "/manifests": tmp_path / "configmap"}
@@ -161,6 +162,7 @@ def test_indexed_job_shell_gives_pod_i_shard_i_plus_1(tmp_path: Path) -> None:
 
 
 @until("--shard")
+@pytest.mark.slow
 def test_indexed_job_pods_split_the_batch_against_the_sandbox(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -182,6 +184,7 @@ def test_indexed_job_pods_split_the_batch_against_the_sandbox(
 # --- systemd ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_systemd_exec_start_dispatches_once_a_day(sandbox: SandboxHandle, tmp_path: Path) -> None:
     service = systemd_unit(SERVICE.read_text())["Service"]
     shell, flag, script = systemd_exec_argv(service["ExecStart"][0])
@@ -248,6 +251,7 @@ def test_workflow_pull_request_check_annotates_the_bad_line(tmp_path: Path) -> N
 
 
 @until("--shard", "ledger merge")
+@pytest.mark.slow
 def test_workflow_shards_then_merge_leave_one_ledger_that_sends_nothing_again(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:

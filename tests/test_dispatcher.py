@@ -316,6 +316,7 @@ def test_the_first_request_goes_alone(tmp_path: Path) -> None:
     assert in_flight["max"] > 1  # after the probe, the others fan out
 
 
+@pytest.mark.slow
 def test_a_503_saying_retry_now_leaves_the_pace_alone(tmp_path: Path) -> None:
     api = FakeAPI([RetrySafe("HTTP 503: busy", 503, 0.0), Created("s", "u", True)])
     run = Run(tmp_path, api)

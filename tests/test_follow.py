@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from launcher.sandbox.handle import SandboxHandle
 from tests.runkit import (
@@ -71,6 +72,7 @@ def twelve(tmp_path: Path) -> Path:
     return write_follow_manifest(tmp_path / "m.yaml", specs)
 
 
+@pytest.mark.slow
 def test_watch_then_results_over_twelve_entries(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -133,6 +135,7 @@ def test_watch_then_results_over_twelve_entries(
     assert_no_secrets(text, Path(ledger).read_text())
 
 
+@pytest.mark.slow
 def test_run_wait_blocked_ok_exits_0(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -155,6 +158,7 @@ def test_run_wait_blocked_ok_exits_0(
     assert_no_secrets(res.stdout, res.stderr, ledger.read_text())
 
 
+@pytest.mark.slow
 def test_watch_killed_mid_poll_resumes(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -193,6 +197,7 @@ def test_watch_killed_mid_poll_resumes(
         assert settled and settled[0] == len(seq) - 1, "a change after settling, out of order"
 
 
+@pytest.mark.slow
 def test_cancel_terminates_exactly_the_active_sessions(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -257,6 +262,7 @@ def test_cancel_terminates_exactly_the_active_sessions(
     assert_no_secrets(res.stdout, res.stderr, watch.stdout, ledger.read_text())
 
 
+@pytest.mark.slow
 def test_message_reaches_exactly_the_blocked_sessions_once(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -298,6 +304,7 @@ def _sid(ledger: Path, name: str) -> str:
     )
 
 
+@pytest.mark.slow
 def test_polling_250_sessions_costs_a_few_lists_per_poll(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -336,6 +343,7 @@ def test_polling_250_sessions_costs_a_few_lists_per_poll(
     assert doc["ended_well"] == 250
 
 
+@pytest.mark.slow
 def test_no_secret_or_api_key_in_follow_output(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:
@@ -362,6 +370,7 @@ def test_no_secret_or_api_key_in_follow_output(
     assert_no_secrets(ledger.read_text(), *(o.stdout + o.stderr for o in outs))
 
 
+@pytest.mark.slow
 def test_bad_follow_arguments_are_usage_errors(tmp_path: Path) -> None:
     manifest = write_follow_manifest(tmp_path / "m.yaml", [("a", ())])
     ledger = str(tmp_path / "none.jsonl")
@@ -404,6 +413,7 @@ def _holder(ledger: Path) -> bytes:
         return b""
 
 
+@pytest.mark.slow
 def test_compact_keeps_what_watch_and_message_know(
     tmp_path: Path, make_sandbox: Callable[..., SandboxHandle]
 ) -> None:

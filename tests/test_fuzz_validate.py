@@ -6,6 +6,7 @@ import contextlib
 import io
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -91,12 +92,14 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 @SETTINGS
 @given(raw=st.binary(max_size=300))
+@pytest.mark.slow
 def test_random_bytes(tmp_path: Path, raw: bytes) -> None:
     assert _run(tmp_path, raw) in (0, 2)
 
 
 @SETTINGS
 @given(raw=mutated())
+@pytest.mark.slow
 def test_mutated_manifests(tmp_path: Path, raw: bytes) -> None:
     assert _run(tmp_path, raw) in (0, 2)
 
@@ -157,6 +160,7 @@ SCHEMAS = st.recursive(
 
 @SETTINGS
 @given(schema=SCHEMAS)
+@pytest.mark.slow
 def test_hostile_output_schemas_give_findings_not_tracebacks(schema: dict[str, object]) -> None:
     findings = list(check_output_schema(schema, ("structured_output_schema",), 10))
     assert all(f.path[0] == "structured_output_schema" and f.message for f in findings)

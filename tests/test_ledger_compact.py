@@ -40,6 +40,7 @@ def summary(capsys: pytest.CaptureFixture[str], ledger: Path) -> tuple[int, str,
     return code, text, doc
 
 
+@pytest.mark.slow
 def test_compact_after_retries_and_failures_keeps_state_and_resends_only_the_missing(
     tmp_path: Path,
     make_sandbox: MakeSandbox,

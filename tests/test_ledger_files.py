@@ -37,6 +37,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("link", ["symlink", "hard link"])
+@pytest.mark.slow
 def test_two_runs_through_two_names_of_one_ledger_send_each_entry_once(
     tmp_path: Path, make_sandbox: MakeSandbox, link: str
 ) -> None:
@@ -112,6 +113,7 @@ UNRELATED = {
 
 
 @pytest.mark.parametrize("content", UNRELATED.values(), ids=UNRELATED.keys())
+@pytest.mark.slow
 def test_a_file_that_is_not_a_ledger_is_refused_and_left_as_it_was(
     tmp_path: Path,
     make_sandbox: MakeSandbox,

@@ -110,6 +110,7 @@ def _alias_chain(levels: int, shape: str) -> str:
 
 
 @pytest.mark.parametrize("shape", ["{properties: {p: PREV}}", "{items: [PREV]}", "{not: PREV}"])
+@pytest.mark.slow
 def test_nesting_through_aliases_counts_after_expansion(tmp_path: Path, shape: str) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text(_alias_chain(200, shape))
@@ -135,6 +136,7 @@ def test_alias_depth_boundary(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_too_many_values_in_one_file(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(MANIFEST + "x-many: [" + "1," * MAX_NODES + "1]\n")
@@ -232,6 +234,7 @@ def test_a_file_named_dash_is_read_as_dot_slash_dash(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout) == (0, "")
 
 
+@pytest.mark.slow
 def test_run_from_stdin_resumes_like_a_file(tmp_path: Path, make_sandbox: MakeSandbox) -> None:
     sb = make_sandbox()
     ledger = tmp_path / "l.jsonl"

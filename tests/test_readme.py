@@ -80,6 +80,7 @@ def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.slow
 def test_quick_start_runs_as_written_on_a_fresh_clone(
     home: Path, sandbox_with_key: SandboxHandle
 ) -> None:
@@ -142,6 +143,7 @@ def _run_workflow(clone: Path, env: dict[str, str]) -> dict[str, str]:
     return outputs
 
 
+@pytest.mark.slow
 def test_ci_recipe_runs_as_written_and_gates_on_the_plan(
     home: Path, sandbox_with_key: SandboxHandle
 ) -> None:
@@ -183,6 +185,7 @@ def _cron_commands(root: Path) -> list[str]:
     return commands
 
 
+@pytest.mark.slow
 def test_cron_recipe_runs_as_written_and_alerts_on_entries_never_sent(
     home: Path, sandbox_with_key: SandboxHandle
 ) -> None:

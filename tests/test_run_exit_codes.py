@@ -67,6 +67,7 @@ def read_offset(pid: int, path: Path) -> int | None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.slow
 def test_a_signal_while_reading_a_big_ledger_exits_130_with_a_message(
     tmp_path: Path,
     make_sandbox: MakeSandbox,

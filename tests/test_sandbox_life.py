@@ -83,6 +83,7 @@ def life_of(sb: SandboxHandle, count: int) -> dict[str, tuple[Any, ...]]:
     }
 
 
+@pytest.mark.slow
 def test_lives_and_shares_are_reproducible_by_seed(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
@@ -107,6 +108,7 @@ def test_lives_and_shares_are_reproducible_by_seed(
     assert len(durations) > 10 and all(0.04 <= d <= 0.36 for d in durations)
 
 
+@pytest.mark.slow
 def test_working_shows_a_partial_output_then_finished_conforms(sandbox: SandboxHandle) -> None:
     with client(sandbox) as c:
         sid = create(c, "partial", structured_output_schema=SCHEMA, tags=["sandbox:work=1.5"])

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import anyio
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,6 +51,7 @@ def test_bucket_allows_burst_then_rate() -> None:
     assert bucket.take(10.0) is not None  # refill capped at the burst
 
 
+@pytest.mark.slow
 def test_burst_gets_429_and_a_retry_after_retry_after_succeeds(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
@@ -78,6 +80,7 @@ def test_retry_after_rounds_up_to_the_next_token(
         assert post(c, "b").headers["Retry-After"] == "3"
 
 
+@pytest.mark.slow
 def test_fixed_retry_after_is_sent_and_kept(make_sandbox: Callable[..., SandboxHandle]) -> None:
     sb = make_sandbox(rate=10.0, burst=2, retry_after=1)
     with httpx.Client(base_url=sb.base_url) as c:
@@ -104,6 +107,7 @@ def test_a_retry_before_retry_after_is_counted_early(
     assert stats["early_retries"] == 2 and stats["rate_limited"] == 4
 
 
+@pytest.mark.slow
 def test_max_in_flight_counts_concurrent_posts(make_sandbox: Callable[..., SandboxHandle]) -> None:
     sb = make_sandbox(latency_ms=200)
 

@@ -87,6 +87,7 @@ def _clean(*texts: str) -> None:
         assert not found, f"raw control characters reached the terminal: {found}\n{text!r}"
 
 
+@pytest.mark.slow
 def test_nothing_a_hostile_server_sends_reaches_the_terminal_raw(
     tmp_path: Path, hostile_api: str
 ) -> None:

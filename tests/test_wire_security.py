@@ -111,6 +111,7 @@ sessions:
 
 
 @pytest.mark.parametrize("key_form", ["{}", "{}\r", "{}\n", " {} ", "{}\r\n"])
+@pytest.mark.slow
 def test_hostile_secrets_and_key_never_shown_in_any_form(tmp_path: Path, key_form: str) -> None:
     """The must-show sweep: a CR/LF/space-wrapped key; PEM, quote/backslash and non-ASCII
     secrets; a gateway echoing them JSON-escaped, as reprs, URL-encoded, in a 3xx
@@ -151,6 +152,7 @@ def test_hostile_secrets_and_key_never_shown_in_any_form(tmp_path: Path, key_for
 @pytest.mark.parametrize(
     ("value", "kind"), [("apk_abc\x00def123", "control"), ("apk_clé_secrète_99", "non-ASCII")]
 )
+@pytest.mark.slow
 def test_a_key_with_control_or_non_ascii_characters_is_refused_before_anything(
     tmp_path: Path, make_sandbox: MakeSandbox, value: str, kind: str
 ) -> None:
@@ -172,6 +174,7 @@ async def _slow_503(request: Request) -> Response:
     return JSONResponse({"detail": "busy"}, 503, headers={"Retry-After": "1000"})
 
 
+@pytest.mark.slow
 def test_a_short_secret_does_not_mangle_the_launchers_own_words(tmp_path: Path) -> None:
     manifest = SECRETS_MANIFEST.replace("PREFIX", "wait").replace(
         "      - key: QUOTED\n        value: ${{ env.S_QUOTED }}\n",
@@ -215,6 +218,7 @@ def _proxied_env(proxy: LoggingProxy, base_url: str | None = None) -> dict[str, 
     return env
 
 
+@pytest.mark.slow
 def test_run_sandbox_ignores_proxies_and_never_sends_the_users_key(tmp_path: Path) -> None:
     write_manifest(tmp_path / "m.yaml", 4)
     ledger = tmp_path / "l.jsonl"
@@ -253,6 +257,7 @@ def test_plain_http_off_loopback_is_refused_and_nothing_is_attempted(tmp_path: P
 
 
 @pytest.mark.parametrize("target", ["https://api.launcher-test.invalid", "refused"])
+@pytest.mark.slow
 def test_an_unreachable_api_is_one_line_at_once(tmp_path: Path, target: str) -> None:
     if target == "refused":
         with serving(Starlette()) as url:
@@ -273,6 +278,7 @@ def test_an_unreachable_api_is_one_line_at_once(tmp_path: Path, target: str) -> 
     assert events[-1]["error"].startswith("not sent:")
 
 
+@pytest.mark.slow
 def test_base_url_with_v1_is_accepted_other_versions_refused(
     tmp_path: Path, make_sandbox: MakeSandbox
 ) -> None:
@@ -291,6 +297,7 @@ def test_base_url_with_v1_is_accepted_other_versions_refused(
     assert sb.stats()["requests"] == 2
 
 
+@pytest.mark.slow
 def test_a_wrong_key_costs_one_request_and_names_its_variable(
     tmp_path: Path, make_sandbox: MakeSandbox
 ) -> None:
@@ -321,6 +328,7 @@ def _retry_after_app(value: str) -> Starlette:
 
 
 @pytest.mark.parametrize("value", ["inf", "1e12", "Infinity"])
+@pytest.mark.slow
 def test_an_enormous_retry_after_fails_the_entry_not_the_run(tmp_path: Path, value: str) -> None:
     write_manifest(tmp_path / "m.yaml", 3)
     ledger = tmp_path / "l.jsonl"
@@ -349,6 +357,7 @@ def _flaky_app(failures: int) -> tuple[Starlette, dict[str, int]]:
     return Starlette(routes=[Route("/v1/sessions", create, methods=["POST"])]), attempts
 
 
+@pytest.mark.slow
 def test_transient_503s_retry_now_do_not_stop_a_small_run(tmp_path: Path) -> None:
     write_manifest(tmp_path / "m.yaml", 10)
     ledger = tmp_path / "l.jsonl"

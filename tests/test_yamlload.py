@@ -238,6 +238,7 @@ JSON_VALUES = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(value=JSON_VALUES)
+@pytest.mark.slow
 def test_any_json_text_loads_as_json_loads_it(value: Any) -> None:
     """JSON is YAML 1.2: the launcher reads a JSON text as `json.loads` does, numbers
     (`1e-08`, `1e+16`, `5e-324`), strings (with escapes) and all."""
