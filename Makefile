@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 DEMO_LEDGER := $(VENV)/demo-ledger.jsonl
+DEMO_WAIT_LEDGER := $(VENV)/demo-wait-ledger.jsonl
 
 # The demo spends nothing: it dispatches to the embedded sandbox on a loopback port.
 demo: $(STAMP)
@@ -22,6 +23,10 @@ demo: $(STAMP)
 	@echo "--- the same run again: every entry is already in the ledger, nothing is sent"
 	EXAMPLE_TOKEN=demo-not-a-secret $(BIN)/launcher run manifests/examples --sandbox --ledger $(DEMO_LEDGER)
 	$(BIN)/launcher ledger summary $(DEMO_LEDGER)
+	@echo "--- follow-through: dispatch, then watch each session to its end (sandbox sessions work ~5 s)"
+	rm -f $(DEMO_WAIT_LEDGER)
+	EXAMPLE_TOKEN=demo-not-a-secret $(BIN)/launcher run manifests/examples --sandbox --wait --poll-interval 1 --ledger $(DEMO_WAIT_LEDGER)
+	$(BIN)/launcher ledger summary $(DEMO_WAIT_LEDGER)
 	@echo "--- launcher is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to put it on PATH"
 
 lint: $(STAMP)
