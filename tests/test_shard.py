@@ -152,6 +152,20 @@ def test_three_shard_runs_merged_leave_no_duplicate_and_a_rerun_sends_nothing(
     code = main(["run", str(folder), "--ledger", str(merged), "--base-url", sb.base_url])
     assert code == 0 and "40 skipped" in capsys.readouterr().out
     assert sb.stats()["requests"] == 40
+    # results and watch take the same shards of the merged ledger: a partition again.
+    shard_rows: list[set[str]] = []
+    for k in (1, 2, 3):
+        code = main(["results", str(folder), "--ledger", str(merged), "--shard", f"{k}/3"])
+        out, _ = capsys.readouterr()
+        assert code == 0
+        shard_rows.append({json.loads(line)["key"] for line in out.splitlines()})
+        assert shard_rows[-1] == plan_keys(capsys, folder, f"{k}/3")
+    assert sum(map(len, shard_rows)) == len(set().union(*shard_rows)) == 40
+    watch = ["watch", str(folder), "--ledger", str(merged), "--shard", "2/3"]
+    code = main([*watch, "--base-url", sb.base_url, "--poll-interval", "0.2", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0, doc
+    assert {e["key"] for e in doc["entries"]} == shard_rows[1]
 
 
 def test_an_empty_shard_runs_and_sends_nothing(
