@@ -9,6 +9,8 @@ one key only.
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from launcher.cli import main
 from launcher.sandbox.handle import SandboxHandle
 
 SCENARIOS = ("success", "invalid manifest", "missing variable", "usage error", "wrong key")
-COMMANDS = ("validate", "plan", "run", "ledger summary", "auth check")
+COMMANDS = ("validate", "plan", "run", "watch", "ledger summary", "auth check")
 
 # The exit code the README's "Exit codes" table promises, per command and scenario.
 # validate/plan/ledger summary need no key and no variable (plan shows secrets as "***").
@@ -28,6 +30,7 @@ EXPECTED = {
     "validate": (0, 2, 0, 2, 0),
     "plan": (0, 2, 0, 2, 0),
     "run": (0, 2, 2, 2, 3),
+    "watch": (0, 2, 0, 2, 3),
     "ledger summary": (0, 2, 0, 2, 0),
     "auth check": (0, 0, 2, 2, 3),
 }
@@ -37,6 +40,7 @@ OWN_KEYS = {
     "validate": {"counts", "diagnostics"},
     "plan": {"counts", "entries"},
     "run": {"created", "adopted", "skipped", "failed", "in_doubt", "pending", "ledger", "entries"},
+    "watch": {"ended_well", "did_not_end_well", "timed_out", "entries"},
     "ledger summary": {"ledger", "counts", "entries", "failures", "warnings"},
     "auth check": {"api_key_env", "base_url", "status"},
 }
@@ -66,7 +70,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Sand
     (root / "good" / "m.yaml").write_text(GOOD)
     (root / "bad").mkdir()
     (root / "bad" / "m.yaml").write_text(BAD)
-    with running_sandbox(SandboxConfig(host="127.0.0.1", port=0, api_key=API_KEY)) as sb:
+    config = SandboxConfig(host="127.0.0.1", port=0, api_key=API_KEY, work_seconds=0.2)
+    with running_sandbox(config) as sb:
         yield root, sb
 
 
@@ -74,10 +79,12 @@ def _argv(command: str, scenario: str, root: Path, base_url: str) -> list[str]:
     manifests = str(root / ("bad" if scenario == "invalid manifest" else "good"))
     ledger = str(root / f"ledger-{scenario.replace(' ', '-')}.jsonl")
     summary_ledger = str(root / "ledger-summary.jsonl")
+    watch_ledger = str(root / f"ledger-watch-{scenario.replace(' ', '-')}.jsonl")
     argv = {
         "validate": ["validate", manifests],
         "plan": ["plan", manifests, "--ledger", ledger],
         "run": ["run", manifests, "--ledger", ledger, "--base-url", base_url],
+        "watch": ["watch", manifests, "--ledger", watch_ledger, "--base-url", base_url],
         "ledger summary": ["ledger", "summary", summary_ledger, "--manifests", manifests],
         "auth check": ["auth", "check", "--base-url", base_url],
     }[command]
@@ -104,7 +111,7 @@ def test_one_json_object_on_every_exit(
         monkeypatch.delenv("TEST_SECRET")
         if command == "auth check":  # the variable auth check needs is the key's
             monkeypatch.delenv("DEVIN_API_KEY")
-    if command == "ledger summary":  # a ledger in which every good entry is created
+    if command in ("ledger summary", "watch"):  # a ledger where every good entry is created
         ledger = root / "ledger-summary.jsonl"
         if not ledger.exists():
             argv = ["run", str(root / "good"), "--ledger", str(ledger), "--base-url", sb.base_url]
@@ -113,6 +120,10 @@ def test_one_json_object_on_every_exit(
                 m.setenv("TEST_SECRET", SECRET)
                 assert main(argv) == 0
             capsys.readouterr()
+            time.sleep(0.5)  # and settled: sandbox sessions here work 0.2 s
+        if command == "watch":  # a copy per scenario: each watch starts from the same state
+            copy = root / f"ledger-watch-{scenario.replace(' ', '-')}.jsonl"
+            shutil.copyfile(ledger, copy)
 
     code = main(_argv(command, scenario, root, sb.base_url))
     out, err = capsys.readouterr()

@@ -205,6 +205,7 @@ def _run_and_watch(
 
     # The run's progress line is the live line: the watch adds plain lines only.
     watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
+    watcher.command = "run"
     outcome = run_and_watch(
         settings, scheduled, entries, writer, os.environ, api_key, redact, progress, watcher
     )
@@ -217,13 +218,14 @@ def _run_and_watch(
     if args.format != "json":
         watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
     blocked_ok = scheduled.watch.blocked_ok
-    watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None)
+    ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
+    code = (
+        ExitCode.INTERRUPTED if run.interrupted else ExitCode.OK if ended_well else ExitCode.FAILED
+    )
+    watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None, int(code))
     if outcome.cancelled is not None:
         cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
-    if run.interrupted:
-        return ExitCode.INTERRUPTED
-    ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
-    return ExitCode.OK if ended_well else ExitCode.FAILED
+    return code
 
 
 def _require_ledger(path: str) -> None:

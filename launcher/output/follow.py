@@ -26,6 +26,8 @@ REDRAW_EVERY = 0.5
 class WatchReporter:
     """Text: the live line on a terminal, else a plain line per change; then the summary."""
 
+    command = "watch"  # what the JSON envelope names: `run` for run --wait
+
     def __init__(
         self,
         out: IO[str],
@@ -99,6 +101,7 @@ class WatchReporter:
         timed_out: bool,
         polls: int | None,
         requests: int | None,
+        exit_code: int | None = None,
     ) -> None:
         """Every entry that did not end well, with why and its session; then the counts."""
         self._clear()
@@ -123,7 +126,9 @@ class WatchReporter:
 
 
 class JsonWatchReporter(WatchReporter):
-    """JSON: nothing on stdout until one document with every entry and its verdict."""
+    """JSON: nothing on stdout until one document with every entry and its verdict, in the
+    envelope every command's JSON has (`command`, `ok`, `exit_code`, `error` on failure).
+    ASCII only, as the other JSON documents: no byte from the server acts on a terminal."""
 
     def change(self, target: Target) -> None:
         pass
@@ -135,11 +140,16 @@ class JsonWatchReporter(WatchReporter):
         timed_out: bool,
         polls: int | None,
         requests: int | None,
+        exit_code: int | None = None,
     ) -> None:
         self._clear()
         verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
         well = sum(v.ended_well for v in verdicts)
-        doc = {
+        code = (0 if well == len(targets) else 1) if exit_code is None else exit_code
+        doc: dict[str, Any] = {
+            "command": self.command,
+            "ok": code == 0,
+            "exit_code": code,
             "ended_well": well,
             "did_not_end_well": len(targets) - well,
             "timed_out": timed_out,
@@ -150,7 +160,12 @@ class JsonWatchReporter(WatchReporter):
                 for t, v in zip(targets, verdicts, strict=True)
             ],
         }
-        print(json.dumps(doc, indent=2, ensure_ascii=False), file=self.out, flush=True)
+        if code == 130:
+            doc["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
+        elif code:
+            message = f"{len(targets) - well} of {len(targets)} entries did not end well"
+            doc["error"] = {"kind": "failed", "message": message}
+        print(json.dumps(doc, indent=2, ensure_ascii=True), file=self.out, flush=True)
 
 
 WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
@@ -187,7 +202,7 @@ def _csv_cell(value: Any) -> str:
 
 def _jsonl(records: list[dict[str, Any]], out: IO[str]) -> None:
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(record, ensure_ascii=True) + "\n")
 
 
 def _csv(records: list[dict[str, Any]], out: IO[str]) -> None:
@@ -198,7 +213,7 @@ def _csv(records: list[dict[str, Any]], out: IO[str]) -> None:
 
 
 def _json(records: list[dict[str, Any]], out: IO[str]) -> None:
-    out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+    out.write(json.dumps(records, indent=2, ensure_ascii=True) + "\n")
 
 
 RESULTS_WRITER_BY_NAME: dict[str, Callable[[list[dict[str, Any]], IO[str]], None]] = {
