@@ -161,6 +161,13 @@ def test_three_shard_runs_merged_leave_no_duplicate_and_a_rerun_sends_nothing(
         shard_rows.append({json.loads(line)["key"] for line in out.splitlines()})
         assert shard_rows[-1] == plan_keys(capsys, folder, f"{k}/3")
     assert sum(map(len, shard_rows)) == len(set().union(*shard_rows)) == 40
+    # results reads the shards' own ledgers as one, as it reads the merged ledger.
+    several = [arg for ledger in ledgers for arg in ("--ledger", str(ledger))]
+    assert main(["results", str(folder), *several]) == 0
+    out, _ = capsys.readouterr()
+    assert {json.loads(line)["key"] for line in out.splitlines()} == set().union(*shard_rows)
+    assert main(["results", str(folder), "--ledger", str(merged)]) == 0
+    assert capsys.readouterr().out == out
     watch = ["watch", str(folder), "--ledger", str(merged), "--shard", "2/3"]
     code = main([*watch, "--base-url", sb.base_url, "--poll-interval", "0.2", "--format", "json"])
     doc = json.loads(capsys.readouterr().out)

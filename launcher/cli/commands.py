@@ -271,8 +271,16 @@ def results(args: argparse.Namespace) -> int:
     entries = _entries(args, _reporter(args))
     if entries is None:
         return ExitCode.USAGE
-    _require_ledger(args.ledger)
-    write_results(build_targets(entries, read_state(args.ledger)), args.format, sys.stdout)
+    ledgers = args.ledger or ["launcher-ledger.jsonl"]
+    for ledger in ledgers:
+        _require_ledger(ledger)
+    if len(ledgers) == 1:
+        state = read_state(ledgers[0])
+    else:
+        from launcher.ledger.merge import merge_events
+
+        state = merge_events(ledgers).state
+    write_results(build_targets(entries, state), args.format, sys.stdout)
     return ExitCode.OK
 
 

@@ -124,7 +124,17 @@ def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
 
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    if api:
+        p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    else:  # results only reads: several ledgers (the shards of a batch) read as one
+        p.add_argument(
+            "--ledger",
+            action="append",
+            default=None,
+            metavar="F",
+            help="the ledger (default: launcher-ledger.jsonl); repeat it to read several "
+            "ledgers (the shards of a batch) as one merged ledger",
+        )
     p.add_argument("--run-key", default="", metavar="K", help="the run key `run` was given")
     p.add_argument(
         "--select",
