@@ -131,8 +131,8 @@ def api_message(answer: Answer) -> str:
 
 
 class DevinClient:
-    """The v1 sessions calls over one shared `httpx.AsyncClient`: create and look up (as
-    outcome values), then list, get, terminate and message (follow-through).
+    """POST /v1/sessions and the lookup by tag over one shared `httpx.AsyncClient`, as
+    outcome values (FollowClient adds the follow-through calls).
 
     Each request, from connecting to its last byte, ends within `deadline` seconds (httpx's
     own timeouts bound each read, not the whole), and reads at most MAX_BODY_BYTES.
@@ -265,7 +265,20 @@ class DevinClient:
                 session["url"] = None  # the session stands; a url that cannot is dropped
         return sorted(found, key=lambda s: str(s.get("created_at", "")))
 
-    # --- follow-through (SPEC §9): answers as values or ApiError, never httpx errors ----
+    def _message(self, answer: Answer) -> str:
+        """The API's message, secrets removed, then shortened."""
+        return self._redact.outside(api_message(answer))[:MAX_ERROR_CHARS]
+
+    def _describe(self, exc: BaseException) -> str:
+        """An httpx error in words, redacted: its text may quote the request's headers."""
+        text = str(exc) or type(exc).__name__
+        text = f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+        return self._redact.outside(text)[:MAX_ERROR_CHARS]
+
+
+class FollowClient(DevinClient):
+    """The follow-through calls (SPEC §9) beside create and look up: list, get, terminate
+    and message, as answers or ApiError, never httpx errors."""
 
     async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
         """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
@@ -322,16 +335,6 @@ class DevinClient:
             return json.loads(answer.body) if answer.body else None
         except ValueError:
             raise ApiError(f"HTTP {status} with an unreadable body", status) from None
-
-    def _message(self, answer: Answer) -> str:
-        """The API's message, secrets removed, then shortened."""
-        return self._redact.outside(api_message(answer))[:MAX_ERROR_CHARS]
-
-    def _describe(self, exc: BaseException) -> str:
-        """An httpx error in words, redacted: its text may quote the request's headers."""
-        text = str(exc) or type(exc).__name__
-        text = f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
-        return self._redact.outside(text)[:MAX_ERROR_CHARS]
 
 
 def _text_problem(value: object, name: str, limit: int) -> str | None:

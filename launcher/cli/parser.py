@@ -6,7 +6,7 @@ import argparse
 from typing import Any, NoReturn
 
 from launcher import __version__
-from launcher.cli import auth, commands
+from launcher.cli import auth, commands, ledger
 from launcher.dispatch import settings
 from launcher.shard import shard_flag
 
@@ -332,14 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--run-key", default="", metavar="K", help="the --run-key of the run (with --manifests)"
     )
     _add_format(q)
-    q.set_defaults(func=commands.ledger_summary)
+    q.set_defaults(func=ledger.ledger_summary)
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
     q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
     q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")
-    q.set_defaults(func=commands.ledger_merge)
+    q.set_defaults(func=ledger.ledger_merge)
     q = lsub.add_parser("compact", help="rewrite a ledger to one line per dispatch key")
     q.add_argument("ledger_file", metavar="F", help="the ledger to compact, in place")
-    q.set_defaults(func=commands.ledger_compact)
+    q.set_defaults(func=ledger.ledger_compact)
 
     p = sub.add_parser("completion", help="print the shell completion script")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")

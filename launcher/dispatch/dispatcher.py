@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import anyio
@@ -24,12 +23,32 @@ from launcher.api.outcomes import (
 from launcher.dispatch.breaker import CircuitBreaker
 from launcher.dispatch.capacity import Capacity
 from launcher.dispatch.pacing import Pace, RetryWait
-from launcher.dispatch.reconcile import Lookup, Reconciler
+from launcher.dispatch.reconcile import Reconciler
 from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import add_batch_tag, batch_tag
 from launcher.ledger.writer import LedgerWriter
+
+
+class Probe:
+    """The run's first request goes alone: a wrong key or address costs one request, not
+    one per slot (a probe-first start, as `gh` and `terraform` check first)."""
+
+    def __init__(self) -> None:
+        self._taken = False
+        self._done = anyio.Event()
+
+    def first(self) -> bool:
+        """True for the one caller that sends the probe; every other waits for `done`."""
+        taken, self._taken = self._taken, True
+        return not taken
+
+    async def done(self) -> None:
+        await self._done.wait()
+
+    def finish(self) -> None:
+        self._done.set()
 
 
 class Stopped(Exception):
@@ -108,13 +127,10 @@ class Dispatcher:
         self.halt = Stop()
         self.auth_error: str | None = None
         self.config_error: str | None = None  # the API cannot be reached at all
-        # The first request goes alone: a wrong key or address costs one request, not
-        # one per slot (a probe-first start, as `gh` and `terraform` check first).
-        self._probe_taken = False
-        self._probed = anyio.Event()
+        self.probe = Probe()
         self.recorder = Recorder(writer, progress, settings.timeout)
         self.reconciler = Reconciler(
-            client, self.recorder, self.slots, self.pace, settings.reconcile_delay
+            client, self.recorder, self.slots, self.pace, settings.reconcile_delay, settings
         )
         self._cancel: anyio.CancelScope | None = None
         self.capacity = Capacity()
@@ -141,7 +157,8 @@ class Dispatcher:
             return
         try:
             self.halt.check()
-            if await self._resume(result) != "absent":
+            prior = self.ledger.state.get(result.entry.key)
+            if await self.reconciler.resume(result, prior, self.halt.sleep) != "absent":
                 return
             outcome = await self._send_with_retries(result)
         except Stopped:
@@ -161,29 +178,6 @@ class Dispatcher:
             await self.recorder.deferred(result, outcome.error)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
-
-    async def _resume(self, result: EntryResult) -> Lookup:
-        """What an earlier run left behind: "absent" when the entry may be sent."""
-        prior = self.ledger.state.get(result.entry.key)
-        if prior is None:
-            return "absent"
-        if prior.retry_at is not None:
-            # An earlier run was told to wait: the server's Retry-After still holds.
-            await self.halt.sleep(_seconds_until(prior.retry_at, 0.0))
-        if prior.outcome not in ("sending", "in_doubt"):
-            return "absent"
-        # An earlier run may have created it. A request it left in flight may still be on
-        # the server until that run's timeout: an idempotent request is resent after it (the
-        # API returns the session if it exists), any other is looked up by its tag, and
-        # "absent" is trusted only after it.
-        wait = 0.0
-        if prior.outcome == "sending":
-            wait = _seconds_until(prior.ts, prior.timeout or self.settings.timeout)
-        if result.entry.request.get("idempotent"):
-            await self.halt.sleep(wait)
-            return "absent"
-        result.error = prior.error or "an earlier run stopped with this request in flight"
-        return await self.reconciler.reconcile(result, time.monotonic() + wait)
 
     async def _send_with_retries(self, result: EntryResult) -> Settled:
         settings = self.settings
@@ -205,11 +199,10 @@ class Dispatcher:
 
     async def _attempt(self, result: EntryResult) -> Attempt:
         """One send. Returns RetrySafe/InDoubt to be retried, anything else to be recorded."""
-        if self._probe_taken:
-            await self._probed.wait()
+        if not self.probe.first():
+            await self.probe.done()
             self.halt.check()
             return await self._send(result)
-        self._probe_taken = True
         try:
             outcome = await self._send(result)
             if isinstance(outcome, RetrySafe) and outcome.unreachable:
@@ -219,7 +212,7 @@ class Dispatcher:
                 self.stop(self.config_error)
             return outcome
         finally:
-            self._probed.set()
+            self.probe.finish()
 
     async def _send(self, result: EntryResult) -> Attempt:
         entry = result.entry
@@ -301,12 +294,3 @@ def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:
     if isinstance(last, InDoubt):
         return InDoubt(f"{why}; last error: {last.error}", last.status)
     return Final(f"{why}; last error: {last.error}", last.status or 0)
-
-
-def _seconds_until(ts: str, after: float) -> float:
-    """Seconds from now until `after` seconds past the ledger timestamp `ts`."""
-    try:
-        then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return after
-    return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())

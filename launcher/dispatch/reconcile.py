@@ -4,6 +4,8 @@ look the entry up by its tag and record what the API says, or that it is still i
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from typing import Literal
 
 import anyio
@@ -12,6 +14,8 @@ from launcher.api.outcomes import Created, LookupFailed, SessionsAPI
 from launcher.dispatch.pacing import Pace
 from launcher.dispatch.recorder import Recorder
 from launcher.dispatch.results import EntryResult
+from launcher.dispatch.settings import RunSettings
+from launcher.ledger.state import KeyRecord
 
 LOOKUP_ATTEMPTS = 3  # failed lookups before an entry is left in doubt
 
@@ -29,12 +33,42 @@ class Reconciler:
         slots: anyio.CapacityLimiter,
         pace: Pace,
         delay: float,
+        settings: RunSettings,
     ) -> None:
+        self._settings = settings
         self._client = client
         self._recorder = recorder
         self._slots = slots
         self._pace = pace
         self._delay = delay
+
+    async def resume(
+        self,
+        result: EntryResult,
+        prior: KeyRecord | None,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> Lookup:
+        """What an earlier run left behind: "absent" when the entry may be sent. `sleep` is
+        the run's stoppable wait."""
+        if prior is None:
+            return "absent"
+        if prior.retry_at is not None:
+            # An earlier run was told to wait: the server's Retry-After still holds.
+            await sleep(seconds_until(prior.retry_at, 0.0))
+        if prior.outcome not in ("sending", "in_doubt"):
+            return "absent"
+        # An earlier run may have created it. A request it left in flight may still be on
+        # the server until that run's timeout: an idempotent request is resent after it (the
+        # API returns the session if it exists), any other is looked up by its tag, and
+        # "absent" is trusted only after it.
+        wait = 0.0
+        if prior.outcome == "sending":
+            wait = seconds_until(prior.ts, prior.timeout or self._settings.timeout)
+        if result.entry.request.get("idempotent"):
+            await sleep(wait)
+            return "absent"
+        result.error = prior.error or "an earlier run stopped with this request in flight"
+        return await self.reconcile(result, time.monotonic() + wait)
 
     async def reconcile(self, result: EntryResult, trust_after: float) -> Lookup:
         """Look the entry up by its tag and record what was found, if anything.
@@ -90,3 +124,12 @@ class Reconciler:
             return "found"
         await self._recorder.in_doubt(result, f"{result.error}; then {last_error}")
         return "unknown"
+
+
+def seconds_until(ts: str, after: float) -> float:
+    """Seconds from now until `after` seconds past the ledger timestamp `ts`."""
+    try:
+        then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return after
+    return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())

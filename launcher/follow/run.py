@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import anyio
 
-from launcher.api.client import DevinClient, Redactor, http_client
+from launcher.api.client import FollowClient, Redactor, http_client
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
@@ -46,9 +46,9 @@ def _targets(writer: LedgerWriter, entries: Sequence[Entry]) -> tuple[list[Targe
 
 
 @asynccontextmanager
-async def _client(conn: Connection) -> AsyncIterator[DevinClient]:
+async def _client(conn: Connection) -> AsyncIterator[FollowClient]:
     async with http_client(conn.base_url, REQUEST_TIMEOUT) as http:
-        yield DevinClient(http, conn.api_key, conn.redact, deadline=REQUEST_TIMEOUT)
+        yield FollowClient(http, conn.api_key, conn.redact, deadline=REQUEST_TIMEOUT)
 
 
 def _run(main: Callable[[], Awaitable[T]]) -> T:
@@ -75,7 +75,7 @@ def _unwrapped(exc: BaseException) -> BaseException:
     return alone
 
 
-def _interruptible(conn: Connection, work: Callable[[DevinClient], Awaitable[T]]) -> T:
+def _interruptible(conn: Connection, work: Callable[[FollowClient], Awaitable[T]]) -> T:
     """work(client); SIGINT or SIGTERM ends it with KeyboardInterrupt (exit 130)."""
 
     async def main() -> list[T]:
@@ -98,14 +98,14 @@ def watch_entries(
     """Watch `entries` until each has settled or the timeout passes (SPEC §9)."""
     targets, expected = _targets(writer, entries)
 
-    async def work(client: DevinClient) -> WatchOutcome:
+    async def work(client: FollowClient) -> WatchOutcome:
         return await watch(client, writer, targets, expected, settings, progress, conn.redact)
 
     return _interruptible(conn, work)
 
 
 async def _refreshed(
-    client: DevinClient,
+    client: FollowClient,
     writer: LedgerWriter,
     targets: list[Target],
     expected: dict[str, int],
@@ -121,7 +121,7 @@ def cancel_entries(
     """Terminate the entries' sessions still active, and record it."""
     targets, expected = _targets(writer, entries)
 
-    async def work(client: DevinClient) -> cancel_mod.CancelOutcome:
+    async def work(client: FollowClient) -> cancel_mod.CancelOutcome:
         await _refreshed(client, writer, targets, expected, conn.redact)
         return await cancel_mod.cancel(client, writer, targets, RetryPolicy(), conn.redact)
 
@@ -138,7 +138,7 @@ def message_entries(
     """Send `text` once to each chosen session (`status`: only those now in it)."""
     targets, expected = _targets(writer, entries)
 
-    async def work(client: DevinClient) -> message_mod.MessageOutcome:
+    async def work(client: FollowClient) -> message_mod.MessageOutcome:
         await _refreshed(client, writer, targets, expected, conn.redact)
         chosen = message_mod.chosen(targets, status)
         return await message_mod.send(client, writer, chosen, text, RetryPolicy(), conn.redact)

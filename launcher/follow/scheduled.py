@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup
 
-from launcher.api.client import DevinClient, Redactor, http_client
+from launcher.api.client import FollowClient, Redactor, http_client
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.results import EntryResult, RunResult
@@ -62,7 +62,7 @@ class _Batch:
     def __init__(
         self,
         dispatcher: Dispatcher,
-        client: DevinClient,
+        client: FollowClient,
         writer: LedgerWriter,
         targets: list[Target],
         reporter: WatchProgress,
@@ -173,7 +173,7 @@ async def run_scheduled(
     async with http_client(
         settings.base_url, settings.timeout, concurrency=settings.concurrency
     ) as http:
-        client = DevinClient(http, api_key, redact, deadline=settings.timeout)
+        client = FollowClient(http, api_key, redact, deadline=settings.timeout)
         dispatcher = Dispatcher(settings, client, writer, environ, progress)
         dispatcher.capacity.defer = True
         batch = _Batch(dispatcher, client, writer, targets, reporter, redact)
