@@ -90,7 +90,7 @@ def _lines(f: BinaryIO, path: Path) -> Iterator[tuple[int, int, bytes, bool]]:
                 f"ledger {path} is damaged at line {number}: longer than {MAX_LINE} bytes, "
                 "which the launcher never writes; is this file a ledger?"
             )
-        if line.strip():
+        if line[0] == 0x7B or line.strip():  # "{": a ledger's every line, not blank
             if pending is not None:
                 yield (*pending, False)
             pending = (number, offset, line)
@@ -138,12 +138,14 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
             return _finish(Parsed(state, keep, torn=True), ignored, sessions)
         # A complete line that lost only its "\n" is kept: it may be a `created`.
         keep, add_newline = offset + len(line), not line.endswith(b"\n")
-        kind = ignored_kind(obj)
-        if kind is not None:
-            ignored[kind] += 1
-            continue
         why = check_event(obj)
         if why is not None:
+            # What check_event refuses may be a line a newer launcher wrote: counted, not
+            # damage (a valid v1 event is never one of those).
+            kind = ignored_kind(obj)
+            if kind is not None:
+                ignored[kind] += 1
+                continue
             raise LedgerError(
                 f"ledger {path} is damaged at line {number}: {why}; repair that line by hand "
                 "or restore a backup"
@@ -162,8 +164,8 @@ def _finish(parsed: Parsed, ignored: Counter[str], sessions: dict[str, set[str]]
     for kind, n in ignored.items():
         state.warnings.append(f"ignored {n} event{'s' * (n > 1)} {kind} (from a newer launcher?)")
     for key, ids in sessions.items():
-        record = state.get(key)
-        if len(ids) > 1 and record is not None:
+        record = state.get(key) if len(ids) > 1 else None
+        if record is not None:
             state.warnings.append(
                 f"key {key} ({record.entry}) was recorded created {len(ids)} times "
                 f"with different sessions ({', '.join(sorted(ids))}): possible duplicate "
