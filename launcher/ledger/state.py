@@ -41,11 +41,15 @@ class LedgerState:
     """Every key's folded record, in first-seen order, plus what reading had to say.
 
     `apply` runs once per line of a ledger that may hold a million, so it only notes each
-    key's latest counting event; the `KeyRecord` is made from it when first asked for.
+    key's latest counting event; the `KeyRecord` is made from it when first asked for. The
+    notes are plain dicts of untracked values: no object per key for the garbage collector.
     """
 
     def __init__(self) -> None:
-        self._slots: dict[str, _Slot] = {}
+        self._latest: dict[str, Mapping[str, Any]] = {}  # key -> latest event that counted
+        self._attempts: dict[str, int] = {}  # key -> its `sending` events
+        self._batch_before: dict[str, str | None] = {}  # the batch of the record it replaced
+        self._made: dict[str, KeyRecord] = {}  # records made since their key's latest event
         self._order: dict[str, int] = {}  # key -> position of its latest event
         self._events = 0
         self.warnings: list[str] = []
@@ -58,8 +62,7 @@ class LedgerState:
         return dict(self._follow.get(key, {}))
 
     def get(self, key: str) -> KeyRecord | None:
-        slot = self._slots.get(key)
-        return None if slot is None else slot.record()
+        return self._record(key) if key in self._latest else None
 
     def created(self, key: str) -> KeyRecord | None:
         """The record of `key` if it is created (never to be sent again), else None."""
@@ -77,19 +80,18 @@ class LedgerState:
         return list(self._created_by_name.get(name, ()))
 
     def records(self) -> list[KeyRecord]:
-        return [slot.record() for slot in self._slots.values()]
+        return [self._record(key) for key in self._latest]
 
     def latest(self) -> list[KeyRecord]:
         """One record per entry id (`FILE#NAME`): of its keys (its content or the run key
         changed), the one whose latest event came last."""
         order = self._order
-        by_entry: dict[str, tuple[int, _Slot]] = {}
-        for key, slot in self._slots.items():
-            entry = slot.event["entry"]
-            seen = by_entry.get(entry)
-            if seen is None or order[key] > seen[0]:
-                by_entry[entry] = (order[key], slot)
-        return [slot.record() for _, slot in by_entry.values()]
+        by_entry: dict[str, str] = {}
+        for key, ev in self._latest.items():
+            seen = by_entry.get(ev["entry"])
+            if seen is None or order[key] > order[seen]:
+                by_entry[ev["entry"]] = key
+        return [self._record(key) for key in by_entry.values()]
 
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Fold one event that `events.check_event` accepted; the state keeps `ev`, which
@@ -102,43 +104,28 @@ class LedgerState:
             slot = event + (f":{ev['digest']}" if event == "message" else "")
             self._follow.setdefault(key, {})[slot] = (self._events, ev)
             return
-        held = self._slots.get(key)
+        held = self._latest.get(key)
         if held is None:
-            self._slots[key] = _Slot(ev)
+            self._latest[key] = ev
+            self._attempts[key] = int(event == "sending")
             return
-        held.made = None
+        if self._made:
+            self._made.pop(key, None)
         if event == "sending":
-            held.attempts += 1
+            self._attempts[key] += 1
         # Sticky: a created key is never sent again, so whatever follows is an anomaly that
         # must not hide the session; only the attempt count keeps growing.
-        if held.event["event"] != "created":
-            held.batch_before = held.batch()
-            held.event = ev
+        if held["event"] != "created":
+            self._batch_before[key] = held.get("batch", self._batch_before.get(key))
+            self._latest[key] = ev
 
-
-_FOLLOW = frozenset(FOLLOW_EVENTS)
-
-
-class _Slot:
-    """One key as folded so far: the latest event that counted, and its record once made."""
-
-    __slots__ = ("attempts", "batch_before", "event", "made")
-
-    def __init__(self, ev: Mapping[str, Any]) -> None:
-        self.event = ev
-        self.attempts = int(ev["event"] == "sending")
-        self.batch_before: str | None = None  # the batch tag of the record it replaced
-        self.made: KeyRecord | None = None  # None: not made since the latest event
-
-    def batch(self) -> str | None:
-        batch: str | None = self.event.get("batch", self.batch_before)
-        return batch
-
-    def record(self) -> KeyRecord:
-        if self.made is not None:
-            return self.made
-        ev = self.event
-        self.made = KeyRecord(
+    def _record(self, key: str) -> KeyRecord:
+        """The key's KeyRecord, made (and kept) on first use after its latest event."""
+        record = self._made.get(key)
+        if record is not None:
+            return record
+        ev = self._latest[key]
+        record = KeyRecord(
             entry=ev["entry"],
             name=ev["name"],
             key=ev["key"],
@@ -153,9 +140,13 @@ class _Slot:
             retry_at=ev.get("retry_at"),
             at_capacity=bool(ev.get("at_capacity", False)),
             timeout=ev.get("timeout"),
-            batch=self.batch(),
-            attempts=self.attempts,
+            batch=ev.get("batch", self._batch_before.get(key)),
+            attempts=self._attempts[key],
             ts=ev["ts"],
             run_id=ev["run_id"],
         )
-        return self.made
+        self._made[key] = record
+        return record
+
+
+_FOLLOW = frozenset(FOLLOW_EVENTS)
