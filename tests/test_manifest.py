@@ -90,3 +90,25 @@ def test_folders_sorted_hidden_skipped(tmp_path: Path) -> None:
     sources, missing = find_manifests([str(tmp_path)])
     assert [s.file for s in sources] == ["a/b.yaml", "a/z.yml", "b.yaml"]
     assert missing == []
+
+
+def test_a_long_matrix_list_is_checked_value_by_value(tmp_path: Path) -> None:
+    """The shape check reads a long list of plain values as one value; a list holding one
+    value of another type is still checked whole, and the error points at that value."""
+    from launcher.manifest.requests import _matrix_lists_shortenable
+
+    assert _matrix_lists_shortenable()  # else 10,000 values cost 10,000 jsonschema checks
+    values = [*map(str, range(3000)), "true", "x", "[1]", *map(str, range(3000, 3100))]
+    head = "version: 1\nsessions:\n  - name: t-${{ matrix.i }}\n    matrix:\n"
+    path = tmp_path / "m.yaml"
+    path.write_text(f"{head}      i: [{', '.join(values)}]\n    prompt: p\n")
+    bad = check([str(path)]).diagnostics
+    assert [(d.line, d.where) for d in bad] == [
+        (5, "sessions[0].matrix.i[3000]"),
+        (5, "sessions[0].matrix.i[3002]"),
+    ]
+    assert "got the boolean true" in bad[0].message and "a list" in bad[1].message
+    good = [v for v in values if v not in ("true", "[1]")]
+    path.write_text(f"{head}      i: [{', '.join(good)}]\n    prompt: p\n")
+    result = check([str(path)])
+    assert result.diagnostics == [] and len(result.entries) == len(good)

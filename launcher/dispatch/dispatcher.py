@@ -147,7 +147,13 @@ class Dispatcher:
         async with anyio.create_task_group() as tg:
             self._cancel = tg.cancel_scope
             for result in results:
-                tg.start_soon(self.dispatch, result)
+                # What an earlier run created is settled here: a task for each of them would
+                # cost a no-op re-run of 10,000 entries more than all its other work.
+                done = self.ledger.state.created(result.entry.key)
+                if done is not None:
+                    self.recorder.skipped(result, done)
+                else:
+                    tg.start_soon(self.dispatch, result)
 
     async def dispatch(self, result: EntryResult) -> None:
         """One entry, start to recorded outcome (a scheduler calls it one at a time)."""

@@ -90,7 +90,7 @@ def _lines(f: BinaryIO, path: Path) -> Iterator[tuple[int, int, bytes, bool]]:
                 f"ledger {path} is damaged at line {number}: longer than {MAX_LINE} bytes, "
                 "which the launcher never writes; is this file a ledger?"
             )
-        if line.strip():
+        if line[0] == 0x7B or line.strip():  # "{": a ledger's every line, not blank
             if pending is not None:
                 yield (*pending, False)
             pending = (number, offset, line)
@@ -105,6 +105,10 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
     empty), before the rest is read; nothing is ever written here."""
     state = LedgerState()
     ignored: Counter[str] = Counter()
+    # key -> its first session; and for a key created with another session too, all of
+    # them (a set for every created key would cost a year-long ledger a garbage collection
+    # every few hundred lines)
+    first_session: dict[str, str] = {}
     sessions: dict[str, set[str]] = {}
     keep, add_newline, first = 0, False, True
     for number, offset, line, last in _lines(f, path):
@@ -135,35 +139,46 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
                 f"ignored an incomplete last line (line {number}) of ledger {path}: "
                 "a crash mid-write, or a write in progress"
             )
-            return _finish(Parsed(state, keep, torn=True), ignored, sessions)
+            return _finish(Parsed(state, keep, torn=True), ignored, first_session, sessions)
         # A complete line that lost only its "\n" is kept: it may be a `created`.
         keep, add_newline = offset + len(line), not line.endswith(b"\n")
-        kind = ignored_kind(obj)
-        if kind is not None:
-            ignored[kind] += 1
-            continue
         why = check_event(obj)
         if why is not None:
+            # What check_event refuses may be a line a newer launcher wrote: counted, not
+            # damage (a valid v1 event is never one of those).
+            kind = ignored_kind(obj)
+            if kind is not None:
+                ignored[kind] += 1
+                continue
             raise LedgerError(
                 f"ledger {path} is damaged at line {number}: {why}; repair that line by hand "
                 "or restore a backup"
             )
         if obj["event"] == "created":
-            sessions.setdefault(obj["key"], set()).add(obj["session_id"])
+            key, session = obj["key"], obj["session_id"]
+            known = first_session.setdefault(key, session)
+            if known != session:
+                sessions.setdefault(key, {known}).add(session)
         state.apply(obj)
     if first and on_accept is not None:  # empty (or blank): a new ledger
         on_accept()
-    return _finish(Parsed(state, keep, add_newline), ignored, sessions)
+    return _finish(Parsed(state, keep, add_newline), ignored, first_session, sessions)
 
 
-def _finish(parsed: Parsed, ignored: Counter[str], sessions: dict[str, set[str]]) -> Parsed:
+def _finish(
+    parsed: Parsed,
+    ignored: Counter[str],
+    first_session: dict[str, str],
+    sessions: dict[str, set[str]],
+) -> Parsed:
     """The warnings that need the whole file: newer events skipped, keys created twice."""
     state = parsed.state
     for kind, n in ignored.items():
         state.warnings.append(f"ignored {n} event{'s' * (n > 1)} {kind} (from a newer launcher?)")
-    for key, ids in sessions.items():
-        record = state.get(key)
-        if len(ids) > 1 and record is not None:
+    for key in first_session if sessions else ():  # in the order the keys were first created
+        ids = sessions.get(key, ())
+        record = state.get(key) if len(ids) > 1 else None
+        if record is not None:
             state.warnings.append(
                 f"key {key} ({record.entry}) was recorded created {len(ids)} times "
                 f"with different sessions ({', '.join(sorted(ids))}): possible duplicate "

@@ -7,7 +7,7 @@ reader, writer and summary share one idea of what a key's state is.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from launcher.ledger.events import FOLLOW_EVENTS, Outcome
@@ -38,13 +38,21 @@ class KeyRecord:
 
 
 class LedgerState:
-    """Every key's folded record, in first-seen order, plus what reading had to say."""
+    """Every key's folded record, in first-seen order, plus what reading had to say.
 
-    def __init__(self, records: list[KeyRecord] | None = None, warnings: list[str] | None = None):
-        self._by_key: dict[str, KeyRecord] = {r.key: r for r in records or ()}
-        self._order: dict[str, int] = {k: i for i, k in enumerate(self._by_key)}
-        self._events = len(self._order)
-        self.warnings: list[str] = list(warnings or ())
+    `apply` runs once per line of a ledger that may hold a million, so it only notes each
+    key's latest counting event; the `KeyRecord` is made from it when first asked for. The
+    notes are plain dicts of untracked values: no object per key for the garbage collector.
+    """
+
+    def __init__(self) -> None:
+        self._latest: dict[str, Mapping[str, Any]] = {}  # key -> latest event that counted
+        self._attempts: dict[str, int] = {}  # key -> its `sending` events
+        self._batch_before: dict[str, str | None] = {}  # the batch of the record it replaced
+        self._made: dict[str, KeyRecord] = {}  # records made since their key's latest event
+        self._order: dict[str, int] = {}  # key -> position of its latest event
+        self._events = 0
+        self.warnings: list[str] = []
         self._created_by_name: dict[str, list[KeyRecord]] | None = None
         # key -> slot ("status", "cancelled", "message:DIGEST") -> (position, latest event)
         self._follow: dict[str, dict[str, tuple[int, Mapping[str, Any]]]] = {}
@@ -54,53 +62,70 @@ class LedgerState:
         return dict(self._follow.get(key, {}))
 
     def get(self, key: str) -> KeyRecord | None:
-        return self._by_key.get(key)
+        return self._record(key) if key in self._latest else None
 
     def created(self, key: str) -> KeyRecord | None:
         """The record of `key` if it is created (never to be sent again), else None."""
-        record = self._by_key.get(key)
+        record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
 
     def created_for_name(self, name: str) -> list[KeyRecord]:
         # Indexed once: `plan` asks for every entry, and a scan each time is quadratic.
         if self._created_by_name is None:
             index: dict[str, list[KeyRecord]] = {}
-            for r in self._by_key.values():
+            for r in self.records():
                 if r.outcome == "created":
                     index.setdefault(r.name, []).append(r)
             self._created_by_name = index
         return list(self._created_by_name.get(name, ()))
 
     def records(self) -> list[KeyRecord]:
-        return list(self._by_key.values())
+        return [self._record(key) for key in self._latest]
 
     def latest(self) -> list[KeyRecord]:
         """One record per entry id (`FILE#NAME`): of its keys (its content or the run key
         changed), the one whose latest event came last."""
-        by_entry: dict[str, KeyRecord] = {}
-        for r in self._by_key.values():
-            seen = by_entry.get(r.entry)
-            if seen is None or self._order[r.key] > self._order[seen.key]:
-                by_entry[r.entry] = r
-        return list(by_entry.values())
+        order = self._order
+        by_entry: dict[str, str] = {}
+        for key, ev in self._latest.items():
+            seen = by_entry.get(ev["entry"])
+            if seen is None or order[key] > order[seen]:
+                by_entry[ev["entry"]] = key
+        return [self._record(key) for key in by_entry.values()]
 
     def apply(self, ev: Mapping[str, Any]) -> None:
-        """Fold one event that `events.check_event` accepted."""
+        """Fold one event that `events.check_event` accepted; the state keeps `ev`, which
+        must not change afterwards."""
         self._created_by_name = None
-        self._order[ev["key"]] = self._events
+        key, event = ev["key"], ev["event"]
+        self._order[key] = self._events
         self._events += 1
-        if ev["event"] in FOLLOW_EVENTS:
-            slot = ev["event"] + (f":{ev['digest']}" if ev["event"] == "message" else "")
-            self._follow.setdefault(ev["key"], {})[slot] = (self._events, ev)
+        if event in _FOLLOW:
+            slot = event + (f":{ev['digest']}" if event == "message" else "")
+            self._follow.setdefault(key, {})[slot] = (self._events, ev)
             return
-        old = self._by_key.get(ev["key"])
-        attempts = (old.attempts if old else 0) + (ev["event"] == "sending")
-        if old is not None and old.outcome == "created":
-            # Sticky: a created key is never sent again, so whatever follows is an anomaly
-            # that must not hide the session; only the attempt count keeps growing.
-            self._by_key[ev["key"]] = replace(old, attempts=attempts)
+        held = self._latest.get(key)
+        if held is None:
+            self._latest[key] = ev
+            self._attempts[key] = int(event == "sending")
             return
-        self._by_key[ev["key"]] = KeyRecord(
+        if self._made:
+            self._made.pop(key, None)
+        if event == "sending":
+            self._attempts[key] += 1
+        # Sticky: a created key is never sent again, so whatever follows is an anomaly that
+        # must not hide the session; only the attempt count keeps growing.
+        if held["event"] != "created":
+            self._batch_before[key] = held.get("batch", self._batch_before.get(key))
+            self._latest[key] = ev
+
+    def _record(self, key: str) -> KeyRecord:
+        """The key's KeyRecord, made (and kept) on first use after its latest event."""
+        record = self._made.get(key)
+        if record is not None:
+            return record
+        ev = self._latest[key]
+        record = KeyRecord(
             entry=ev["entry"],
             name=ev["name"],
             key=ev["key"],
@@ -115,8 +140,13 @@ class LedgerState:
             retry_at=ev.get("retry_at"),
             at_capacity=bool(ev.get("at_capacity", False)),
             timeout=ev.get("timeout"),
-            batch=ev.get("batch", old.batch if old else None),
-            attempts=attempts,
+            batch=ev.get("batch", self._batch_before.get(key)),
+            attempts=self._attempts[key],
             ts=ev["ts"],
             run_id=ev["run_id"],
         )
+        self._made[key] = record
+        return record
+
+
+_FOLLOW = frozenset(FOLLOW_EVENTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
@@ -13,6 +14,7 @@ from launcher.api import openapi
 from launcher.entry import Entry
 from launcher.manifest.document import Document, Finding, Path
 from launcher.manifest.expand import SessionExpansion
+from launcher.manifest.matrix import MATRIX_KEYWORDS
 from launcher.manifest.messages import explain
 
 
@@ -29,8 +31,58 @@ def _manifest_validator() -> Validator:
 
 
 def shape_findings(doc: Document) -> Iterable[Finding]:
-    for error in _manifest_validator().iter_errors(doc.data):
+    for error in _manifest_validator().iter_errors(_short_matrix_lists(doc.data)):
         yield from explain(error, lambda p: p, doc)
+
+
+# What the schema says of a matrix variable: a non-empty list of strings and integers.
+_MATRIX_LIST = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrixValue"}}
+_MATRIX_VALUE = {"type": ["string", "integer"]}
+
+
+@cache
+def _matrix_lists_shortenable() -> bool:
+    """Whether the schema says nothing more of a matrix variable's list than `_MATRIX_LIST`
+    (nor of its values than `_MATRIX_VALUE`), so that `_short_matrix_lists` is exact."""
+    schema = openapi.manifest_schema()
+    defs = schema.get("$defs", {})
+    sessions = schema.get("properties", {}).get("sessions", {})
+    return bool(
+        sessions.get("items") == {"$ref": "#/$defs/session"}
+        and defs.get("session", {}).get("properties", {}).get("matrix")
+        == {"$ref": "#/$defs/matrix"}
+        and defs.get("matrix", {}).get("additionalProperties") == _MATRIX_LIST
+        and defs.get("matrixValue") == _MATRIX_VALUE
+    )
+
+
+def _short_matrix_lists(data: Any) -> Any:
+    """`data` with each matrix variable's list of strings and integers cut to its first
+    value. The schema asks such a list only to be a non-empty list and each value only to
+    be a string or an integer, so the shape errors are the same, and a 10,000-value matrix
+    costs one value's check instead of 10,000 through jsonschema."""
+    if not isinstance(data, dict) or not isinstance(data.get("sessions"), list):
+        return data
+    if not _matrix_lists_shortenable():
+        return data
+    sessions = []
+    for session in data["sessions"]:
+        matrix = session.get("matrix") if isinstance(session, dict) else None
+        if isinstance(matrix, dict):
+            short = {
+                k: v[:1] if k not in MATRIX_KEYWORDS and _plain_values(v) else v
+                for k, v in matrix.items()
+            }
+            session = {**session, "matrix": short}
+        sessions.append(session)
+    return {**data, "sessions": sessions}
+
+
+def _plain_values(values: Any) -> bool:
+    # Exactly str and int: a bool (an int to Python) or anything else is left to the schema.
+    if not isinstance(values, list) or len(values) < 2:
+        return False
+    return all(type(v) in (str, int) for v in values)
 
 
 def request_findings(session: SessionExpansion, doc: Document) -> Iterable[Finding]:
