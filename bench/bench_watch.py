@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from launcher.api.client import DevinClient, Redactor
+from launcher.api.client import FollowClient, Redactor
 from launcher.cli import main
 from launcher.follow import watch as watch_mod
 from launcher.follow.targets import build_targets, expected_per_batch
@@ -88,7 +88,8 @@ def launcher_side(base_url: str, work: Path, order: str) -> tuple[float, float, 
     ACTIVE_AT_POLL.clear()
     manifest = write_manifest(work / "m.yaml", SESSIONS, secret=False)
     ledger = work / "l.jsonl"
-    os.environ.update(DEVIN_BASE_URL=base_url, DEVIN_API_KEY="bench")
+    # A key of at least 8 characters: shorter ones are refused.
+    os.environ.update(DEVIN_BASE_URL=base_url, DEVIN_API_KEY="bench-key-not-a-secret")
     assert quiet_main(["run", str(manifest), "--ledger", str(ledger), "--concurrency", "16"]) == 0
     entries = check([str(manifest)]).entries
     state = read_state(ledger)
@@ -100,7 +101,7 @@ def launcher_side(base_url: str, work: Path, order: str) -> tuple[float, float, 
 
         async def go() -> tuple[int, int]:
             async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-                client = DevinClient(http, "bench", Redactor([]))
+                client = FollowClient(http, "bench", Redactor([]))
                 outcome = await watch(
                     client,
                     writer,

@@ -51,9 +51,11 @@ def http_client(
     """The one way the launcher opens connections to the API. Loopback (the sandbox, a
     local gateway) is never sent through a proxy from the environment: HTTP_PROXY would
     otherwise receive the key and every secret."""
+    # Without a concurrency (follow-through), httpx's own bounds: an unbounded pool makes
+    # every request walk every idle connection.
     limits = httpx.Limits(
-        max_connections=concurrency,
-        max_keepalive_connections=concurrency,
+        max_connections=concurrency or 100,
+        max_keepalive_connections=concurrency or 20,
         keepalive_expiry=4.0,
     )
     return httpx.AsyncClient(
