@@ -73,7 +73,20 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 def dump(data: dict[str, Any], style: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, **style)
+    return _dump(data, **style)
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """SafeDumper without `&id001` anchors for objects met twice: the tests join several
+    dumps into one file, where two dumps' `&id001` would be a duplicate anchor (an error),
+    and write their own anchors where they mean to."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(data: Any, **options: Any) -> str:
+    return str(yaml.dump(data, Dumper=_NoAliasDumper, **options))
 
 
 def read_back(text_: str, data: Any) -> Any:
@@ -443,13 +456,13 @@ def test_merge_keys_and_anchors_written_by_hand(data: dict[str, Any], moved: set
     common = {k: first.pop(k) for k in list(first) if k in moved}
     text_ = "version: 1\n"
     if common:
-        text_ += "x-common: &common\n" + indent(yaml.safe_dump(common, **block))
+        text_ += "x-common: &common\n" + indent(_dump(common, **block))
     if "defaults" in data:
-        text_ += yaml.safe_dump({"defaults": copy.deepcopy(data["defaults"])}, **block)
+        text_ += _dump({"defaults": copy.deepcopy(data["defaults"])}, **block)
     text_ += "sessions:\n- " + ("<<: *common\n  " if common else "")
-    text_ += indent(yaml.safe_dump(first, **block))[2:]
+    text_ += indent(_dump(first, **block))[2:]
     if data["sessions"][1:]:
-        text_ += yaml.safe_dump(copy.deepcopy(data["sessions"][1:]), **block)
+        text_ += _dump(copy.deepcopy(data["sessions"][1:]), **block)
     note(text_)
     read_back(text_, data)  # PyYAML applies the merges, as the launcher does
     with manifest_file(text_) as path:
