@@ -95,6 +95,7 @@ def _argv(command: str, scenario: str, root: Path, base_url: str) -> list[str]:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.slow
 def test_one_json_object_on_every_exit(
     command: str,
     scenario: str,
@@ -159,6 +160,7 @@ def _one_object(out: str) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.slow
 def test_plan_counts_and_the_detailed_exit_code(
     world: tuple[Path, SandboxHandle],
     monkeypatch: pytest.MonkeyPatch,

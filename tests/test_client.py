@@ -285,6 +285,7 @@ def _create_over_loopback(app: Starlette, deadline: float) -> tuple[object, floa
         return outcome, time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_a_huge_answer_is_cut_at_the_cap_and_left_in_doubt() -> None:
     sent = [0]
 

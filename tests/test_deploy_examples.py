@@ -108,6 +108,7 @@ def test_example_commands_use_only_what_launcher_accepts(argv: list[str]) -> Non
     assert cli_problems(argv) == []
 
 
+@pytest.mark.slow
 def test_the_command_check_catches_what_launcher_rejects() -> None:
     assert cli_problems(["launcher", "run", "m/", "--ledger", "x", "--format", "json"]) == []
     assert cli_problems(["launcher", "ledger", "summary", "x.jsonl"]) == []

@@ -358,6 +358,7 @@ def _watch(api: FakeApi, targets: list[Target], timeout: float | None) -> Any:
     return anyio.run(go), recorder
 
 
+@pytest.mark.slow
 def test_watch_gives_up_at_timeout_while_the_server_keeps_failing() -> None:
     api = FakeApi({})
     api.fail_next = 10**6

@@ -154,6 +154,7 @@ def ledger_line(name: str, event: str, **fields: object) -> bytes:
 
 
 @pytest.mark.parametrize("last", [b"{garbage}\n", b'{"v":1,"ts":"2026-11-29T08\n', b"12\n"])
+@pytest.mark.slow
 def test_a_complete_last_line_that_is_not_json_is_damage_and_kept(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -180,6 +181,7 @@ def test_a_complete_last_line_that_is_not_json_is_damage_and_kept(
     assert sb.stats()["requests"] == 0
 
 
+@pytest.mark.slow
 def test_a_fifo_as_the_ledger_is_refused_at_once(tmp_path: Path, make_sandbox: MakeSandbox) -> None:
     """Reading a FIFO waits for a writer forever; a run against one used to hang."""
     sb = make_sandbox()

@@ -69,6 +69,7 @@ def complete_prefix(events: list[Event], cut: int) -> list[Event]:
 
 @settings(max_examples=200, deadline=None)
 @given(events_st)
+@pytest.mark.slow
 def test_fold_matches_the_model(events: list[Event]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "l.jsonl"

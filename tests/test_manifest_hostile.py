@@ -179,6 +179,7 @@ def test_a_name_with_hash_would_make_entry_ids_ambiguous(tmp_path: Path) -> None
 # --- issue 10: `-` reads a manifest from stdin ----------------------------------------
 
 
+@pytest.mark.slow
 def test_validate_stdin_names_it_stdin() -> None:
     bad = MANIFEST.replace("prompt: say hello", "prompt: say hello\n    max_acu_limit: '8'")
     done = launcher("validate", "-", stdin=bad)

@@ -45,6 +45,7 @@ def run_main(capsys: pytest.CaptureFixture[str], ledger: Path, *args: str) -> tu
     return code, out, err
 
 
+@pytest.mark.slow
 def test_run_then_rerun_and_other_cwd_send_nothing(
     tmp_path: Path,
     make_sandbox: MakeSandbox,
@@ -470,6 +471,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_embedded_sandbox_needs_no_api_key_and_json_is_one_document(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,6 +32,7 @@ def run_main(capsys: pytest.CaptureFixture[str], ledger: Path, *args: str) -> tu
     return code, out, err
 
 
+@pytest.mark.slow
 def test_without_wait_the_run_stops_at_the_limit_and_the_next_run_continues(
     tmp_path: Path, make_sandbox: Callable[..., Sandbox], env: None, capsys: Any
 ) -> None:
@@ -266,6 +267,7 @@ def test_settled_sessions_holding_slots_need_terminate_settled(
         (("--wait", "--probe-interval", "0"), "--probe-interval: must be a positive number"),
     ],
 )
+@pytest.mark.slow
 def test_bad_capacity_flags_are_usage_errors_before_anything_is_sent(
     tmp_path: Path,
     make_sandbox: Callable[..., Sandbox],

@@ -120,6 +120,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigterm_after_the_dispatch_exits_130_with_a_message(
     tmp_path: Path, make_sandbox: MakeSandbox
 ) -> None:
@@ -162,6 +163,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount)], check=False)
 
 
+@pytest.mark.slow
 def test_a_disk_full_after_sessions_were_created_exits_1_not_2(
     tmp_path: Path,
     tiny_disk: Path,

@@ -269,6 +269,7 @@ def test_tags_filter_all_of_and_pagination_newest_first(sandbox: SandboxHandle) 
     assert [s["session_id"] for s in sandbox.list_sessions(tags=["b"])] == [ids[3], ids[2], ids[1]]
 
 
+@pytest.mark.slow
 def test_status_turns_finished_after_work_seconds(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:

@@ -57,6 +57,7 @@ def test_a_create_past_the_limit_gets_devins_429_until_a_session_settles(
     assert stats["sessions"] == 3 and stats["max_working"] == 2 and stats["working"] == 2
 
 
+@pytest.mark.slow
 def test_the_limit_clears_as_sessions_end_by_themselves(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
@@ -68,6 +69,7 @@ def test_the_limit_clears_as_sessions_end_by_themselves(
     assert sb.stats()["max_working"] == 1
 
 
+@pytest.mark.slow
 def test_settled_sessions_hold_their_slot_until_deleted(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
@@ -93,6 +95,7 @@ def test_settled_sessions_hold_their_slot_until_deleted(
     assert lives[done]["released"] >= lives[done]["ended"]
 
 
+@pytest.mark.slow
 def test_stats_give_each_life_and_the_most_working_at_once(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
@@ -150,6 +153,7 @@ def test_help_shows_every_default(
     assert text.count("(default: ") >= 22
 
 
+@pytest.mark.slow
 def test_capacity_flags_reach_a_sandbox_process(
     sandbox_process: Callable[..., SandboxProcess],
 ) -> None:

@@ -76,6 +76,7 @@ def _fault_sequence(sb: SandboxHandle, n: int) -> list[int]:
     return codes
 
 
+@pytest.mark.slow
 def test_seeded_faults_reproduce(make_sandbox: Callable[..., SandboxHandle]) -> None:
     faults = {"fail_rate": 0.3, "drop_rate": 0.3}
     first = _fault_sequence(make_sandbox(seed=42, **faults), 30)

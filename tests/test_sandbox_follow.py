@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from launcher.sandbox.handle import SandboxHandle
 
@@ -56,6 +57,7 @@ def test_list_filters_by_every_tag_with_limit_and_offset(sandbox: SandboxHandle)
         assert len(listed()) == 8  # default limit 100
 
 
+@pytest.mark.slow
 def test_get_shows_messages_and_devin_closing_note(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:
@@ -114,6 +116,7 @@ def test_delete_terminates_once_then_422(make_sandbox: Callable[..., SandboxHand
     assert stats["deletes"] == 7 and stats["terminated"] == 2
 
 
+@pytest.mark.slow
 def test_message_wakes_a_blocked_session_until_it_finishes(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:

@@ -164,6 +164,7 @@ def test_tag_directives_steer_each_session(make_sandbox: Callable[..., SandboxHa
     assert rows["slow"]["status"] == "working" and rows["slow"]["session_id"] == slow
 
 
+@pytest.mark.slow
 def test_control_route_sets_status_time_and_outcome(
     make_sandbox: Callable[..., SandboxHandle],
 ) -> None:

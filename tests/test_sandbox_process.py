@@ -26,6 +26,7 @@ SECRET = "s3cr3t-value-that-must-never-print"
 OTHER_KEY = "apk_someone_elses_key_0987"
 
 
+@pytest.mark.slow
 def test_child_process_prints_neither_key_nor_secrets() -> None:
     config = SandboxConfig(port=0, api_key=KEY, drop_rate=0.3, fail_rate=0.2, seed=1)
     with start_sandbox_process(config) as sb:
@@ -50,6 +51,7 @@ def test_child_process_prints_neither_key_nor_secrets() -> None:
     assert sb.process.returncode == 130  # SIGTERM on leaving: a clean stop
 
 
+@pytest.mark.slow
 def test_child_process_fixture_on_a_chosen_port(sandbox_process: Callable[..., Any]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,6 +62,7 @@ def test_child_process_fixture_on_a_chosen_port(sandbox_process: Callable[..., A
     assert sb.stats()["sessions"] == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_without_traceback() -> None:
     proc = subprocess.Popen(
         command(SandboxConfig(port=0)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

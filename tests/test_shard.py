@@ -122,6 +122,7 @@ def test_select_shard_without_a_shard_keeps_everything(tmp_path: Path) -> None:
     assert select_shard(entries, Shard(1, 1)) == entries
 
 
+@pytest.mark.slow
 def test_three_shard_runs_merged_leave_no_duplicate_and_a_rerun_sends_nothing(
     tmp_path: Path,
     make_sandbox: MakeSandbox,

@@ -204,6 +204,7 @@ def test_one_stuck_start_cannot_hold_the_queue() -> None:
     assert sorted(org.created) == items(4)
 
 
+@pytest.mark.slow
 def test_slots_held_by_others_are_probed_every_few_moments_not_spun_on() -> None:
     org = FakeOrg(limit=2, others=2)
     messages: list[str] = []
@@ -229,6 +230,7 @@ def test_slots_held_by_others_are_probed_every_few_moments_not_spun_on() -> None
     assert "probing again every 0.05s" in stuck[0]
 
 
+@pytest.mark.slow
 def test_settled_sessions_holding_slots_say_why_the_run_is_stuck() -> None:
     org = FakeOrg(limit=2, settled_holds=True)
     messages: list[str] = []

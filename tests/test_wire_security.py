@@ -196,6 +196,7 @@ async def _echo_short(request: Request) -> Response:
     return PlainTextResponse(f"rejected {(await request.body()).decode()}", 400)
 
 
+@pytest.mark.slow
 def test_a_server_message_holding_a_short_secret_is_withheld(tmp_path: Path) -> None:
     write_manifest(tmp_path / "m.yaml", 1)
     ledger = tmp_path / "l.jsonl"
@@ -231,6 +232,7 @@ def test_run_sandbox_ignores_proxies_and_never_sends_the_users_key(tmp_path: Pat
     assert_no_secrets(done.stdout, done.stderr, ledger.read_text())
 
 
+@pytest.mark.slow
 def test_loopback_base_url_is_never_proxied(tmp_path: Path, make_sandbox: MakeSandbox) -> None:
     sb = make_sandbox()
     write_manifest(tmp_path / "m.yaml", 3)
