@@ -122,6 +122,20 @@ def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
     )
 
 
+def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
+    """--run-key, --select and --shard: which entries of the manifests a command works on,
+    the same three flags on every command that takes manifests and a ledger."""
+    p.add_argument("--run-key", default="", metavar="K", help=run_key_help)
+    p.add_argument(
+        "--select",
+        action="append",
+        default=None,
+        metavar="GLOB",
+        help="only entries whose name matches (repeatable; no match is exit 2)",
+    )
+    add_shard(p)
+
+
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     if api:
@@ -135,15 +149,7 @@ def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
             help="the ledger (default: launcher-ledger.jsonl); repeat it to read several "
             "ledgers (the shards of a batch) as one merged ledger",
         )
-    p.add_argument("--run-key", default="", metavar="K", help="the run key `run` was given")
-    p.add_argument(
-        "--select",
-        action="append",
-        default=None,
-        metavar="GLOB",
-        help="only entries whose name matches (repeatable)",
-    )
-    add_shard(p)
+    _add_selection(p, "the run key `run` was given")
     p.set_defaults(subparser=p)
     if api:
         _add_api_options(p)
@@ -191,15 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="show what `run` would do")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
-    p.add_argument("--run-key", default="", metavar="K", help=RUN_KEY_HELP)
-    p.add_argument(
-        "--select",
-        action="append",
-        default=None,
-        metavar="GLOB",
-        help="only entries whose name matches (repeatable), as with run",
-    )
-    add_shard(p)
+    _add_selection(p)
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     p.add_argument(
         "--detailed-exitcode",
@@ -249,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="per request, seconds (30)",
     )
-    p.add_argument("--run-key", default="", metavar="K", help=RUN_KEY_HELP)
+    _add_selection(p)
     p.add_argument(
         "--reconcile-delay",
         type=settings.non_negative_seconds,
@@ -257,14 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds to wait before looking up a session whose creation is in doubt",
     )
-    p.add_argument(
-        "--select",
-        action="append",
-        default=None,
-        metavar="GLOB",
-        help="only entries whose name matches (repeatable)",
-    )
-    add_shard(p)
     target.add_argument(
         "--sandbox",
         action="store_true",
