@@ -8,12 +8,11 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-import tomllib
 
 from launcher.dispatch import settings
 from launcher.errors import UsageError
