@@ -183,6 +183,8 @@ def _make_entries(
                 continue
             made[text] = combo
         stand_in = text if expansion.names_known else f"{source.file}:{line}"
-        expansion.entries.append(Entry(stand_in, source.file, source.path, line, body, run_key))
+        expansion.entries.append(
+            Entry(stand_in, source.file, source.path, line, body, run_key, combo.values)
+        )
     out.findings.extend(bad_name_findings(name_path, bad))
     out.findings.extend(repeated_name_findings(expansion.path, repeats))
