@@ -100,7 +100,8 @@ def test_a_200_row_csv_plans_200_entries(
 ) -> None:
     manifest = _two_hundred(tmp_path / "m")
     ledger = tmp_path / "ledger.jsonl"
-    code, out, _ = _run(["plan", "--format", "json", "--ledger", str(ledger), str(manifest)], capsys)
+    argv = ["plan", "--format", "json", "--ledger", str(ledger), str(manifest)]
+    code, out, _ = _run(argv, capsys)
     plan = json.loads(out)
     assert code == 0 and plan["counts"] == {"create": 200, "skip": 0, "changed": 0}
     assert plan["entries"][56]["name"] == "up-repo-056"
@@ -114,16 +115,18 @@ def test_a_broken_row_57_is_the_one_thing_said(
     lines = data.read_text().splitlines()
     lines[56] = 'repo-055,"acme,2'  # an unclosed quote: csv would read to the end of the file
     data.write_text("\n".join(lines) + "\n")
-    code, out, err = _run(["validate", str(manifest)], capsys)
+    code, out, _ = _run(["validate", str(manifest)], capsys)
     assert code == 2
     assert out.splitlines() == [
-        f"{data}:57:10: error: a quote `\"` opened in this row is never closed; "
+        f'{data}:57:10: error: a quote `"` opened in this row is never closed; '
         'close it, or double it: ""'
     ]
     lines[56] = "repo-055,acme"
     data.write_text("\n".join(lines) + "\n")
-    code, out, err = _run(["validate", str(manifest)], capsys)
-    assert [line.split(": error: ")[0] for line in out.splitlines()] == [f"{data}:57:14"]
+    code, out, _ = _run(["validate", str(manifest)], capsys)
+    assert code == 2 and [line.split(": error: ")[0] for line in out.splitlines()] == [
+        f"{data}:57:14"
+    ]
 
 
 def _created(entry: Entry, n: int) -> str:
@@ -154,7 +157,8 @@ def test_editing_one_row_makes_exactly_one_entry_changed(
     ledger.write_text("".join(_created(e, n) for n, e in enumerate(entries)))
     rows[7][column] = 4 if column == "acu" else "looked at it"
     _csv(tmp_path / "m" / "targets.csv", rows)
-    code, out, _ = _run(["plan", "--format", "json", "--ledger", str(ledger), str(manifest)], capsys)
+    argv = ["plan", "--format", "json", "--ledger", str(ledger), str(manifest)]
+    code, out, _ = _run(argv, capsys)
     plan = json.loads(out)
     assert code == 0 and plan["counts"] == {"create": 1, "skip": 19, "changed": 1}
     assert [e["name"] for e in plan["entries"] if e["changed"]] == ["up-r7"]
@@ -184,7 +188,7 @@ def test_a_manifest_written_as_a_list_is_still_an_error(tmp_path: Path) -> None:
 def test_a_data_file_over_the_limit(tmp_path: Path) -> None:
     manifest = _write(tmp_path, "targets.csv")
     with (tmp_path / "targets.csv").open("a") as f:
-        f.write(("x,y,1\n" * (MAX_DATA_BYTES // 6 + 1)))
+        f.write("x,y,1\n" * (MAX_DATA_BYTES // 6 + 1))
     [d] = check([str(manifest)]).diagnostics
     assert (d.file, d.line, d.col) == (str(tmp_path / "targets.csv"), 1, 1)
     assert d.message.startswith("a data file may be at most 4 MiB (4,194,304 bytes)")
