@@ -280,7 +280,7 @@ def results(args: argparse.Namespace) -> int:
     entries = _entries(args, _reporter(args))
     if entries is None:
         return ExitCode.USAGE
-    ledgers = args.ledger or ["launcher-ledger.jsonl"]
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
         _require_ledger(ledger)
     if len(ledgers) == 1:
@@ -335,6 +335,13 @@ def _target(settings: RunSettings, use_sandbox: bool, token: str) -> Iterator[Ru
 
     with running_sandbox(SandboxConfig(port=0, api_key=token)) as handle:
         yield replace(settings, base_url=handle.base_url)
+
+
+def config(args: argparse.Namespace) -> int:
+    """`launcher config`: each setting's effective value and where it came from."""
+    project = args.project_file
+    _reporter(args).config(list(args.config.values()), project and str(project.path))
+    return ExitCode.OK
 
 
 def completion(args: argparse.Namespace) -> int:
