@@ -209,7 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    p.add_argument(
+        "--ledger",
+        default=None,
+        metavar="F",
+        help="the ledger (default: launcher-ledger.jsonl; with --sandbox: "
+        "launcher-sandbox-ledger.jsonl, so that a rehearsal never shares a real run's ledger)",
+    )
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
     _add_api_options(p, target)
     p.add_argument(
