@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
@@ -102,7 +101,7 @@ def test_a_ledger_without_api_is_taken_for_the_first_api_it_is_used_with(tmp_pat
     anyio.run(more)
     state = read_state(ledger)
     assert check_place(state, OTHER, ledger, "run") is None  # said once
-    with pytest.raises(LedgerError, match="holds sessions of http://127.0.0.1:8787"):
+    with pytest.raises(LedgerError, match="holds sessions of http://127\\.0\\.0\\.1:8787"):
         check_place(state, REAL, ledger, "watch")
 
 
