@@ -13,7 +13,7 @@ import math
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -80,8 +80,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        current = datetime.now(timezone.utc).timestamp() if now is None else now
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC).timestamp() if now is None else now
         seconds = when.timestamp() - current
         if seconds <= 0:
             return None  # a date already past says nothing about when to come back

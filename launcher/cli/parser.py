@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
-from launcher import __version__
+import launcher
 from launcher.cli import auth, commands, ledger
 from launcher.dispatch import settings
 from launcher.shard import shard_flag
@@ -23,6 +23,23 @@ COMMANDS = (
     "auth",
     "completion",
 )
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the distribution's metadata only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the version and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"launcher {launcher.__version__}")
+        parser.exit()
 
 
 class CliUsageError(Exception):
@@ -186,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"launcher {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check manifests; report every error")
