@@ -19,6 +19,7 @@ PROBE = "/v1/sessions"  # the cheapest authenticated read: one page of one sessi
 def add_parser(
     sub: Any,  # argparse's _SubParsersAction, which has no public type
     add_format: Callable[[argparse.ArgumentParser], None],
+    configurable: Callable[..., None],
 ) -> None:
     p = sub.add_parser("auth", help="check credentials")
     p.set_defaults(subparser=p)
@@ -26,19 +27,8 @@ def add_parser(
     q = asub.add_parser(
         "check", help="tell with one request whether the API key works (exit 0, or 3 if not)"
     )
-    q.add_argument(
-        "--base-url",
-        type=settings.base_url_flag,
-        default=None,
-        metavar="URL",
-        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
-    )
-    q.add_argument(
-        "--api-key-env",
-        default="DEVIN_API_KEY",
-        metavar="NAME",
-        help="environment variable holding the API key",
-    )
+    configurable(q, "base-url", type=settings.base_url_flag)
+    configurable(q, "api-key-env")
     q.add_argument(
         "--timeout", type=settings.seconds, default=10.0, metavar="S", help="seconds (10)"
     )

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
     from launcher.api.target import ApiTarget
     from launcher.dispatch import run as dispatch
-    from launcher.dispatch.place import claim, default_ledger
+    from launcher.dispatch.place import claim, run_ledger
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     reporter.warn_untagged(entries)
     api_key, redact, warnings = _api_access(args, entries, environ, sending=True)
-    ledger = args.ledger or default_ledger(args.sandbox)
+    ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     with (
         LedgerWriter.open(ledger, new_run_id()) as writer,
         _target(settings, args.sandbox, api_key) as settings,
@@ -286,7 +286,7 @@ def results(args: argparse.Namespace) -> int:
     entries = _entries(args, _reporter(args))
     if entries is None:
         return ExitCode.USAGE
-    ledgers = args.ledger or ["launcher-ledger.jsonl"]
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
         _require_ledger(ledger)
     if len(ledgers) == 1:
@@ -341,6 +341,13 @@ def _target(settings: RunSettings, use_sandbox: bool, token: str) -> Iterator[Ru
 
     with running_sandbox(SandboxConfig(port=0, api_key=token)) as handle:
         yield replace(settings, base_url=handle.base_url)
+
+
+def config(args: argparse.Namespace) -> int:
+    """`launcher config`: each setting's effective value and where it came from."""
+    project = args.project_file
+    _reporter(args).config(list(args.config.values()), project and str(project.path))
+    return ExitCode.OK
 
 
 def completion(args: argparse.Namespace) -> int:

@@ -14,13 +14,18 @@ DEFAULT_LEDGER = "launcher-ledger.jsonl"
 SANDBOX_LEDGER = "launcher-sandbox-ledger.jsonl"  # `run --sandbox` never writes real sessions
 
 
-def default_ledger(sandbox: bool) -> str:
-    return SANDBOX_LEDGER if sandbox else DEFAULT_LEDGER
+def run_ledger(configured: str, sandbox: bool, *, given: bool) -> str:
+    """The ledger a run writes: the configured one, except that a --sandbox run keeps its
+    own unless `--ledger` itself names another (a project file's ledger is the real one)."""
+    return SANDBOX_LEDGER if sandbox and not given else configured
 
 
 def _fix(held: ApiTarget | None, target: ApiTarget) -> str:
     if target.sandbox:
-        return f"a --sandbox run keeps its own ledger: leave out --ledger ({SANDBOX_LEDGER})"
+        return (
+            f"a --sandbox run keeps its own ledger ({SANDBOX_LEDGER}): leave out --ledger, "
+            "or pass a new file"
+        )
     if held is not None and held.sandbox:
         return (
             "those were a rehearsal's; give these sessions a ledger of their own "

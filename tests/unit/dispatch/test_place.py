@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from launcher.api.target import ApiTarget
-from launcher.dispatch.place import SANDBOX_LEDGER, check_place, claim, default_ledger
+from launcher.dispatch.place import SANDBOX_LEDGER, check_place, claim, run_ledger
 from launcher.entry import Entry
 from launcher.errors import ExitCode, LedgerError
 from launcher.ledger.compact import compact
@@ -62,8 +62,8 @@ def test_every_line_names_the_api_and_the_fold_lists_it(tmp_path: Path) -> None:
             REAL,
             SANDBOX,
             "holds sessions of https://api.devin.ai (v1), but this run talks to "
-            f"the embedded sandbox; a --sandbox run keeps its own ledger: leave out --ledger "
-            f"({SANDBOX_LEDGER})",
+            f"the embedded sandbox; a --sandbox run keeps its own ledger ({SANDBOX_LEDGER}): "
+            "leave out --ledger",
         ),
         (
             REAL,
@@ -115,4 +115,6 @@ def test_compact_keeps_where_each_session_lives(tmp_path: Path) -> None:
 
 
 def test_the_sandbox_has_its_own_default_ledger() -> None:
-    assert default_ledger(True) == SANDBOX_LEDGER != default_ledger(False)
+    assert run_ledger("state/l.jsonl", True, given=False) == SANDBOX_LEDGER
+    assert run_ledger("state/l.jsonl", True, given=True) == "state/l.jsonl"
+    assert run_ledger("state/l.jsonl", False, given=False) == "state/l.jsonl"
