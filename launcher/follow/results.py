@@ -19,6 +19,7 @@ FIELDS = (
     "output_valid",
     "output_errors",
     "error",
+    "changed_since_sent",
 )
 
 
@@ -27,7 +28,7 @@ def record_of(target: Target) -> dict[str, Any]:
     return {
         "entry": target.entry.entry_id,
         "name": target.entry.name,
-        "key": target.entry.key,
+        "key": target.key,
         "session_id": target.session_id,
         "url": target.url,
         "status": status if target.session_id else "not_created",
@@ -36,4 +37,5 @@ def record_of(target: Target) -> dict[str, Any]:
         "output_valid": target.output_valid,
         "output_errors": target.output_errors,
         "error": target.create_error,
+        "changed_since_sent": target.changed,
     }
