@@ -120,6 +120,24 @@ def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
         metavar="NAME",
         help="environment variable holding the API key",
     )
+    add_generation_options(p)
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    """--api and --org: which Devin API the connection speaks, and the organisation."""
+    p.add_argument(
+        "--api",
+        choices=("v1", "v3"),
+        default=None,
+        help="the Devin API to speak (default: from the key's prefix, cog_ is v3, or from "
+        "a base URL ending in /v1 or /v3; else v1)",
+    )
+    p.add_argument(
+        "--org",
+        default=None,
+        metavar="ORG_ID",
+        help="the organisation, needed by the API v3 (default $DEVIN_ORG_ID)",
+    )
 
 
 def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
@@ -335,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     p.set_defaults(func=commands.completion)
 
-    auth.add_parser(sub, _add_format)
+    auth.add_parser(sub, _add_format, _add_api_options)
 
     p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
     from launcher.sandbox.config import add_arguments
