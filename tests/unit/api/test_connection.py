@@ -62,9 +62,7 @@ def test_a_v3_connection_without_an_organisation_names_the_missing_piece() -> No
         (Asked(base_url="https://h.example/v1"), _env(COG), "the base URL's /v1 selects"),
     ],
 )
-def test_choices_that_disagree_are_one_line(
-    asked: Asked, env: dict[str, str], words: str
-) -> None:
+def test_choices_that_disagree_are_one_line(asked: Asked, env: dict[str, str], words: str) -> None:
     with pytest.raises(UsageError, match=words) as caught:
         resolve(asked, env)
     assert env["DEVIN_API_KEY"] not in str(caught.value)
@@ -88,7 +86,7 @@ def test_user_info_in_a_base_url_is_refused_without_showing_it(url: str) -> None
 
 def test_other_urls_are_refused_naming_their_source() -> None:
     for url in ("ftp://x.example", "https://", "https://h.example/v2", "https://h.example/?a=1"):
-        with pytest.raises(UsageError, match="^--base-url"):
+        with pytest.raises(UsageError, match=r"^--base-url"):
             check_base_url(url, "--base-url")
 
 
