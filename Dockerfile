@@ -24,7 +24,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # The wheels are bind-mounted for this one step, so they never become a layer.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    python -m pip install --no-cache-dir --no-index --find-links /wheels launcher
+    python -m pip install --no-cache-dir --no-index --find-links /wheels devin-launcher
 # A numeric non-root user: Kubernetes' runAsNonRoot can only verify a numeric USER.
 RUN groupadd --system --gid 10001 launcher \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test test-all lint unit pythons bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,18 +30,31 @@ demo: $(STAMP)
 	@echo "--- launcher is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to put it on PATH"
 
 lint: $(STAMP)
-	$(BIN)/ruff check launcher tests bench
-	$(BIN)/ruff format --check launcher tests bench
+	$(BIN)/ruff check launcher tests bench noxfile.py
+	$(BIN)/ruff format --check launcher tests bench noxfile.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -n 3  # pytest-xdist: most tests wait on sockets and real processes
 
-test: lint unit
+# Every interpreter the classifiers claim: the default one runs the whole suite (`unit`),
+# each other one present runs the fast loop through nox (a missing one is reported as
+# skipped, by name). `make test-all` runs the whole suite on each of them.
+DEFAULT_PY := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+SUPPORTED_PY := $(shell sed -n 's/.*"Programming Language :: Python :: \(3\.[0-9]*\)".*/\1/p' pyproject.toml)
+OTHER_PY := $(filter-out $(DEFAULT_PY),$(SUPPORTED_PY))
+
+pythons: $(STAMP)
+	$(BIN)/nox --non-interactive -s fast -p $(OTHER_PY)
+
+test: lint unit pythons
+
+test-all: lint $(STAMP)
+	$(BIN)/nox --non-interactive -s full
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .nox .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,6 +16,7 @@ from launcher.errors import UsageError
 DEFAULT_BASE_URL = "https://api.devin.ai"
 BASE_URL_ENV = "DEVIN_BASE_URL"
 INSECURE_ENV = "LAUNCHER_ALLOW_INSECURE_HTTP"  # =1: allow http:// to a host not on loopback
+ORG_ENV = "DEVIN_ORG_ID"  # the organisation, which the API v3 needs
 
 _USERINFO = re.compile(r"(?<=//)[^/?#]*@")
 _VERSION = re.compile(r"/(v\d+(?:beta\d+)?)$")
@@ -97,10 +98,13 @@ def check_secure(url: str, environ: Mapping[str, str]) -> None:
         )
 
 
-def base_url_from(flag: str | None, environ: Mapping[str, str]) -> BaseUrl:
-    """--base-url, else $DEVIN_BASE_URL, else the API; checked either way."""
-    if flag:
-        return check_base_url(flag, "--base-url")
+def base_url_from(
+    given: str | None, environ: Mapping[str, str], source: str = "--base-url"
+) -> BaseUrl:
+    """The URL given (by `source`: the flag, a variable or the project file), else
+    $DEVIN_BASE_URL, else the API; checked either way."""
+    if given:
+        return check_base_url(given, source)
     if environ.get(BASE_URL_ENV):
         return check_base_url(environ[BASE_URL_ENV], BASE_URL_ENV)
     return BaseUrl(DEFAULT_BASE_URL)

@@ -18,13 +18,12 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from launcher.api.address import base_url_from, check_secure, is_loopback, shown
+from launcher.api.address import ORG_ENV, base_url_from, check_secure, is_loopback, shown
 from launcher.api.client import FollowClient
 from launcher.api.redact import Redactor, api_key_from
 from launcher.api.target import ApiTarget, Generation
 from launcher.errors import UsageError
 
-ORG_ENV = "DEVIN_ORG_ID"
 SANDBOX_ORG = "org-sandbox"  # the embedded sandbox's organisation when none is given
 _ORG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 KEY_PREFIXES: dict[str, Generation] = {"cog_": "v3", "apk_": "v1"}
@@ -37,6 +36,7 @@ class Asked:
 
     base_url: str | None = None
     api_key_env: str = "DEVIN_API_KEY"
+    base_url_source: str = "--base-url"  # where `base_url` came from, for messages
     api: Generation | None = None
     org: str | None = None
     sandbox: bool = False  # an embedded sandbox answers, with a token of its own
@@ -112,7 +112,7 @@ def resolve(
     if asked.sandbox:
         base, key, key_env = None, token, ""
     else:
-        base = base_url_from(asked.base_url, environ)
+        base = base_url_from(asked.base_url, environ, asked.base_url_source)
         check_secure(base.url, environ)
         key, warnings = api_key_from(environ, asked.api_key_env)
         key_env = asked.api_key_env

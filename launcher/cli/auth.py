@@ -42,7 +42,8 @@ def check(args: argparse.Namespace) -> int:
     from launcher.api.client import TransportFailure
     from launcher.api.connection import Asked, Connection, resolve
 
-    asked = Asked(args.base_url, args.api_key_env, args.api, args.org)
+    where_from = args.config["base-url"].where if "base-url" in args.config else ""
+    asked = Asked(args.base_url, args.api_key_env, where_from or "--base-url", args.api, args.org)
     conn, warnings = resolve(asked, dict(os.environ))
     for warning in warnings:
         print(f"launcher: warning: {warning}", file=sys.stderr)

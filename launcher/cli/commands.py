@@ -103,8 +103,11 @@ def _asked(args: argparse.Namespace) -> Asked:
     """The connection flags as one value: the Namespace stops here."""
     from launcher.api.connection import Asked
 
+    config = getattr(args, "config", {})
+    source = config["base-url"].where if "base-url" in config else ""
     return Asked(
         base_url=args.base_url,
+        base_url_source=source or "--base-url",
         api_key_env=args.api_key_env,
         api=args.api,
         org=args.org,
@@ -273,7 +276,7 @@ def results(args: argparse.Namespace) -> int:
     entries = _entries(args, _reporter(args))
     if entries is None:
         return ExitCode.USAGE
-    ledgers = args.ledger or ["launcher-ledger.jsonl"]
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
         _require_ledger(ledger)
     if len(ledgers) == 1:
@@ -328,6 +331,13 @@ def _target(conn: Connection) -> Iterator[Connection]:
 
     with running_sandbox(SandboxConfig(port=0, api_key=conn.api_key)) as handle:
         yield conn.at(handle.base_url)
+
+
+def config(args: argparse.Namespace) -> int:
+    """`launcher config`: each setting's effective value and where it came from."""
+    project = args.project_file
+    _reporter(args).config(list(args.config.values()), project and str(project.path))
+    return ExitCode.OK
 
 
 def completion(args: argparse.Namespace) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any, NoReturn
 
-from launcher import __version__
+import launcher
 from launcher.cli import auth, commands, ledger
 from launcher.dispatch import settings
+from launcher.project import SETTING_BY_KEY, SETTINGS
 from launcher.shard import shard_flag
 
 COMMANDS = (
@@ -22,7 +23,25 @@ COMMANDS = (
     "sandbox",
     "auth",
     "completion",
+    "config",
 )
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the distribution's metadata only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the version and exit",
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"launcher {launcher.__version__}")
+        parser.exit()
 
 
 class CliUsageError(Exception):
@@ -53,6 +72,23 @@ def add_shard(p: argparse.ArgumentParser) -> None:
     )
 
 
+def configurable(
+    p: argparse.ArgumentParser, key: str, target: Any = None, **overrides: Any
+) -> None:
+    """A flag whose default the project file or a `LAUNCHER_*` variable may set: absent
+    from the namespace unless given (`main` fills it in, noting where the value came
+    from), and listed in the command's `config_keys`."""
+    s = SETTING_BY_KEY[key]
+    default = "none" if s.default is None else repr(s.default)
+    names = " or ".join(f"${name}" for name in s.env)
+    where = f"default {default}; {names}; `{key}` in launcher.toml"
+    options: dict[str, Any] = {"type": s.convert, "metavar": s.metavar, "help": s.help}
+    options.update(overrides)
+    options["help"] = f"{options['help']} ({where})"
+    (target or p).add_argument(s.flag, default=argparse.SUPPRESS, **options)
+    p.set_defaults(config_keys=(*(p.get_default("config_keys") or ()), key))
+
+
 def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.add_argument(
         "--format",
@@ -72,7 +108,6 @@ FORMAT_HELP = {"github": "GitHub Actions annotations (::error file=...,line=...:
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
-LEDGER_HELP = "the ledger (default: %(default)s)"
 RUN_KEY_HELP = "part of every dispatch key: a new value dispatches everything again"
 EPILOG = """\
 The API key is read from $DEVIN_API_KEY (or --api-key-env NAME), never from an argument.
@@ -84,12 +119,8 @@ usage · 3 credentials rejected · 4 ledger held by another run · 10 plan
 
 
 def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
-    p.add_argument(
-        "--poll-interval",
-        type=settings.seconds,
-        default=20.0,
-        metavar="S",
-        help="seconds between polls, ±20%% jitter; longer after 429/5xx (20)",
+    configurable(
+        p, "poll-interval", help="seconds between polls, ±20%% jitter; longer after 429/5xx"
     )
     p.add_argument(
         timeout_flag,
@@ -107,19 +138,8 @@ def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeou
 
 
 def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
-    (target or p).add_argument(
-        "--base-url",
-        type=settings.base_url_flag,
-        default=None,
-        metavar="URL",
-        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
-    )
-    p.add_argument(
-        "--api-key-env",
-        default="DEVIN_API_KEY",
-        metavar="NAME",
-        help="environment variable holding the API key",
-    )
+    configurable(p, "base-url", target, type=settings.base_url_flag)
+    configurable(p, "api-key-env")
     add_generation_options(p)
 
 
@@ -132,18 +152,13 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
         help="the Devin API to speak (default: from the key's prefix, cog_ is v3, or from "
         "a base URL ending in /v1 or /v3; else v1)",
     )
-    p.add_argument(
-        "--org",
-        default=None,
-        metavar="ORG_ID",
-        help="the organisation, needed by the API v3 (default $DEVIN_ORG_ID)",
-    )
+    configurable(p, "org")
 
 
 def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
     """--run-key, --select and --shard: which entries of the manifests a command works on,
     the same three flags on every command that takes manifests and a ledger."""
-    p.add_argument("--run-key", default="", metavar="K", help=run_key_help)
+    configurable(p, "run-key", help=run_key_help)
     p.add_argument(
         "--select",
         action="append",
@@ -157,15 +172,14 @@ def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP)
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     if api:
-        p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+        configurable(p, "ledger")
     else:  # results only reads: several ledgers (the shards of a batch) read as one
-        p.add_argument(
-            "--ledger",
+        configurable(
+            p,
+            "ledger",
             action="append",
-            default=None,
-            metavar="F",
-            help="the ledger (default: launcher-ledger.jsonl); repeat it to read several "
-            "ledgers (the shards of a batch) as one merged ledger",
+            help="the ledger; repeat it to read several ledgers (the shards of a batch) as "
+            "one merged ledger",
         )
     _add_selection(p, "the run key `run` was given")
     p.set_defaults(subparser=p)
@@ -204,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"launcher {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check manifests; report every error")
@@ -214,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="show what `run` would do")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    configurable(p, "ledger")
     _add_selection(p)
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     p.add_argument(
@@ -227,23 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    configurable(p, "ledger")
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
     _add_api_options(p, target)
-    p.add_argument(
-        "--concurrency",
-        type=settings.at_least_one,
-        default=8,
-        metavar="N",
-        help="requests in flight at most (8)",
-    )
-    p.add_argument(
-        "--rate",
-        type=settings.rate,
-        default=None,
-        metavar="R",
-        help="requests per second, or R/m per minute (default: adapt)",
-    )
+    configurable(p, "concurrency")
+    configurable(p, "rate", help="requests per second, or R/m per minute (default: adapt)")
     p.add_argument(
         "--max-attempts",
         type=settings.at_least_one,
@@ -290,11 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="then watch the entries until they settle, holding the ledger (see watch); "
         "Ctrl-C once starts nothing new, twice terminates the run's active sessions",
     )
-    p.add_argument(
-        "--max-active",
-        type=settings.at_least_one,
-        default=None,
-        metavar="N",
+    configurable(
+        p,
+        "max-active",
         help="at most N of the run's sessions working at once; the next entry starts as "
         "soon as one settles (implies --wait)",
     )
@@ -336,9 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also count the entries of these manifests that the ledger never saw as pending",
     )
-    q.add_argument(
-        "--run-key", default="", metavar="K", help="the --run-key of the run (with --manifests)"
-    )
+    configurable(q, "run-key", help="the --run-key of the run (with --manifests)")
     _add_format(q)
     q.set_defaults(func=ledger.ledger_summary)
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
@@ -354,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.completion)
 
     auth.add_parser(sub, _add_format, _add_api_options)
+
+    p = sub.add_parser("config", help="show each setting's effective value and where it came from")
+    for setting in SETTINGS:
+        configurable(p, setting.key)
+    _add_format(p)
+    p.set_defaults(func=commands.config)
 
     p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
     from launcher.sandbox.config import add_arguments

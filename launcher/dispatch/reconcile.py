@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 import anyio
@@ -132,4 +132,4 @@ def seconds_until(ts: str, after: float) -> float:
         then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
         return after
-    return max(0.0, then.timestamp() + after - datetime.now(timezone.utc).timestamp())
+    return max(0.0, then.timestamp() + after - datetime.now(UTC).timestamp())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from launcher.entry import Entry
@@ -76,13 +76,13 @@ _CHECKS: dict[str, tuple[tuple[str, frozenset[type], tuple[type | None, ...], bo
 
 def timestamp(after: float = 0.0) -> str:
     """The ledger's time format (ISO 8601 UTC, milliseconds, Z), now or `after` s from now."""
-    when = datetime.now(timezone.utc) + timedelta(seconds=after)
+    when = datetime.now(UTC) + timedelta(seconds=after)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_run_id() -> str:
     """A sortable, practically unique run id, e.g. 20261129T083000Z-3f9a1c."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def _type_ok(value: Any, types: tuple[type | None, ...]) -> bool:

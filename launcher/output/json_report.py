@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from launcher.ledger.summary import LedgerSummary
     from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
+    from launcher.project import Value
 
 # `error.kind` by exit code: what a script branches on.
 ERROR_KINDS = {1: "failed", 2: "usage", 3: "auth", 4: "locked", 130: "interrupted"}
@@ -146,6 +147,9 @@ class JsonReporter(Reporter):
             self.document(exit_code, {**facts, "error": {"kind": kind, "message": message}})
         else:
             self.document(exit_code, {**facts, "message": message})
+
+    def config(self, values: Sequence[Value], project_file: str | None) -> None:
+        self.document(0, {"project_file": project_file, "settings": [v.as_json() for v in values]})
 
 
 def _check_counts(result: CheckResult) -> dict[str, int]:

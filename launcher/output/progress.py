@@ -14,7 +14,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from launcher.output.formats import REPORTER_BY_NAME
@@ -132,7 +132,7 @@ class RunProgress:
         message = printable(message)
         prefix = "launcher: "
         if self.stamp:
-            now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+            now = datetime.now(UTC).isoformat(timespec="milliseconds")
             prefix = now.replace("+00:00", "Z") + " " + prefix
         if warn and self.color:
             prefix += "\x1b[33m"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from launcher.ledger.summary import LedgerSummary
     from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
+    from launcher.project import Value
 
 
 def plural(n: int, one: str, many: str) -> str:
@@ -118,6 +119,10 @@ class Reporter(ABC):
     def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
         """`launcher auth check`'s answer: what was asked of whom, and what came back."""
 
+    @abstractmethod
+    def config(self, values: Sequence[Value], project_file: str | None) -> None:
+        """`launcher config`: each setting's value and where it came from."""
+
 
 def run_counts(result: RunResult) -> dict[str, int]:
     return {k: result.count(k) for k in ENTRY_OUTCOMES}
@@ -212,3 +217,14 @@ class TextReporter(Reporter):
             print(printable(message), file=self.out)
         else:
             self.error(message, exit_code)
+
+    def config(self, values: Sequence[Value], project_file: str | None) -> None:
+        shown = [(v.key, "-" if v.value is None else str(v.value), v) for v in values]
+        width = max((len(value) for _, value, _ in shown), default=0)
+        width = min(width, 48)
+        for key, value, v in shown:
+            where = v.source if v.source in ("default", "file") else f"{v.source} {v.where}"
+            if v.source == "file":
+                where = f"file {v.where}"
+            print(printable(f"{key:<14} {value:<{width}}  {where}"), file=self.out)
+        print(printable(f"project file: {project_file or 'none found'}"), file=self.err)

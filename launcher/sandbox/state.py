@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from launcher.sandbox.book import SessionBook
@@ -202,7 +202,7 @@ class SandboxState:
             tags=tags,
             snapshot_id=data.get("snapshot_id"),
             playbook_id=data.get("playbook_id"),
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             life=life,
             outputs=outputs_for(data.get("structured_output_schema")),
             pr_number=len(self.book) + 1,
