@@ -293,7 +293,7 @@ def test_base_url_with_v1_is_accepted_other_versions_refused(
     done = run_launcher("run", str(tmp_path), "--ledger", str(tmp_path / "l2.jsonl"),
                         env=launcher_env(f"{sb.base_url}/v2"))  # fmt: skip
     assert done.returncode == 2
-    assert f"DEVIN_BASE_URL '{sb.base_url}/v2' ends in /v2" in done.stderr
+    assert f"DEVIN_BASE_URL='{sb.base_url}/v2'" in done.stderr and "ends in /v2" in done.stderr
     assert "speaks the Devin API v1 or v3" in done.stderr
     # /v3 names the other API, which an apk_ key does not speak: one line, nothing sent
     done = run_launcher("run", str(tmp_path), "--ledger", str(tmp_path / "l2.jsonl"),
