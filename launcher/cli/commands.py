@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.watch import WatchSettings
     from launcher.ledger.writer import LedgerWriter
+    from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
     from launcher.output.progress import RunProgress
     from launcher.output.reporter import Reporter
@@ -36,19 +37,28 @@ def _reporter(args: argparse.Namespace) -> Reporter:
     return reporter
 
 
-def validate(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace, reporter: Reporter, run_key: str = "") -> CheckResult:
+    """The manifests under the PATH arguments, checked; what was skipped said on stderr."""
     from launcher import manifest
 
-    return _reporter(args).check(manifest.check(args.paths))
+    result = manifest.check(args.paths, run_key=run_key)
+    for note in result.notes:
+        reporter.note(f"launcher: {note}")
+    return result
+
+
+def validate(args: argparse.Namespace) -> int:
+    reporter = _reporter(args)
+    return reporter.check(_check(args, reporter))
 
 
 def plan(args: argparse.Namespace) -> int:
-    from launcher import manifest, plan
+    from launcher import plan
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
     reporter = _reporter(args)
-    result = manifest.check(args.paths, run_key=args.run_key)
+    result = _check(args, reporter, args.run_key)
     if result.diagnostics:
         return reporter.check(result)
     entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
@@ -64,11 +74,10 @@ def plan(args: argparse.Namespace) -> int:
 
 def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None:
     """The selected entries of the manifests, or None once their diagnostics are shown."""
-    from launcher import manifest
     from launcher.plan import select_entries
     from launcher.shard import select_shard
 
-    checked = manifest.check(args.paths, run_key=args.run_key)
+    checked = _check(args, reporter, args.run_key)
     if checked.diagnostics:
         reporter.check(checked)
         return None
@@ -149,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from launcher.dispatch import run as dispatch
+    from launcher.dispatch.place import claim, run_ledger
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
@@ -169,15 +179,17 @@ def run(args: argparse.Namespace) -> int:
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
     redact = conn.redact
+    ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     with (
-        LedgerWriter.open(args.ledger, new_run_id()) as writer,
+        LedgerWriter.open(ledger, new_run_id()) as writer,
         _target(conn) as conn,
     ):
         settings = settings_from_args(args, conn.base_url)
+        note = claim(writer, conn.target, "run")
         progress = RunProgress(
             len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
         )
-        for warning in warnings:
+        for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
@@ -239,7 +251,9 @@ def _require_ledger(path: str) -> None:
 
 
 def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWriter] | None:
-    """The entries, the API connection and the ledger, held (for watch, cancel, message)."""
+    """The entries, the API connection and the ledger, held (for watch, cancel, message),
+    once the ledger's sessions are known to live in the API the command talks to."""
+    from launcher.dispatch.place import claim
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
 
@@ -248,7 +262,15 @@ def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWrit
         return None
     conn = _connection(args, entries, os.environ)
     _require_ledger(args.ledger)
-    return entries, conn, LedgerWriter.open(args.ledger, new_run_id())
+    writer = LedgerWriter.open(args.ledger, new_run_id())
+    try:
+        note = claim(writer, conn.target, args.command)
+    except BaseException:
+        writer.close()
+        raise
+    if note:
+        print(f"launcher: warning: {note}", file=sys.stderr)
+    return entries, conn, writer
 
 
 def watch(args: argparse.Namespace) -> int:

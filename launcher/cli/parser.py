@@ -241,7 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    configurable(p, "ledger")
+    configurable(
+        p,
+        "ledger",
+        help="the ledger file; with --sandbox, launcher-sandbox-ledger.jsonl unless this flag "
+        "names another, so that a rehearsal never shares a real run's ledger",
+    )
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
     _add_api_options(p, target)
     configurable(p, "concurrency")

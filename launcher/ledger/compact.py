@@ -42,6 +42,8 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         "run_id": r.run_id,
         "content": r.content,
     }
+    if r.api is not None:
+        ev["api"] = dict(r.api)  # where its session lives
     if r.batch is not None:
         # What `watch` lists the session by, and what a resend must carry again.
         ev["batch"] = r.batch

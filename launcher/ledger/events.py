@@ -61,6 +61,10 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "error": ((str, None), False),
     },
 }
+# Every event may name the API its session lives in (`launcher.api.target.ApiTarget`,
+# versioned inside); a ledger written before it existed has none.
+for _fields in _FIELDS.values():
+    _fields["api"] = ((dict,), False)
 
 
 _ABSENT = object()

@@ -35,6 +35,7 @@ class KeyRecord:
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
+    api: Mapping[str, Any] | None = None  # the `api` field: where its session lives
 
 
 class LedgerState:
@@ -56,6 +57,11 @@ class LedgerState:
         self._created_by_name: dict[str, list[KeyRecord]] | None = None
         # key -> slot ("status", "cancelled", "message:DIGEST") -> (position, latest event)
         self._follow: dict[str, dict[str, tuple[int, Mapping[str, Any]]]] = {}
+        # The APIs the events name (their `api` fields), in first-seen order, and whether
+        # a session was sent or created by a launcher that named none (an older one).
+        self.apis: list[Mapping[str, Any]] = []
+        self.unmarked = False
+        self._last_api: Mapping[str, Any] | None = None
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -98,6 +104,14 @@ class LedgerState:
         must not change afterwards."""
         self._created_by_name = None
         key, event = ev["key"], ev["event"]
+        api = ev.get("api")
+        if api is None:
+            if event == "created" or event == "sending":
+                self.unmarked = True
+        elif api != self._last_api:
+            self._last_api = api
+            if api not in self.apis:
+                self.apis.append(api)
         self._order[key] = self._events
         self._events += 1
         if event in _FOLLOW:
@@ -144,6 +158,7 @@ class LedgerState:
             attempts=self._attempts[key],
             ts=ev["ts"],
             run_id=ev["run_id"],
+            api=ev.get("api"),
         )
         self._made[key] = record
         return record
