@@ -291,9 +291,10 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
     from launcher.follow.targets import build_targets
     from launcher.ledger.read import read_state
-    from launcher.output.follow import write_results
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
 
     entries = _entries(args, _reporter(args))
     if entries is None:
@@ -307,7 +308,18 @@ def results(args: argparse.Namespace) -> int:
         from launcher.ledger.merge import merge_events
 
         state = merge_events(ledgers).state
-    write_results(build_targets(entries, state), args.format, sys.stdout)
+    chosen = choose(build_targets(entries, state), args.status, args.fields)
+    if chosen.dropped_columns:
+        _reporter(args).note(
+            f"launcher: {chosen.dropped_columns} output properties past the first "
+            f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
+        )
+    fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
+    if fmt in RESULTS_WRITER_BY_NAME:
+        RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
+        sys.stdout.flush()
+    else:
+        _reporter(args).results(chosen)
     return ExitCode.OK
 
 
