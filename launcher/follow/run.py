@@ -4,15 +4,15 @@ stopping the work between durable appends. Values out; `launcher.output` shows t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 
-from launcher.api.client import FollowClient, Redactor, http_client
+from launcher.api.client import FollowClient, Redactor
+from launcher.api.connection import Connection
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
@@ -33,15 +33,6 @@ T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class Connection:
-    """Where the API is and how to speak to it: checked by the caller (`cli`), as for `run`."""
-
-    base_url: str
-    api_key: str
-    redact: Redactor
-
-
 # Which targets a command acts on, from the ledger as folded (`launcher.follow.select`).
 Pick = Callable[[LedgerState], list[Target]]
 
@@ -58,12 +49,6 @@ class Held:
 def _targets(held: Held, pick: Pick) -> tuple[list[Target], dict[str, int]]:
     state = read_state(held.path)  # fresh: a run may just have appended
     return pick(state), dict(expected_per_batch(state))
-
-
-@asynccontextmanager
-async def _client(conn: Connection) -> AsyncIterator[FollowClient]:
-    async with http_client(conn.base_url, REQUEST_TIMEOUT) as http:
-        yield FollowClient(http, conn.api_key, conn.redact, deadline=REQUEST_TIMEOUT)
 
 
 def _run(main: Callable[[], Awaitable[T]]) -> T:
@@ -94,7 +79,7 @@ def _interruptible(conn: Connection, work: Callable[[FollowClient], Awaitable[T]
     """work(client); SIGINT or SIGTERM ends it with KeyboardInterrupt (exit 130)."""
 
     async def main() -> list[T]:
-        async with _client(conn) as client:
+        async with conn.client(REQUEST_TIMEOUT) as client:
             return await until_signal(lambda: work(client))
 
     done = _run(main)
@@ -175,8 +160,7 @@ def run_and_watch(
     entries: Sequence[Entry],
     writer: LedgerWriter,
     environ: Mapping[str, str],
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: SlotsProgress,
     reporter: WatchProgress,
 ) -> ScheduledOutcome:
@@ -184,7 +168,7 @@ def run_and_watch(
 
     async def main() -> ScheduledOutcome:
         return await run_scheduled(
-            settings, scheduled, entries, writer, environ, api_key, redact, progress, reporter
+            settings, scheduled, entries, writer, environ, conn, progress, reporter
         )
 
     return _run(main)
