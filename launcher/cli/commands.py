@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from launcher.entry import Entry
     from launcher.follow.run import Connection
     from launcher.follow.scheduled import ScheduledSettings
+    from launcher.follow.targets import Target
     from launcher.follow.watch import WatchSettings
+    from launcher.ledger.state import LedgerState
     from launcher.ledger.writer import LedgerWriter
     from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
@@ -287,15 +290,15 @@ def watch(args: argparse.Namespace) -> int:
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 
-def results(args: argparse.Namespace) -> int:
-    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:
+    """The selected entries joined with the ledger (several read as one), for the commands
+    that only read: results and report. None once invalid manifests are shown."""
     from launcher.follow.targets import build_targets
     from launcher.ledger.read import read_state
-    from launcher.output.results import RESULTS_WRITER_BY_NAME
 
     entries = _entries(args, _reporter(args))
     if entries is None:
-        return ExitCode.USAGE
+        return None
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
         _require_ledger(ledger)
@@ -305,7 +308,17 @@ def results(args: argparse.Namespace) -> int:
         from launcher.ledger.merge import merge_events
 
         state = merge_events(ledgers).state
-    chosen = choose(build_targets(entries, state), args.status, args.fields)
+    return build_targets(entries, state), state
+
+
+def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    chosen = choose(read[0], args.status, args.fields)
     if chosen.dropped_columns:
         _reporter(args).note(
             f"launcher: {chosen.dropped_columns} output properties past the first "
@@ -317,6 +330,38 @@ def results(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         _reporter(args).results(chosen)
+    return ExitCode.OK
+
+
+def report(args: argparse.Namespace) -> int:
+    """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
+    from datetime import datetime
+
+    import launcher
+    from launcher.follow.report import build_report
+    from launcher.output.report import render_html, render_markdown
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
+    batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "markdown":
+        text = render_markdown(batch)
+    else:
+        text = render_html(batch, launcher.__version__)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+    well = batch.ended_well
+    _reporter(args).note(
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+    )
     return ExitCode.OK
 
 
