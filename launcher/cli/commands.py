@@ -12,7 +12,6 @@ import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -338,7 +337,7 @@ def results(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     import launcher
     from launcher.follow.report import build_report
