@@ -11,7 +11,7 @@ import email.utils
 import json
 import math
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ import httpx
 from launcher import __version__
 from launcher.api.address import is_loopback
 from launcher.api.capacity import capacity_hit
+from launcher.api.lookup import Page, find_tagged
 from launcher.api.outcomes import (
     ApiError,
     AtLimit,
@@ -43,6 +44,7 @@ MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read a
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # a list page of 100 rows with 64 KB outputs is ~7 MB
+LOOKUP_PAGE = 100  # rows asked for per page by the duplicate check
 
 
 def http_client(
@@ -235,28 +237,20 @@ class DevinClient:
         if problem is None and self._redact.holds_secret(data["session_id"] + data["url"]):
             problem = "session_id or url carries a secret value"
         if problem is not None:
-            return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status)
+            # A readable session id is kept: the duplicate check asks for it by id.
+            sid = data.get("session_id")
+            hint = None
+            if isinstance(sid, str) and _text_problem(sid, "session_id", MAX_ID_CHARS) is None:
+                hint = None if self._redact.holds_secret(sid) else sid
+            return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status, hint)
         return Created(data["session_id"], data["url"], data.get("is_new_session"))
 
-    async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
-        """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
-        try:
-            answer = await self._exchange("GET", "/v1/sessions", params={"tags": tag, "limit": 100})
-        except TimeoutError:
-            raise LookupFailed(f"lookup failed: no answer within {self._deadline:g}s") from None
-        except httpx.HTTPError as exc:
-            raise LookupFailed(f"lookup failed: {self._describe(exc)}") from None
-        if answer.status != 200:
-            raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
-        if answer.truncated:
-            raise LookupFailed(f"lookup failed: an answer over {MAX_BODY_BYTES} bytes")
-        try:
-            sessions = answer.json()["sessions"]
-        except (ValueError, KeyError, TypeError):
-            raise LookupFailed("lookup failed: unreadable answer") from None
-        if not isinstance(sessions, list):
-            raise LookupFailed("lookup failed: unreadable answer")
-        found = [s for s in sessions if isinstance(s, dict) and tag in (s.get("tags") or [])]
+    async def find_by_tag(
+        self, tag: str, *, since: datetime | None = None, known: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Sessions carrying `tag`, oldest first, the listing paged back past `since` and
+        each `known` id asked for (`launcher.api.lookup`). Raises LookupFailed on any doubt."""
+        found = await find_tagged(self, tag, since=since, known=known)
         for session in found:
             if _text_problem(session.get("session_id"), "session_id", MAX_ID_CHARS):
                 raise LookupFailed("lookup failed: a matching session has no valid session_id")
@@ -265,7 +259,51 @@ class DevinClient:
             url = session.get("url")
             if _text_problem(url, "url", MAX_URL_CHARS) or self._redact.holds_secret(str(url)):
                 session["url"] = None  # the session stands; a url that cannot is dropped
-        return sorted(found, key=lambda s: str(s.get("created_at", "")))
+        return found
+
+    async def lookup_page(self, tag: str, cursor: str | None) -> Page:
+        """One page of GET /v1/sessions asked to filter by `tag`; `cursor` is the offset."""
+        offset = int(cursor or 0)
+        params = {"tags": tag, "limit": LOOKUP_PAGE, "offset": offset}
+        rows = _rows(await self._lookup("GET", "/v1/sessions", params=params))
+        if rows is None:
+            raise LookupFailed("lookup failed: unreadable answer")
+        more = len(rows) >= LOOKUP_PAGE
+        return Page(rows, str(offset + len(rows)) if more else None)
+
+    async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
+        """GET /v1/sessions/{id} for the duplicate check: None when the API does not know it."""
+        data = await self._lookup("GET", f"/v1/sessions/{_path(session_id)}", missing_ok=True)
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise LookupFailed("lookup failed: unreadable answer")
+        return data
+
+    async def _lookup(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            answer = await self._exchange(method, path, cap=MAX_PAGE_BYTES, params=params)
+        except TimeoutError:
+            raise LookupFailed(f"lookup failed: no answer within {self._deadline:g}s") from None
+        except httpx.HTTPError as exc:
+            raise LookupFailed(f"lookup failed: {self._describe(exc)}") from None
+        if missing_ok and answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
+        if answer.truncated:
+            raise LookupFailed(f"lookup failed: an answer over {MAX_PAGE_BYTES} bytes")
+        try:
+            return answer.json()
+        except ValueError:
+            raise LookupFailed("lookup failed: unreadable answer") from None
 
     def _message(self, answer: Answer) -> str:
         """The API's message, secrets removed, then shortened."""
@@ -337,6 +375,13 @@ class FollowClient(DevinClient):
             return json.loads(answer.body) if answer.body else None
         except ValueError:
             raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+
+
+def _rows(answer: Any) -> list[Any] | None:
+    """The rows of a list answer: `{"sessions": [...]}` or, as some report, a bare list."""
+    if isinstance(answer, dict):
+        answer = answer.get("sessions")
+    return answer if isinstance(answer, list) else None
 
 
 def _text_problem(value: object, name: str, limit: int) -> str | None:

@@ -33,6 +33,7 @@ class KeyRecord:
     timeout: float | None = None  # the request's timeout, from its `sending` event
     batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
+    first_sent: str | None = None  # timestamp of its first `sending` event
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
     api: Mapping[str, Any] | None = None  # the `api` field: where its session lives
@@ -49,6 +50,7 @@ class LedgerState:
     def __init__(self) -> None:
         self._latest: dict[str, Mapping[str, Any]] = {}  # key -> latest event that counted
         self._attempts: dict[str, int] = {}  # key -> its `sending` events
+        self._first_sent: dict[str, str] = {}  # key -> timestamp of its first `sending`
         self._batch_before: dict[str, str | None] = {}  # the batch of the record it replaced
         self._made: dict[str, KeyRecord] = {}  # records made since their key's latest event
         self._order: dict[str, int] = {}  # key -> position of its latest event
@@ -74,6 +76,16 @@ class LedgerState:
         """The record of `key` if it is created (never to be sent again), else None."""
         record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
+
+    def known_sessions(self, key: str) -> list[str]:
+        """Every session id the ledger has seen for `key` (its record, follow-through)."""
+        ids: list[str] = []
+        held = self._latest.get(key)
+        if held is not None and isinstance(held.get("session_id"), str):
+            ids.append(held["session_id"])
+        for _, ev in self._follow.get(key, {}).values():
+            ids.append(ev["session_id"])
+        return list(dict.fromkeys(ids))
 
     def created_for_name(self, name: str) -> list[KeyRecord]:
         # Indexed once: `plan` asks for every entry, and a scan each time is quadratic.
@@ -118,6 +130,8 @@ class LedgerState:
             slot = event + (f":{ev['digest']}" if event == "message" else "")
             self._follow.setdefault(key, {})[slot] = (self._events, ev)
             return
+        if event == "sending" and key not in self._first_sent:
+            self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
         if held is None:
             self._latest[key] = ev
@@ -156,6 +170,7 @@ class LedgerState:
             timeout=ev.get("timeout"),
             batch=ev.get("batch", self._batch_before.get(key)),
             attempts=self._attempts[key],
+            first_sent=self._first_sent.get(key),
             ts=ev["ts"],
             run_id=ev["run_id"],
             api=ev.get("api"),
