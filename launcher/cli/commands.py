@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.watch import WatchSettings
     from launcher.ledger.writer import LedgerWriter
+    from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
     from launcher.output.progress import RunProgress
     from launcher.output.reporter import Reporter
@@ -37,19 +38,28 @@ def _reporter(args: argparse.Namespace) -> Reporter:
     return reporter
 
 
-def validate(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace, reporter: Reporter, run_key: str = "") -> CheckResult:
+    """The manifests under the PATH arguments, checked; what was skipped said on stderr."""
     from launcher import manifest
 
-    return _reporter(args).check(manifest.check(args.paths))
+    result = manifest.check(args.paths, run_key=run_key)
+    for note in result.notes:
+        reporter.note(f"launcher: {note}")
+    return result
+
+
+def validate(args: argparse.Namespace) -> int:
+    reporter = _reporter(args)
+    return reporter.check(_check(args, reporter))
 
 
 def plan(args: argparse.Namespace) -> int:
-    from launcher import manifest, plan
+    from launcher import plan
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
     reporter = _reporter(args)
-    result = manifest.check(args.paths, run_key=args.run_key)
+    result = _check(args, reporter, args.run_key)
     if result.diagnostics:
         return reporter.check(result)
     entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
@@ -65,11 +75,10 @@ def plan(args: argparse.Namespace) -> int:
 
 def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None:
     """The selected entries of the manifests, or None once their diagnostics are shown."""
-    from launcher import manifest
     from launcher.plan import select_entries
     from launcher.shard import select_shard
 
-    checked = manifest.check(args.paths, run_key=args.run_key)
+    checked = _check(args, reporter, args.run_key)
     if checked.diagnostics:
         reporter.check(checked)
         return None
@@ -279,9 +288,10 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
     from launcher.follow.targets import build_targets
     from launcher.ledger.read import read_state
-    from launcher.output.follow import write_results
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
 
     entries = _entries(args, _reporter(args))
     if entries is None:
@@ -295,7 +305,18 @@ def results(args: argparse.Namespace) -> int:
         from launcher.ledger.merge import merge_events
 
         state = merge_events(ledgers).state
-    write_results(build_targets(entries, state), args.format, sys.stdout)
+    chosen = choose(build_targets(entries, state), args.status, args.fields)
+    if chosen.dropped_columns:
+        _reporter(args).note(
+            f"launcher: {chosen.dropped_columns} output properties past the first "
+            f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
+        )
+    fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
+    if fmt in RESULTS_WRITER_BY_NAME:
+        RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
+        sys.stdout.flush()
+    else:
+        _reporter(args).results(chosen)
     return ExitCode.OK
 
 
