@@ -47,8 +47,8 @@ class Reconciler:
 
     def _first_sent(self, result: EntryResult) -> datetime | None:
         """When the entry was first sent: by an earlier run (its ledger), else by this one."""
-        record = self._recorder.ledger.state.get(result.entry.key)
-        earlier = parse_ts(record.first_sent) if record and record.first_sent else None
+        ts = self._recorder.ledger.state.first_sent(result.entry.key)
+        earlier = parse_ts(ts) if ts else None
         times = [t for t in (earlier, result.first_sent) if t is not None]
         return min(times) if times else None
 

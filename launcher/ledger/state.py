@@ -33,7 +33,6 @@ class KeyRecord:
     timeout: float | None = None  # the request's timeout, from its `sending` event
     batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
-    first_sent: str | None = None  # timestamp of its first `sending` event
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
     api: Mapping[str, Any] | None = None  # the `api` field: where its session lives
@@ -76,6 +75,10 @@ class LedgerState:
         """The record of `key` if it is created (never to be sent again), else None."""
         record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
+
+    def first_sent(self, key: str) -> str | None:
+        """When `key` was first sent, as this ledger tells (a compacted one may not)."""
+        return self._first_sent.get(key)
 
     def known_sessions(self, key: str) -> list[str]:
         """Every session id the ledger has seen for `key` (its record, follow-through)."""
@@ -170,7 +173,6 @@ class LedgerState:
             timeout=ev.get("timeout"),
             batch=ev.get("batch", self._batch_before.get(key)),
             attempts=self._attempts[key],
-            first_sent=self._first_sent.get(key),
             ts=ev["ts"],
             run_id=ev["run_id"],
             api=ev.get("api"),
