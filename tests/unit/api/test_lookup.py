@@ -187,3 +187,25 @@ def test_a_malformed_create_answer_keeps_its_session_id_for_the_lookup() -> None
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=body))
     outcome = client_call(transport, "create_session", {"prompt": "p"})
     assert isinstance(outcome, InDoubt) and outcome.session_id == "devin-1"
+
+
+def test_v3_pages_by_cursor() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.url.path}?{request.url.params}")
+        after = request.url.params.get("after")
+        body = {"items": [row("a", 0, TAG)], "end_cursor": "c2", "has_next_page": after is None}
+        return httpx.Response(200, json=body)
+
+    async def go() -> list[dict[str, Any]]:
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(base_url="http://test", transport=transport) as http:
+            client = DevinClient(http, "k", Redactor([]), generation="v3", org="org-1")
+            return await client.find_by_tag(TAG)
+
+    assert [s["session_id"] for s in anyio.run(go)] == ["a"]
+    assert seen == [
+        f"/v3/organizations/org-1/sessions?tags={TAG}&first=100",
+        f"/v3/organizations/org-1/sessions?tags={TAG}&first=100&after=c2",
+    ]
