@@ -49,9 +49,15 @@ def _without_secret_values(request: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def content_hash(name: str, request: Mapping[str, Any]) -> str:
-    """Hash of the name and the request with secret values left out (no run key)."""
-    doc = {"name": name, "request": _without_secret_values(request)}
+def content_hash(
+    name: str, request: Mapping[str, Any], row: Mapping[str, Any] | None = None
+) -> str:
+    """Hash of the name and the request with secret values left out (no run key), and of
+    the data file row the entry was made from, if any (a column no template uses still
+    counts: the row is the task)."""
+    doc: dict[str, Any] = {"name": name, "request": _without_secret_values(request)}
+    if row is not None:
+        doc["row"] = dict(row)
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:32]
 
 
@@ -71,11 +77,15 @@ class Entry:
     line: int
     request: Mapping[str, Any]
     run_key: str = ""
+    row: Mapping[str, Any] | None = None  # the data file row it was made from
+    # The matrix values it was made from (not part of its key: the request holds what they
+    # changed); `results` shows them as columns.
+    matrix: Mapping[str, Any] = field(default_factory=dict, compare=False)
     content: str = field(init=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        content = content_hash(self.name, self.request)
+        content = content_hash(self.name, self.request, self.row)
         object.__setattr__(self, "content", content)
         object.__setattr__(self, "key", dispatch_key(content, self.run_key))
 

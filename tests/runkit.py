@@ -64,7 +64,9 @@ def created(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def launcher_env(base_url: str | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVIN_", "NO_COLOR"))}
+    # LAUNCHER_*: a developer's own defaults (the project file's variables) stay out.
+    skip = ("DEVIN_", "NO_COLOR", "LAUNCHER_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     env.update({"DEVIN_API_KEY": API_KEY, "TEST_SECRET": SECRET, "PYTHONUNBUFFERED": "1"})
     if base_url:
         env["DEVIN_BASE_URL"] = base_url

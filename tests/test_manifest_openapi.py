@@ -170,8 +170,10 @@ def test_valid_values_pass(tmp_path: Path) -> None:
 
 def test_manifest_session_fields_are_the_api_fields() -> None:
     defs = manifest_schema()["$defs"]
-    assert set(defs["session"]["properties"]) == {*create_session_fields(), "name", "matrix"}
-    assert set(defs["defaults"]["properties"]) == set(create_session_fields())
+    # plus the launcher's own keys: `prompt_file` stands for `prompt`, read from a file
+    own = {"name", "matrix", "prompt_file"}
+    assert set(defs["session"]["properties"]) == {*create_session_fields(), *own}
+    assert set(defs["defaults"]["properties"]) == {*create_session_fields(), "prompt_file"}
     # value rules live in the OpenAPI only: the manifest schema accepts any value for them
     for name in create_session_fields():
         if name == "session_secrets":  # only its key names are checked here

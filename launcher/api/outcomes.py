@@ -1,11 +1,12 @@
-"""What one API call came to, as values: the client turns every httpx error and HTTP status
-into one of these (or, for follow-through calls, an ApiError), and the dispatcher and
-follow-through reason about nothing else."""
+"""What one API call came to, as values: create turns every httpx error and HTTP status
+into one of the outcomes below; every other call answers or raises ApiError. The
+dispatcher and follow-through reason about nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -33,6 +34,7 @@ class InDoubt:
 
     error: str
     status: int | None = None
+    session_id: str | None = None  # a session id the unusable answer did carry
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,8 @@ class AtLimit:
 Outcome = Created | RetrySafe | InDoubt | Final | Fatal | AtLimit
 
 
-class LookupFailed(Exception):
-    """A GET /v1/sessions lookup did not give an answer we can trust."""
-
-
 class ApiError(Exception):
-    """A follow-through call (list, get, delete, message) got no usable answer."""
+    """A call other than create got no usable answer: the client's one error type."""
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
@@ -85,13 +83,20 @@ class ApiError(Exception):
         return self.status in (401, 403)
 
 
+class LookupFailed(ApiError):
+    """The lookup by tag did not give an answer we can trust."""
+
+
 class SessionsAPI(Protocol):
     """What dispatch asks of the API (`launcher.api.client.DevinClient`, or a test's fake)."""
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome: ...
 
-    async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
-        """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
+    async def find_by_tag(
+        self, tag: str, *, since: datetime | None = None, known: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Sessions carrying `tag`, oldest first: the listing read back past `since` (the
+        entry's first send), each `known` session id asked for. LookupFailed on any doubt."""
         ...
 
 

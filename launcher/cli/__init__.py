@@ -8,15 +8,18 @@ answers `--format json` with one JSON object.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from launcher.cli.error_handler import run_handled
 from launcher.cli.parser import COMMANDS, CliUsageError, build_parser
 from launcher.errors import ExitCode
 from launcher.output.formats import REPORTER_BY_NAME
 from launcher.output.reporter import Reporter
+from launcher.project import SETTING_BY_KEY, load_nearest, resolve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.USAGE)
     reporter.verbosity = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
     args.reporter = reporter
-    return run_handled(lambda: args.func(args), reporter)
+    return run_handled(lambda: _configured(args).func(args), reporter)
+
+
+def _configured(args: argparse.Namespace) -> argparse.Namespace:
+    """`args` with every configurable flag not given filled in from the environment, the
+    project file or its default; `args.config` says where each value came from."""
+    keys: tuple[str, ...] = getattr(args, "config_keys", ())
+    given = {k: getattr(args, d) for k in keys if hasattr(args, d := SETTING_BY_KEY[k].dest)}
+    project = None
+    if len(given) < len(keys) or args.command == "config":
+        project = load_nearest(Path.cwd())
+    args.config = resolve(keys, given, os.environ, project)
+    args.project_file = project
+    for key, value in args.config.items():
+        setattr(args, SETTING_BY_KEY[key].dest, value.value)
+    return args
 
 
 def _early_reporter(words: list[str]) -> Reporter:

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 import launcher
 from launcher.cli import auth, commands, ledger
 from launcher.dispatch import settings
+from launcher.project import SETTING_BY_KEY, SETTINGS
 from launcher.shard import shard_flag
 
 COMMANDS = (
@@ -16,12 +17,14 @@ COMMANDS = (
     "run",
     "watch",
     "results",
+    "report",
     "cancel",
     "message",
     "ledger",
     "sandbox",
     "auth",
     "completion",
+    "config",
 )
 
 
@@ -70,6 +73,31 @@ def add_shard(p: argparse.ArgumentParser) -> None:
     )
 
 
+def configurable(
+    p: argparse.ArgumentParser, key: str, target: Any = None, **overrides: Any
+) -> None:
+    """A flag whose default the project file or a `LAUNCHER_*` variable may set: absent
+    from the namespace unless given (`main` fills it in, noting where the value came
+    from), and listed in the command's `config_keys`."""
+    s = SETTING_BY_KEY[key]
+    default = "none" if s.default is None else repr(s.default)
+    names = " or ".join(f"${name}" for name in s.env)
+    where = f"default {default}; {names}; `{key}` in launcher.toml"
+    options: dict[str, Any] = {"type": s.convert, "metavar": s.metavar, "help": s.help}
+    options.update(overrides)
+    options["help"] = f"{options['help']} ({where})"
+    (target or p).add_argument(s.flag, default=argparse.SUPPRESS, **options)
+    p.set_defaults(config_keys=(*(p.get_default("config_keys") or ()), key))
+
+
+def fields_flag(text: str) -> list[str]:
+    """`--fields a,b`: the names, without blanks; at least one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one field, e.g. entry,status")
+    return names
+
+
 def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.add_argument(
         "--format",
@@ -89,7 +117,6 @@ FORMAT_HELP = {"github": "GitHub Actions annotations (::error file=...,line=...:
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
-LEDGER_HELP = "the ledger (default: %(default)s)"
 RUN_KEY_HELP = "part of every dispatch key: a new value dispatches everything again"
 EPILOG = """\
 The API key is read from $DEVIN_API_KEY (or --api-key-env NAME), never from an argument.
@@ -101,12 +128,8 @@ usage · 3 credentials rejected · 4 ledger held by another run · 10 plan
 
 
 def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
-    p.add_argument(
-        "--poll-interval",
-        type=settings.seconds,
-        default=20.0,
-        metavar="S",
-        help="seconds between polls, ±20%% jitter; longer after 429/5xx (20)",
+    configurable(
+        p, "poll-interval", help="seconds between polls, ±20%% jitter; longer after 429/5xx"
     )
     p.add_argument(
         timeout_flag,
@@ -124,25 +147,27 @@ def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeou
 
 
 def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
-    (target or p).add_argument(
-        "--base-url",
-        type=settings.base_url_flag,
-        default=None,
-        metavar="URL",
-        help="API base URL (default $DEVIN_BASE_URL or https://api.devin.ai)",
-    )
+    configurable(p, "base-url", target, type=settings.base_url_flag)
+    configurable(p, "api-key-env")
+    add_generation_options(p)
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    """--api and --org: which Devin API the connection speaks, and the organisation."""
     p.add_argument(
-        "--api-key-env",
-        default="DEVIN_API_KEY",
-        metavar="NAME",
-        help="environment variable holding the API key",
+        "--api",
+        choices=("v1", "v3"),
+        default=None,
+        help="the Devin API to speak (default: from the key's prefix, cog_ is v3, or from "
+        "a base URL ending in /v1 or /v3; else v1)",
     )
+    configurable(p, "org")
 
 
 def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
     """--run-key, --select and --shard: which entries of the manifests a command works on,
     the same three flags on every command that takes manifests and a ledger."""
-    p.add_argument("--run-key", default="", metavar="K", help=run_key_help)
+    configurable(p, "run-key", help=run_key_help)
     p.add_argument(
         "--select",
         action="append",
@@ -153,18 +178,31 @@ def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP)
     add_shard(p)
 
 
+FOLLOW_PATH_HELP = (
+    PATH_HELP + "; its entries are matched to the ledger by FILE#NAME within the run key "
+    "(an entry changed since it was sent keeps its session). Without PATH: every session "
+    "the ledger holds"
+)
+
+
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("paths", nargs="*", metavar="PATH", help=FOLLOW_PATH_HELP)
+    p.add_argument(
+        "--batch",
+        default=None,
+        metavar="ID",
+        help="without PATH: only the sessions of this run (its run id, as `launcher ledger "
+        "batches` lists it)",
+    )
     if api:
-        p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+        configurable(p, "ledger")
     else:  # results only reads: several ledgers (the shards of a batch) read as one
-        p.add_argument(
-            "--ledger",
+        configurable(
+            p,
+            "ledger",
             action="append",
-            default=None,
-            metavar="F",
-            help="the ledger (default: launcher-ledger.jsonl); repeat it to read several "
-            "ledgers (the shards of a batch) as one merged ledger",
+            help="the ledger; repeat it to read several ledgers (the shards of a batch) as "
+            "one merged ledger",
         )
     _add_selection(p, "the run key `run` was given")
     p.set_defaults(subparser=p)
@@ -181,11 +219,64 @@ def _add_follow_parsers(sub: Any) -> None:
 
     p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
     _add_follow_common(p, api=False)
-    p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.add_argument(
+        "--format",
+        choices=("text", "jsonl", "csv", "json"),
+        default=None,
+        help="text: a table (the default on a terminal); jsonl: a record a line (the default "
+        "otherwise); csv: a column per field, matrix variable and output property; json: one "
+        "document with every record",
+    )
+    p.add_argument(
+        "--status",
+        action="append",
+        default=None,
+        metavar="S",
+        help="only entries in status S (repeatable): working, blocked, finished, expired, "
+        "cancelled, not_created, …",
+    )
+    p.add_argument(
+        "--fields",
+        type=fields_flag,
+        default=None,
+        metavar="A,B",
+        help="only these fields, in this order: entry, status, pull_request_url, …, "
+        "matrix.VAR, output.PROP",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     p.set_defaults(func=commands.results)
+
+    p = sub.add_parser(
+        "report", help="the batch as one page: self-contained HTML, or Markdown for CI"
+    )
+    _add_follow_common(p, api=False)
+    p.add_argument(
+        "--format",
+        choices=("html", "markdown"),
+        default="html",
+        help="html: one self-contained page that opens offline (the default); markdown: the "
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="write the report to FILE (default: standard output)",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.set_defaults(func=commands.report)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions that would be terminated (their status read first); "
+        "terminate nothing, record nothing",
+    )
     p.set_defaults(func=commands.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
@@ -193,6 +284,11 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
     p.add_argument("--file", default=None, metavar="F", help="read the message from F")
     p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions the message would go to; send nothing, record nothing",
+    )
     p.set_defaults(func=commands.message)
 
 
@@ -213,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="show what `run` would do")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    configurable(p, "ledger")
     _add_selection(p)
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     p.add_argument(
@@ -226,23 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
-    p.add_argument("--ledger", default="launcher-ledger.jsonl", metavar="F", help=LEDGER_HELP)
+    configurable(
+        p,
+        "ledger",
+        help="the ledger file; with --sandbox, launcher-sandbox-ledger.jsonl unless this flag "
+        "names another, so that a rehearsal never shares a real run's ledger",
+    )
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
     _add_api_options(p, target)
-    p.add_argument(
-        "--concurrency",
-        type=settings.at_least_one,
-        default=8,
-        metavar="N",
-        help="requests in flight at most (8)",
-    )
-    p.add_argument(
-        "--rate",
-        type=settings.rate,
-        default=None,
-        metavar="R",
-        help="requests per second, or R/m per minute (default: adapt)",
-    )
+    configurable(p, "concurrency")
+    configurable(p, "rate", help="requests per second, or R/m per minute (default: adapt)")
     p.add_argument(
         "--max-attempts",
         type=settings.at_least_one,
@@ -289,11 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="then watch the entries until they settle, holding the ledger (see watch); "
         "Ctrl-C once starts nothing new, twice terminates the run's active sessions",
     )
-    p.add_argument(
-        "--max-active",
-        type=settings.at_least_one,
-        default=None,
-        metavar="N",
+    configurable(
+        p,
+        "max-active",
         help="at most N of the run's sessions working at once; the next entry starts as "
         "soon as one settles (implies --wait)",
     )
@@ -335,9 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also count the entries of these manifests that the ledger never saw as pending",
     )
-    q.add_argument(
-        "--run-key", default="", metavar="K", help="the --run-key of the run (with --manifests)"
-    )
+    configurable(q, "run-key", help="the --run-key of the run (with --manifests)")
     _add_format(q)
     q.set_defaults(func=ledger.ledger_summary)
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
@@ -352,7 +437,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     p.set_defaults(func=commands.completion)
 
-    auth.add_parser(sub, _add_format)
+    auth.add_parser(sub, _add_format, _add_api_options)
+
+    p = sub.add_parser("config", help="show each setting's effective value and where it came from")
+    for setting in SETTINGS:
+        configurable(p, setting.key)
+    _add_format(p)
+    p.set_defaults(func=commands.config)
 
     p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
     from launcher.sandbox.config import add_arguments

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,14 @@ class Merged:
     duplicates: int = 0  # events found in more than one input, kept once
 
 
-def _input_events(path: Path, warnings: list[str]) -> list[_Event]:
+def _input_events(
+    path: Path, warnings: list[str], apis: list[tuple[Path, Mapping[str, Any]]]
+) -> list[_Event]:
     parsed = parse_file(path)  # damage is an error naming the line; a torn last line, a warning
     if parsed is None:
         raise LedgerError(f"no ledger at {path}; pass the files that `launcher run` wrote")
     warnings.extend(parsed.state.warnings)
+    apis.extend((path, record) for record in parsed.state.apis)
     try:
         with open(path, "rb") as f:
             data = f.read(parsed.keep)
@@ -65,10 +68,14 @@ def _input_events(path: Path, warnings: list[str]) -> list[_Event]:
     return events
 
 
-def merge_events(paths: Sequence[str | os.PathLike[str]]) -> Merged:
-    """The merged events and their fold; inputs are read, never locked or changed."""
+def merge_events(paths: Sequence[str | os.PathLike[str]], *, one_api: bool = False) -> Merged:
+    """The merged events and their fold; inputs are read, never locked or changed.
+    `one_api`: refuse inputs whose sessions live in different APIs."""
     warnings: list[str] = []
-    inputs = [_input_events(Path(p), warnings) for p in paths]
+    apis: list[tuple[Path, Mapping[str, Any]]] = []
+    inputs = [_input_events(Path(p), warnings, apis) for p in paths]
+    if one_api:
+        _check_one_api(apis)
     merged = Merged()
     seen: set[bytes] = set()
     sessions: dict[str, set[str]] = {}
@@ -95,6 +102,25 @@ def merge_events(paths: Sequence[str | os.PathLike[str]]) -> Merged:
     return merged
 
 
+def _api_label(record: Mapping[str, Any]) -> str:
+    if record.get("sandbox") is True:
+        return "the embedded sandbox"
+    return f"{record.get('base_url')} ({record.get('generation')})"
+
+
+def _check_one_api(apis: list[tuple[Path, Mapping[str, Any]]]) -> None:
+    """Refuse inputs whose sessions live in different APIs: in one ledger, each would be
+    taken for created in the other. (Records of one place are equal: `ApiTarget`.)"""
+    for path, record in apis[1:]:
+        first, held = apis[0]
+        if record != held:
+            raise LedgerError(
+                f"ledger {first} holds sessions of {_api_label(held)} and ledger {path} "
+                f"sessions of {_api_label(record)}: a merged ledger would take each one's "
+                "sessions for created in the other; merge the ledgers of one API only"
+            )
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -114,7 +140,7 @@ def merge_into(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLik
             f"--output {out} already exists; pass it as an input and write to a new file, "
             "or remove it"
         )
-    merged = merge_events(paths)
+    merged = merge_events(paths, one_api=True)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -35,6 +35,12 @@ class KeyRecord:
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
+    api: Mapping[str, Any] | None = None  # the `api` field: where its session lives
+    run_key: str | None = None  # the run key it was sent under; None: not recorded (older)
+
+    @property
+    def entry_id(self) -> str:
+        return self.entry
 
 
 class LedgerState:
@@ -48,6 +54,7 @@ class LedgerState:
     def __init__(self) -> None:
         self._latest: dict[str, Mapping[str, Any]] = {}  # key -> latest event that counted
         self._attempts: dict[str, int] = {}  # key -> its `sending` events
+        self._first_sent: dict[str, str] = {}  # key -> timestamp of its first `sending`
         self._batch_before: dict[str, str | None] = {}  # the batch of the record it replaced
         self._made: dict[str, KeyRecord] = {}  # records made since their key's latest event
         self._order: dict[str, int] = {}  # key -> position of its latest event
@@ -56,6 +63,11 @@ class LedgerState:
         self._created_by_name: dict[str, list[KeyRecord]] | None = None
         # key -> slot ("status", "cancelled", "message:DIGEST") -> (position, latest event)
         self._follow: dict[str, dict[str, tuple[int, Mapping[str, Any]]]] = {}
+        # The APIs the events name (their `api` fields), in first-seen order, and whether
+        # a session was sent or created by a launcher that named none (an older one).
+        self.apis: list[Mapping[str, Any]] = []
+        self.unmarked = False
+        self._last_api: Mapping[str, Any] | None = None
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -68,6 +80,20 @@ class LedgerState:
         """The record of `key` if it is created (never to be sent again), else None."""
         record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
+
+    def first_sent(self, key: str) -> str | None:
+        """When `key` was first sent, as this ledger tells (a compacted one may not)."""
+        return self._first_sent.get(key)
+
+    def known_sessions(self, key: str) -> list[str]:
+        """Every session id the ledger has seen for `key` (its record, follow-through)."""
+        ids: list[str] = []
+        held = self._latest.get(key)
+        if held is not None and isinstance(held.get("session_id"), str):
+            ids.append(held["session_id"])
+        for _, ev in self._follow.get(key, {}).values():
+            ids.append(ev["session_id"])
+        return list(dict.fromkeys(ids))
 
     def created_for_name(self, name: str) -> list[KeyRecord]:
         # Indexed once: `plan` asks for every entry, and a scan each time is quadratic.
@@ -98,12 +124,22 @@ class LedgerState:
         must not change afterwards."""
         self._created_by_name = None
         key, event = ev["key"], ev["event"]
+        api = ev.get("api")
+        if api is None:
+            if event == "created" or event == "sending":
+                self.unmarked = True
+        elif api != self._last_api:
+            self._last_api = api
+            if api not in self.apis:
+                self.apis.append(api)
         self._order[key] = self._events
         self._events += 1
         if event in _FOLLOW:
             slot = event + (f":{ev['digest']}" if event == "message" else "")
             self._follow.setdefault(key, {})[slot] = (self._events, ev)
             return
+        if event == "sending" and key not in self._first_sent:
+            self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
         if held is None:
             self._latest[key] = ev
@@ -144,6 +180,8 @@ class LedgerState:
             attempts=self._attempts[key],
             ts=ev["ts"],
             run_id=ev["run_id"],
+            api=ev.get("api"),
+            run_key=ev.get("run_key", "" if "api" in ev else None),
         )
         self._made[key] = record
         return record

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,9 +18,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from launcher.entry import Entry
 from launcher.errors import LedgerError, LedgerLocked, LedgerWriteFailed
-from launcher.ledger.events import Event, encode, timestamp
+from launcher.ledger.events import Event, Subject, encode, timestamp
 from launcher.ledger.read import check_regular, io_error, parse
 from launcher.ledger.state import LedgerState
 
@@ -123,9 +123,18 @@ class LedgerWriter:
     durable is shared by every line written before it started (group commit).
     """
 
-    def __init__(self, path: Path, run_id: str, fd: int, state: LedgerState):
+    def __init__(
+        self,
+        path: Path,
+        run_id: str,
+        fd: int,
+        state: LedgerState,
+        api: Mapping[str, Any] | None = None,
+    ):
         self.path = path
         self.run_id = run_id
+        # The `api` field every line carries: where this run's sessions live.
+        self.api = dict(api) if api is not None else None
         self.state = state  # as read at open time, under the lock
         self._fd: int | None = fd  # also the lock: closing it releases the ledger
         self._written = 0  # lines written (sequence number of the last one)
@@ -134,9 +143,12 @@ class LedgerWriter:
         self._broken: LedgerError | None = None  # after a failed write/fsync nothing is trusted
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], run_id: str) -> LedgerWriter:
+    def open(
+        cls, path: str | os.PathLike[str], run_id: str, api: Mapping[str, Any] | None = None
+    ) -> LedgerWriter:
         """Lock the ledger, refuse it if it is not one, read it, and repair a torn tail.
-        A path that is a symlink is followed: the lock is on the file it names."""
+        A path that is a symlink is followed: the lock is on the file it names. `api` (an
+        `ApiTarget.as_record()`) is written into every line."""
         p = Path(path)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +179,7 @@ class LedgerWriter:
         except BaseException:
             _release(fd)
             raise
-        return cls(p, run_id, fd, parsed.state)
+        return cls(p, run_id, fd, parsed.state, api)
 
     def _fd_or_raise(self) -> int:
         if self._broken is not None:
@@ -188,8 +200,10 @@ class LedgerWriter:
         self._broken = error
         return error
 
-    async def append(self, event: Event, entry: Entry, **fields: Any) -> None:
+    async def append(self, event: Event, entry: Subject, **fields: Any) -> None:
         """Write one event; return once it is durable (written and fsync'd)."""
+        if self.api is not None and "api" not in fields:
+            fields["api"] = self.api
         data = encode(event, entry, self.run_id, fields)
         fd = self._fd_or_raise()
         try:

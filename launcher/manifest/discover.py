@@ -69,18 +69,28 @@ def read_source(source: Source, stdin: BinaryIO | None = None) -> bytes:
     anything but a regular file (or stdin), never blocking on a FIFO or a device."""
     if source.is_stdin:
         return _read_stdin(stdin or getattr(sys.stdin, "buffer", None))
+    return read_regular(source.path, MAX_FILE_BYTES, "a manifest")
+
+
+def read_regular(path: str, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them; `what` names the
+    kind of file in messages ("a manifest", "a data file"). Raises SourceError for anything
+    else, never blocking on a FIFO or a device, nor reading a device without end."""
     try:
-        _regular(os.stat(source.path).st_mode)
+        _regular(os.stat(path).st_mode, what)
         # O_NONBLOCK: a FIFO swapped in after the stat must not block the open either;
         # fstat then checks the file actually opened.
         flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
-        fd = os.open(source.path, flags | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
-            _regular(st.st_mode)
-            if st.st_size > MAX_FILE_BYTES:
-                raise SourceError(_too_large(st.st_size))
-            return _capped(f.read(MAX_FILE_BYTES + 1))
+            _regular(st.st_mode, what)
+            if st.st_size > limit:
+                raise SourceError(_too_large(st.st_size, limit, what))
+            raw = f.read(limit + 1)
+            if len(raw) > limit:
+                raise SourceError(_too_large(None, limit, what))
+            return raw
     except OSError as exc:
         raise SourceError(f"cannot read the file: {exc.strerror or exc}") from None
 
@@ -89,12 +99,15 @@ def _read_stdin(stream: BinaryIO | None) -> bytes:
     if stream is None:
         raise SourceError("cannot read stdin: it is closed")
     try:
-        return _capped(stream.read(MAX_FILE_BYTES + 1))
+        raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise SourceError(f"cannot read stdin: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SourceError(_too_large(None, MAX_FILE_BYTES, "a manifest"))
+    return raw
 
 
-def _regular(mode: int) -> None:
+def _regular(mode: int, what: str) -> None:
     if stat.S_ISREG(mode):
         return
     kinds = (
@@ -105,21 +118,19 @@ def _regular(mode: int) -> None:
         (stat.S_ISDIR, "a folder"),
     )
     kind = next((f" but {word}" for test, word in kinds if test(mode)), "")
-    raise SourceError(f"not a regular file{kind}; a manifest must be a regular file")
+    raise SourceError(f"not a regular file{kind}; {what} must be a regular file")
 
 
-def _capped(raw: bytes) -> bytes:
-    if len(raw) > MAX_FILE_BYTES:
-        raise SourceError(_too_large(None))
-    return raw
-
-
-def _too_large(size: int | None) -> str:
+def _too_large(size: int | None, limit: int, what: str) -> str:
     got = f"is {size:,} bytes" if size is not None else "is larger than that"
     return (
-        f"a manifest may be at most {MAX_FILE_BYTES // (1024 * 1024)} MiB "
-        f"({MAX_FILE_BYTES:,} bytes); this one {got}: split it into several files"
+        f"{what} may be at most {_size(limit)} ({limit:,} bytes); "
+        f"this one {got}: split it into several files"
     )
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
 
 def _walk(root: str) -> Iterator[str]:

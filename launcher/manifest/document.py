@@ -42,12 +42,17 @@ class Problem:
     message: str
 
 
+Place = tuple[str, int, int]  # a file as shown, a line and a column (1-based)
+
+
 class Finding(NamedTuple):
-    """A problem at a manifest path; `at_key` points at the key rather than the value."""
+    """A problem at a manifest path; `at_key` points at the key rather than the value, and
+    `at` at a place in a file the manifest names (a data file, a prompt file) instead."""
 
     path: Path
     message: str
     at_key: bool = False
+    at: Place | None = None
 
 
 @dataclass

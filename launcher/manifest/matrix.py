@@ -1,6 +1,7 @@
-"""A session's `matrix` → its combinations (SPEC §2): the product of its variables, minus
-`exclude`, plus `include`, with a finding for every part that does nothing or too much,
-one per mistake (an include that differs from the others is the one reported)."""
+"""A session's `matrix` → its combinations (SPEC §2): the product of its variables (or the
+rows of its data file), minus `exclude`, plus `include`, with a finding for every part
+that does nothing or too much, one per mistake (an include that differs from the others
+is the one reported)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,21 @@ from typing import Any, NamedTuple
 from launcher.manifest.document import Finding, Path, shown_values
 
 MAX_COMBINATIONS = 50_000  # per session: a typo like a 1000×1000 matrix fails at once
-MATRIX_KEYWORDS = ("include", "exclude")
+MATRIX_KEYWORDS = ("include", "exclude", "from")
 
 
 class Combination(NamedTuple):
-    """The values of one combination, and which include made it (None: the product)."""
+    """The values of one combination, and which include made it (None: the product or a
+    data file); for a row of a data file, the file (as shown) and the row's line."""
 
     values: dict[str, Any]
     include: int | None = None
+    data: str = ""
+    line: int = 0
 
     def describe(self) -> str:
+        if self.data:
+            return f"the row at {self.data}:{self.line}"
         where = f"`include[{self.include}]` " if self.include is not None else "the combination "
         return where + shown_values(self.values)
 
@@ -29,8 +35,8 @@ class Combination(NamedTuple):
 def declared_variables(matrix: Any) -> set[str] | None:
     """The variable names a matrix declares, even when it is unusable; None when it is
     not a mapping at all (then any name may have been meant)."""
-    if not isinstance(matrix, dict):
-        return None
+    if not isinstance(matrix, dict) or "from" in matrix:
+        return None  # a data file's variables are known once it is read
     names = {str(k) for k in matrix if k not in MATRIX_KEYWORDS}
     include = matrix.get("include")
     if not names and isinstance(include, list):
@@ -68,6 +74,38 @@ def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[Combi
         return None
     _report_unmatched(variables, exclude, path, findings)
     return _combine(variables, names, exclude, include, path, findings)
+
+
+def data_combinations(
+    rows: list[Combination], columns: list[str], matrix: Any, path: Path, findings: list[Finding]
+) -> list[Combination] | None:
+    """A data file's rows minus the matrix's `exclude`, plus its `include` (each giving
+    every column), or None when those are unusable."""
+    include = matrix.get("include") or []
+    exclude = matrix.get("exclude") or []
+    if not isinstance(include, list) or not isinstance(exclude, list):
+        return None
+    if not all(isinstance(item, dict) for item in (*include, *exclude)):
+        return None  # the shape check says so
+    others = [k for k in matrix if k not in MATRIX_KEYWORDS]
+    for key in others:
+        msg = (
+            "a matrix `from` a data file takes every variable from the file; "
+            "add it as a column there, or give extra combinations with `include`"
+        )
+        findings.append(Finding((*path, key), msg, at_key=True))
+    if others or not _items_ok(columns, True, exclude, include, path, findings):
+        return None
+    combos = [c for c in rows if not any(_matches(c, ex) for ex in exclude)]
+    for i, ex in enumerate(exclude):
+        if not any(_matches(c, ex) for c in rows):
+            msg = f"`exclude[{i}]` matches no row of `{matrix['from']}`"
+            findings.append(Finding((*path, "exclude", i), msg))
+    return _with_includes(combos, columns, include, path, findings)
+
+
+def _matches(combo: Combination, exclude: dict[str, Any]) -> bool:
+    return all(_same(combo.values.get(k), v) for k, v in exclude.items())
 
 
 def _majority_keys(include: list[dict[str, Any]]) -> list[str]:
@@ -151,9 +189,20 @@ def _combine(
     if variables:
         keys = list(variables)
         for values in itertools.product(*variables.values()):
-            combo = dict(zip(keys, values, strict=True))
-            if not any(all(_same(combo[k], v) for k, v in ex.items()) for ex in exclude):
-                combos.append(Combination(combo))
+            combo = Combination(dict(zip(keys, values, strict=True)))
+            if not any(_matches(combo, ex) for ex in exclude):
+                combos.append(combo)
+    return _with_includes(combos, names, include, path, findings)
+
+
+def _with_includes(
+    combos: list[Combination],
+    names: list[str],
+    include: list[Any],
+    path: Path,
+    findings: list[Finding],
+) -> list[Combination]:
+    """`combos`, then each include that makes a new combination."""
     made: dict[tuple[str, ...], Combination] = {
         tuple(str(c.values[n]) for n in names): c for c in combos
     }
@@ -164,6 +213,8 @@ def _combine(
             which = (
                 f"`include[{first.include}]`"
                 if first.include is not None
+                else first.describe()
+                if first.data
                 else "a combination the matrix's variables already make"
             )
             msg = f"`include[{i}]` repeats {which} ({shown_values(item)}); remove it"

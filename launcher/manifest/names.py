@@ -52,8 +52,10 @@ def bad_name_findings(path: Path, bad: list[tuple[str, str, Combination]]) -> It
         shown = f" `{visible(name)}`" if name.strip() else ""
         made = f" for {combo.describe()}" if combo.values else ""
         n = len(names) - 1
-        more = f" (and {n} more combination{'s' if n > 1 else ''})" if n else ""
-        yield Finding(path, f"the name{shown}{made}{more} {what}")
+        kind = "row" if combo.data else "combination"
+        more = f" (and {n} more {kind}{'s' if n > 1 else ''})" if n else ""
+        at = (combo.data, combo.line, 1) if combo.data else None
+        yield Finding(path, f"the name{shown}{made}{more} {what}", at=at)
 
 
 def repeated_name_findings(
@@ -64,6 +66,18 @@ def repeated_name_findings(
     the product's repeats once, at the name."""
     product: list[tuple[str, Combination, Combination]] = []
     for name, first, this in repeats:
+        if this.data and this.values == first.values:
+            msg = f"this row repeats the row at line {first.line}; remove one of them"
+            yield Finding((*session, "name"), msg, at=(this.data, this.line, 1))
+            continue
+        if this.data:
+            msg = (
+                f"this row makes the name `{visible(name)}`, as the row at line {first.line} "
+                "does: one session per name, so remove one of them, or, if both are meant, "
+                f"put {_differing(first, this)} in the name"
+            )
+            yield Finding((*session, "name"), msg, at=(this.data, this.line, 1))
+            continue
         if this.include is None:
             product.append((name, first, this))
             continue

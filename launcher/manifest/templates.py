@@ -7,10 +7,11 @@ at send time (`Entry.body`), so that a secret is never stored.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from launcher.entry import ENV_TEMPLATE, is_secret_value
-from launcher.manifest.document import Finding, Path, visible
+from launcher.manifest.document import Finding, Path, Place, visible
 
 TEMPLATE = re.compile(r"\$\{\{(.*?)\}\}")
 MATRIX_TEMPLATE = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
@@ -22,24 +23,39 @@ class TemplateCheck:
     `Finding` for each one that is wrong."""
 
     def __init__(
-        self, session_name: Any, variables: set[str] | None, findings: list[Finding]
+        self,
+        session_name: Any,
+        variables: set[str] | None,
+        findings: list[Finding],
+        data: Place | None = None,
     ) -> None:
         self.session_name = session_name
         self.variables = variables
         self.findings = findings
+        self.data = data  # the header of the data file the variables come from
 
-    def text(self, text: str, mpath: Path, rpath: Path) -> bool:
+    def text(
+        self, text: str, mpath: Path, rpath: Path, place: Callable[[int], Place] | None = None
+    ) -> bool:
         """Check the templates of one string at manifest path `mpath` (request path
-        `rpath`); False if any is wrong."""
+        `rpath`); False if any is wrong. `place` maps an offset in `text` to where it is
+        in a file of its own (a prompt file), where the findings then point."""
+
+        def add(offset: int, msg: str, at: Place | None = None) -> None:
+            at = at or (place(offset) if place is not None else None)
+            self.findings.append(Finding(mpath, msg, at=at))
+
         ok = True
-        if "${{" in TEMPLATE.sub("", text):
-            self.findings.append(Finding(mpath, "unterminated template: close it with `}}`"))
+        rest = TEMPLATE.sub(lambda m: " " * len(m.group(0)), text)
+        if "${{" in rest:
+            add(rest.index("${{"), "unterminated template: close it with `}}`")
             ok = False
         secret = len(rpath) == 3 and is_secret_value(rpath)  # the value itself, not inside it
         for m in TEMPLATE.finditer(text):
             if var := MATRIX_TEMPLATE.fullmatch(m.group(0)):
                 if self.variables is not None and var.group(1) not in self.variables:
-                    self.findings.append(Finding(mpath, self._undefined(var.group(1))))
+                    used = place(m.start()) if place is not None else None
+                    add(m.start(), self._undefined(var.group(1), used), self.data)
                     ok = False
             elif ENV_TEMPLATE.fullmatch(m.group(0)):
                 if not secret:
@@ -47,15 +63,15 @@ class TemplateCheck:
                         f"`{m.group(0)}`: env lookups are allowed only in session_secrets[].value "
                         "(they are secrets: resolved at send time, never stored or shown)"
                     )
-                    self.findings.append(Finding(mpath, msg))
+                    add(m.start(), msg)
                     ok = False
             else:
-                shown = "in a secret value" if secret else f"`{m.group(0)}`"
+                shown = "in a secret value" if secret else f"`{visible(m.group(0))}`"
                 msg = (
                     f"unknown template {shown}; "
                     "write `${{ matrix.NAME }}` or `${{ env.NAME }}`"
                 )
-                self.findings.append(Finding(mpath, msg))
+                add(m.start(), msg)
                 ok = False
         return ok
 
@@ -80,11 +96,18 @@ class TemplateCheck:
             found, ok = found or f, ok and o
         return found, ok
 
-    def _undefined(self, name: str) -> str:
+    def _undefined(self, name: str, used: Place | None) -> str:
         if isinstance(self.session_name, str):
             where = f"session `{visible(self.session_name)}`"
         else:
             where = "this session"
+        if self.data is not None:
+            by = f"{used[0]}:{used[1]}:{used[2]}" if used is not None else where
+            listed = ", ".join(f"`{v}`" for v in sorted(self.variables or ()))
+            return (
+                f"this file has no variable `{name}`, which `${{{{ matrix.{name} }}}}` in "
+                f"{by} uses (its variables: {listed}); add it, or correct the template"
+            )
         if not self.variables:
             return f"undefined matrix variable `{name}`: {where} has no matrix"
         listed = ", ".join(f"`{v}`" for v in sorted(self.variables))

@@ -16,9 +16,11 @@ from launcher.output.safe import printable
 if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
     from launcher.entry import Entry
+    from launcher.follow.results import Results
     from launcher.ledger.summary import LedgerSummary
     from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
+    from launcher.project import Value
 
 
 def plural(n: int, one: str, many: str) -> str:
@@ -118,6 +120,14 @@ class Reporter(ABC):
     def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
         """`launcher auth check`'s answer: what was asked of whom, and what came back."""
 
+    @abstractmethod
+    def results(self, results: Results) -> None:
+        """`launcher results`: the records chosen."""
+
+    @abstractmethod
+    def config(self, values: Sequence[Value], project_file: str | None) -> None:
+        """`launcher config`: each setting's value and where it came from."""
+
 
 def run_counts(result: RunResult) -> dict[str, int]:
     return {k: result.count(k) for k in ENTRY_OUTCOMES}
@@ -212,3 +222,19 @@ class TextReporter(Reporter):
             print(printable(message), file=self.out)
         else:
             self.error(message, exit_code)
+
+    def config(self, values: Sequence[Value], project_file: str | None) -> None:
+        shown = [(v.key, "-" if v.value is None else str(v.value), v) for v in values]
+        width = max((len(value) for _, value, _ in shown), default=0)
+        width = min(width, 48)
+        for key, value, v in shown:
+            where = v.source if v.source in ("default", "file") else f"{v.source} {v.where}"
+            if v.source == "file":
+                where = f"file {v.where}"
+            print(printable(f"{key:<14} {value:<{width}}  {where}"), file=self.out)
+        print(printable(f"project file: {project_file or 'none found'}"), file=self.err)
+
+    def results(self, results: Results) -> None:
+        from launcher.output.results import write_table
+
+        write_table(results, self.out)
