@@ -214,7 +214,9 @@ def _run_and_watch(
     progress: RunProgress,
 ) -> int:
     from launcher.follow.run import run_and_watch
-    from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
+    from launcher.output.answers import cancel_answer
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
+    from launcher.text import printable
 
     # The run's progress line is the live line: the watch adds plain lines only.
     watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
@@ -236,8 +238,10 @@ def _run_and_watch(
         ExitCode.INTERRUPTED if run.interrupted else ExitCode.OK if ended_well else ExitCode.FAILED
     )
     watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None, int(code))
-    if outcome.cancelled is not None:
-        cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
+    if outcome.cancelled is not None:  # stdout holds the summary (one JSON document)
+        answer = cancel_answer(outcome.cancelled)
+        for line in [*answer.problems, *answer.lines]:
+            print(printable(line), file=sys.stderr)
     return code
 
 
@@ -322,7 +326,7 @@ def results(args: argparse.Namespace) -> int:
 
 def cancel(args: argparse.Namespace) -> int:
     from launcher.follow.run import cancel_entries
-    from launcher.output.follow import cancel_report
+    from launcher.output.answers import cancel_answer
 
     held = _held(args)
     if held is None:
@@ -330,14 +334,15 @@ def cancel(args: argparse.Namespace) -> int:
     entries, conn, writer = held
     with writer:
         outcome = cancel_entries(writer, entries, conn)
-    cancel_report(outcome, sys.stdout, sys.stderr)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = cancel_answer(outcome)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 def message(args: argparse.Namespace) -> int:
     from launcher.follow.message import message_text
     from launcher.follow.run import message_entries
-    from launcher.output.follow import message_report
+    from launcher.output.answers import message_answer
 
     text = message_text(args.text, args.file)
     held = _held(args)
@@ -346,8 +351,9 @@ def message(args: argparse.Namespace) -> int:
     entries, conn, writer = held
     with writer:
         outcome = message_entries(writer, entries, conn, text, args.status)
-    message_report(outcome, sys.stdout, sys.stderr)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = message_answer(outcome)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 @contextmanager

@@ -221,6 +221,7 @@ def _add_follow_parsers(sub: Any) -> None:
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
+    _add_format(p)
     p.set_defaults(func=commands.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
@@ -228,6 +229,7 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
     p.add_argument("--file", default=None, metavar="F", help="read the message from F")
     p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    _add_format(p)
     p.set_defaults(func=commands.message)
 
 
@@ -367,9 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
     q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
     q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")
+    _add_format(q)
     q.set_defaults(func=ledger.ledger_merge)
     q = lsub.add_parser("compact", help="rewrite a ledger to one line per dispatch key")
     q.add_argument("ledger_file", metavar="F", help="the ledger to compact, in place")
+    _add_format(q)
     q.set_defaults(func=ledger.ledger_compact)
 
     p = sub.add_parser("completion", help="print the shell completion script")

@@ -4,19 +4,17 @@ did. Rendering only; decides nothing."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from launcher.follow.cancel import CancelOutcome
-from launcher.follow.message import MessageOutcome
 from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
-from launcher.follow.status import printable
 from launcher.follow.targets import Target
+from launcher.output.json_report import envelope
+from launcher.text import printable
 
 SHOWN = ("working", "blocked", "finished", "expired")
 REDRAW_EVERY = 0.5
@@ -146,9 +144,6 @@ class JsonWatchReporter(WatchReporter):
         well = sum(v.ended_well for v in verdicts)
         code = (0 if well == len(targets) else 1) if exit_code is None else exit_code
         doc: dict[str, Any] = {
-            "command": self.command,
-            "ok": code == 0,
-            "exit_code": code,
             "ended_well": well,
             "did_not_end_well": len(targets) - well,
             "timed_out": timed_out,
@@ -164,7 +159,8 @@ class JsonWatchReporter(WatchReporter):
         elif code:
             message = f"{len(targets) - well} of {len(targets)} entries did not end well"
             doc["error"] = {"kind": "failed", "message": message}
-        print(json.dumps(doc, indent=2, ensure_ascii=True), file=self.out, flush=True)
+        self.out.write(envelope(self.command, code, doc))
+        self.out.flush()
 
 
 WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
@@ -184,30 +180,4 @@ def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
     return (
         f"{limit}{cap}: at most {snapshot.most_working} of this run's sessions worked at "
         f"once; {refused} create{'s' * (refused != 1)} refused at the limit (no attempt spent)"
-    )
-
-
-def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:
-    for target, error in outcome.failed:
-        print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
-    for target in outcome.terminated:
-        print(f"cancelled {target.entry.entry_id}  {target.url or ''}", file=out)
-    print(
-        f"{len(outcome.terminated)} terminated, {len(outcome.already_exited)} had already "
-        f"exited, {len(outcome.failed)} failed",
-        file=out,
-        flush=True,
-    )
-
-
-def message_report(outcome: MessageOutcome, out: IO[str], err: IO[str]) -> None:
-    for target, error in outcome.failed:
-        print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
-    for target in outcome.sent:
-        print(f"sent      {target.entry.entry_id}  {target.url or ''}", file=out)
-    print(
-        f"{len(outcome.sent)} sent, {len(outcome.already)} already had it, "
-        f"{len(outcome.failed)} failed",
-        file=out,
-        flush=True,
     )
