@@ -148,6 +148,19 @@ def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeou
 def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
     configurable(p, "base-url", target, type=settings.base_url_flag)
     configurable(p, "api-key-env")
+    add_generation_options(p)
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    """--api and --org: which Devin API the connection speaks, and the organisation."""
+    p.add_argument(
+        "--api",
+        choices=("v1", "v3"),
+        default=None,
+        help="the Devin API to speak (default: from the key's prefix, cog_ is v3, or from "
+        "a base URL ending in /v1 or /v3; else v1)",
+    )
+    configurable(p, "org")
 
 
 def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
@@ -164,8 +177,22 @@ def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP)
     add_shard(p)
 
 
+FOLLOW_PATH_HELP = (
+    PATH_HELP + "; its entries are matched to the ledger by FILE#NAME within the run key "
+    "(an entry changed since it was sent keeps its session). Without PATH: every session "
+    "the ledger holds"
+)
+
+
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("paths", nargs="*", metavar="PATH", help=FOLLOW_PATH_HELP)
+    p.add_argument(
+        "--batch",
+        default=None,
+        metavar="ID",
+        help="without PATH: only the sessions of this run (its run id, as `launcher ledger "
+        "batches` lists it)",
+    )
     if api:
         configurable(p, "ledger")
     else:  # results only reads: several ledgers (the shards of a batch) read as one
@@ -221,6 +248,12 @@ def _add_follow_parsers(sub: Any) -> None:
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions that would be terminated (their status read first); "
+        "terminate nothing, record nothing",
+    )
     _add_format(p)
     p.set_defaults(func=commands.cancel)
 
@@ -229,6 +262,11 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
     p.add_argument("--file", default=None, metavar="F", help="read the message from F")
     p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions the message would go to; send nothing, record nothing",
+    )
     _add_format(p)
     p.set_defaults(func=commands.message)
 
@@ -380,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     p.set_defaults(func=commands.completion)
 
-    auth.add_parser(sub, _add_format, configurable)
+    auth.add_parser(sub, _add_format, _add_api_options)
 
     p = sub.add_parser("config", help="show each setting's effective value and where it came from")
     for setting in SETTINGS:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from launcher.output.reporter import Answer
+from launcher.text import printable
 
 if TYPE_CHECKING:
     from launcher.follow.cancel import CancelOutcome
@@ -22,21 +23,43 @@ def _session(target: Target, **extra: Any) -> dict[str, Any]:
         "entry": target.entry.entry_id,
         "session_id": target.session_id,
         "url": target.url,
+        "changed": target.changed,
         **extra,
     }
+
+
+def _changed(target: Target) -> str:
+    return "  (changed since sent)" if target.changed else ""
+
+
+def _would(verb: str, done: str, targets: Sequence[Target]) -> Answer:
+    """A --dry-run's answer: what would be done to each, and that nothing was."""
+    lines = [
+        f"would {verb}  {t.entry.entry_id}  {printable(t.status or '?', 40)}  {t.url or ''}"
+        f"{_changed(t)}"
+        for t in targets
+    ]
+    n = len(targets)
+    lines.append(f"--dry-run: {n} session{'s' * (n != 1)} would be {done}; nothing sent")
+    body = {"dry_run": True, "counts": {"would": n}, "would": [_session(t) for t in targets]}
+    return Answer(lines=lines, body=body)
 
 
 def _failed(failed: Sequence[tuple[Target, str]]) -> list[dict[str, Any]]:
     return [_session(t, error=error) for t, error in failed]
 
 
-def cancel_answer(outcome: CancelOutcome) -> Answer:
+def cancel_answer(outcome: CancelOutcome, *, dry_run: bool = False) -> Answer:
+    if dry_run:
+        return _would("terminate", "terminated", outcome.would)
     counts = {
         "terminated": len(outcome.terminated),
         "already_exited": len(outcome.already_exited),
         "failed": len(outcome.failed),
     }
-    lines = [f"cancelled {t.entry.entry_id}  {t.url or ''}" for t in outcome.terminated]
+    lines = [
+        f"cancelled {t.entry.entry_id}  {t.url or ''}{_changed(t)}" for t in outcome.terminated
+    ]
     lines.append(
         f"{counts['terminated']} terminated, {counts['already_exited']} had already exited, "
         f"{counts['failed']} failed"
@@ -44,6 +67,7 @@ def cancel_answer(outcome: CancelOutcome) -> Answer:
     return Answer(
         lines=lines,
         body={
+            "dry_run": False,
             "counts": counts,
             "terminated": [_session(t) for t in outcome.terminated],
             "already_exited": [_session(t) for t in outcome.already_exited],
@@ -55,19 +79,22 @@ def cancel_answer(outcome: CancelOutcome) -> Answer:
     )
 
 
-def message_answer(outcome: MessageOutcome) -> Answer:
+def message_answer(outcome: MessageOutcome, *, dry_run: bool = False) -> Answer:
+    if dry_run:
+        return _would("message", "messaged", outcome.would)
     counts = {
         "sent": len(outcome.sent),
         "already": len(outcome.already),
         "failed": len(outcome.failed),
     }
-    lines = [f"sent      {t.entry.entry_id}  {t.url or ''}" for t in outcome.sent]
+    lines = [f"sent      {t.entry.entry_id}  {t.url or ''}{_changed(t)}" for t in outcome.sent]
     lines.append(
         f"{counts['sent']} sent, {counts['already']} already had it, {counts['failed']} failed"
     )
     return Answer(
         lines=lines,
         body={
+            "dry_run": False,
             "counts": counts,
             "sent": [_session(t) for t in outcome.sent],
             "already": [_session(t) for t in outcome.already],

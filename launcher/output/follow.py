@@ -63,7 +63,7 @@ class WatchReporter:
         bad = "  output does not conform" if target.output_valid is False else ""
         status = self._safe(target.status or "?", 40)
         print(
-            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}",
+            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}{_changed(target)}",
             file=self.out,
             flush=True,
         )
@@ -106,7 +106,10 @@ class WatchReporter:
             v = t.verdict(blocked_ok, timed_out)
             if not v.ended_well:
                 reason = self._safe(v.reason or "", 300)
-                print(f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}", file=self.out)
+                print(
+                    f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}{_changed(t)}",
+                    file=self.out,
+                )
         well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
         counts = Counter(t.status or "not created" for t in targets)
         if any(t.cancelled for t in targets):
@@ -181,3 +184,7 @@ def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
         f"{limit}{cap}: at most {snapshot.most_working} of this run's sessions worked at "
         f"once; {refused} create{'s' * (refused != 1)} refused at the limit (no attempt spent)"
     )
+
+
+def _changed(target: Target) -> str:
+    return "  (changed since sent)" if target.changed else ""
