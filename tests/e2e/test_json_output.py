@@ -22,8 +22,9 @@ from launcher.sandbox.server import running_sandbox
 from tests.runkit import API_KEY, SECRET, assert_no_secrets
 
 SCHEMAS = Path(__file__).parents[2] / "schemas" / "output"
-# Commands that print no JSON document: a server in the foreground, a shell script.
-NO_JSON = {"sandbox", "completion"}
+# Commands that print no JSON document: a server in the foreground, a shell script, a
+# page (`report --format html|markdown`).
+NO_JSON = {"sandbox", "completion", "report"}
 
 QUICK = '  tags: ["sandbox:work=0", "sandbox:end=finished", "sandbox:pr=yes"]\n'
 SLOW = '  tags: ["sandbox:work=600"]\n'
