@@ -35,8 +35,9 @@ class SummaryEntry:
             outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
             return cls(r, outcome, _latest_status(state, r.key))
         # A capacity refusal is no failure: the entry waits for a slot (SPEC §9 Capacity).
-        pending = r.outcome == "sending" or r.at_capacity or r.void
-        return cls(r, "pending" if pending else r.outcome)
+        if r.outcome == "sending" or r.at_capacity or r.void:
+            return cls(r, "pending")
+        return cls(r, r.outcome)
 
     @property
     def entry(self) -> str:
