@@ -374,14 +374,14 @@ def watch(args: argparse.Namespace) -> int:
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 
-def results(args: argparse.Namespace) -> int:
-    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:
+    """What the reading commands (results, report) show: the picked entries or sessions
+    joined with the ledger (several read as one). None once manifest errors are shown."""
     from launcher.ledger.read import read_state
-    from launcher.output.results import RESULTS_WRITER_BY_NAME
 
     picked = _pick(args)
     if picked is None:
-        return ExitCode.USAGE
+        return None
     pick, _ = picked
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
@@ -392,7 +392,17 @@ def results(args: argparse.Namespace) -> int:
         from launcher.ledger.merge import merge_events
 
         state = merge_events(ledgers).state
-    chosen = choose(pick(state), args.status, args.fields)
+    return pick(state), state
+
+
+def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    chosen = choose(read[0], args.status, args.fields)
     if chosen.dropped_columns:
         _reporter(args).note(
             f"launcher: {chosen.dropped_columns} output properties past the first "
@@ -404,6 +414,38 @@ def results(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         _reporter(args).results(chosen)
+    return ExitCode.OK
+
+
+def report(args: argparse.Namespace) -> int:
+    """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
+    from datetime import UTC, datetime
+
+    import launcher
+    from launcher.follow.report import build_report
+    from launcher.output.report import render_html, render_markdown
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
+    batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "markdown":
+        text = render_markdown(batch)
+    else:
+        text = render_html(batch, launcher.__version__)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+    well = batch.ended_well
+    _reporter(args).note(
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+    )
     return ExitCode.OK
 
 
