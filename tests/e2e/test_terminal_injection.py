@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from launcher.output.safe import printable
 from launcher.sandbox.server import bind, url_of
+from launcher.text import printable
 from tests.support.runkit import launcher_env, read_ledger, run_launcher
 
 # Clear the screen, set the window title, ring the bell, return to column 0 and forge a
