@@ -239,7 +239,9 @@ def _file_value(setting: Setting, raw: Any, path: Path, line: int) -> Any:
     kinds = " or ".join(sorted({_KIND_NAMES[k] for k in setting.kinds}))
     if isinstance(raw, bool) or not isinstance(raw, setting.kinds):
         raise UsageError(f"{path}:{line}: {setting.key} must be a {kinds}, not {_kind_of(raw)}")
-    value = _convert(setting, str(raw), f"{path}:{line}: {setting.key} = {raw!r}")
+    # shown(): a password in a URL is never printed, not even in an error
+    given = shown(raw) if isinstance(raw, str) else raw
+    value = _convert(setting, str(raw), f"{path}:{line}: {setting.key} = {given!r}")
     if setting.key == "ledger":  # a path in the file is relative to the file
         value = str(path.parent / Path(value).expanduser())
     return value

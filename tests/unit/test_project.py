@@ -182,3 +182,12 @@ def test_the_file_sets_what_plan_reads(
     (tmp_path / "launcher.toml").write_text('run-key = "k1"\nledger = "sub/l.jsonl"\n')
     assert main(["plan", "m.yaml", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"][0]["key"] == by_flag
+
+
+def test_a_password_in_the_file_is_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "launcher.toml"
+    path.write_text('\nbase-url = "https://bob:hunter2@api.example.com"\n')
+    with pytest.raises(UsageError) as err:
+        load_project_file(path)
+    assert str(err.value).startswith(f"{path}:2: base-url = 'https://***@api.example.com'")
+    assert "hunter2" not in str(err.value) and "bob" not in str(err.value)
