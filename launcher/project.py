@@ -314,3 +314,20 @@ def load_nearest(start: Path) -> ProjectFile | None:
     """The project file found upward from `start`, loaded; None when there is none."""
     path = find_project_file(start)
     return None if path is None else load_project_file(path)
+
+
+# Variables of this prefix that are not settings (a switch read where it applies).
+OTHER_VARIABLES = frozenset({"LAUNCHER_ALLOW_INSECURE_HTTP"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `LAUNCHER_*` variable that names no setting: a typo such as
+    LAUNCHER_CONCURENCY would otherwise be silently ignored."""
+    known = {name for s in SETTINGS for name in s.env} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if name.startswith("LAUNCHER_") and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"{name[:80]} is set but is no launcher setting{hint}")
+    return warnings
