@@ -54,6 +54,7 @@ class LedgerState:
     def __init__(self) -> None:
         self._latest: dict[str, Mapping[str, Any]] = {}  # key -> latest event that counted
         self._attempts: dict[str, int] = {}  # key -> its `sending` events
+        self._first_sent: dict[str, str] = {}  # key -> timestamp of its first `sending`
         self._batch_before: dict[str, str | None] = {}  # the batch of the record it replaced
         self._made: dict[str, KeyRecord] = {}  # records made since their key's latest event
         self._order: dict[str, int] = {}  # key -> position of its latest event
@@ -79,6 +80,20 @@ class LedgerState:
         """The record of `key` if it is created (never to be sent again), else None."""
         record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
+
+    def first_sent(self, key: str) -> str | None:
+        """When `key` was first sent, as this ledger tells (a compacted one may not)."""
+        return self._first_sent.get(key)
+
+    def known_sessions(self, key: str) -> list[str]:
+        """Every session id the ledger has seen for `key` (its record, follow-through)."""
+        ids: list[str] = []
+        held = self._latest.get(key)
+        if held is not None and isinstance(held.get("session_id"), str):
+            ids.append(held["session_id"])
+        for _, ev in self._follow.get(key, {}).values():
+            ids.append(ev["session_id"])
+        return list(dict.fromkeys(ids))
 
     def created_for_name(self, name: str) -> list[KeyRecord]:
         # Indexed once: `plan` asks for every entry, and a scan each time is quadratic.
@@ -123,6 +138,8 @@ class LedgerState:
             slot = event + (f":{ev['digest']}" if event == "message" else "")
             self._follow.setdefault(key, {})[slot] = (self._events, ev)
             return
+        if event == "sending" and key not in self._first_sent:
+            self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
         if held is None:
             self._latest[key] = ev
