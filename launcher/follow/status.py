@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from launcher.api.statuses import v1_status
+
 MAX_ID_CHARS = 200
 MAX_STATUS_CHARS = 40
 MAX_URL_CHARS = 2000
@@ -16,8 +18,25 @@ MAX_OUTPUT_BYTES = 64 * 1024  # as large as an output schema may be; larger is n
 # Devin documents no terminal value; these are what batch tools treat as settled.
 # `stopped`, `failed` and `error` are seen in public reports after a termination;
 # `not_found` is ours: a GET answered 404.
-SETTLED = frozenset({"finished", "expired", "blocked", "stopped", "failed", "error", "not_found"})
-FINAL = SETTLED - {"blocked"}  # a message can wake a blocked session, nothing wakes these
+# The API v3's are mapped onto these and `awaiting_approval`, `sleeping`, `acu_limit`
+# and `out_of_credits` (`launcher.api.statuses`).
+SETTLED = frozenset(
+    {
+        "finished",
+        "expired",
+        "blocked",
+        "stopped",
+        "failed",
+        "error",
+        "not_found",
+        "awaiting_approval",
+        "sleeping",
+        "acu_limit",
+        "out_of_credits",
+    }
+)
+# A message can wake a blocked, waiting or sleeping session; nothing wakes these.
+FINAL = SETTLED - {"blocked", "awaiting_approval", "sleeping"}
 
 
 def printable(text: str, limit: int = 500) -> str:
@@ -69,7 +88,7 @@ def normalise(row: Any) -> Observation | None:
     # status_enum may be null on Devin; then `status` says it.
     raw = row.get("status_enum") or row.get("status")
     status = _short_str(raw, MAX_STATUS_CHARS)
-    status = status.strip().lower() if status else "unknown"
+    status = v1_status(status.strip().lower()) if status else "unknown"
     pr = row.get("pull_request")
     pr_url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
     output, dropped, text = bounded_output(row.get("structured_output"))
