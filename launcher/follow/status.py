@@ -63,6 +63,8 @@ class Observation:
     pull_request_url: str | None = None
     output_dropped: str | None = None  # why the output was not kept (too large, not JSON)
     output_text: str | None = None  # the output as JSON text: the same text, the same value
+    pull_requests: tuple[str, ...] = ()  # every PR it opened (v1 shows one)
+    acus: float | None = None  # ACUs consumed so far, where the API says (v3)
 
     @property
     def settled(self) -> bool:
@@ -92,7 +94,32 @@ def normalise(row: Any) -> Observation | None:
     pr = row.get("pull_request")
     pr_url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
     output, dropped, text = bounded_output(row.get("structured_output"))
-    return Observation(sid, status or "unknown", output, pr_url, dropped, text)
+    prs = _pull_requests(row.get("pull_requests"), pr_url)
+    acus = _acus(row.get("acus_consumed"))
+    return Observation(
+        sid, status or "unknown", output, prs[0] if prs else None, dropped, text, prs, acus
+    )
+
+
+MAX_PULL_REQUESTS = 50
+
+
+def _pull_requests(value: Any, first: str | None) -> tuple[str, ...]:
+    """Every PR URL of a row (`pull_requests`: [{url}] as the client reads v3), bounded."""
+    urls = [first] if first else []
+    if isinstance(value, list):
+        for pr in value[:MAX_PULL_REQUESTS]:
+            url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+            if url and url not in urls:
+                urls.append(url)
+    return tuple(urls)
+
+
+def _acus(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return round(number, 3) if 0 <= number < 1e9 else None
 
 
 def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
