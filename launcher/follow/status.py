@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from launcher.api.statuses import v1_status
+from launcher.text import printable
 
 MAX_ID_CHARS = 200
 MAX_STATUS_CHARS = 40
@@ -37,14 +38,6 @@ SETTLED = frozenset(
 )
 # A message can wake a blocked, waiting or sleeping session; nothing wakes these.
 FINAL = SETTLED - {"blocked", "awaiting_approval", "sleeping"}
-
-
-def printable(text: str, limit: int = 500) -> str:
-    """`text` shortened and with every control character escaped, safe for a terminal."""
-    if len(text) <= limit and text.isprintable():  # the usual case, at every poll
-        return text
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
-    return out[:limit] + ("…" if len(out) > limit or len(text) > limit else "")
 
 
 def _short_str(value: Any, limit: int) -> str | None:
