@@ -264,6 +264,8 @@ class SandboxState:
             **{name: self.counts[name] for name in REQUEST_COUNTS},
             **self.book.counts(now),
             "lives": self.book.lives(now),
+            # every session's ACUs so far (the API v3 reports them per session)
+            "acus_consumed": round(sum(s.acus(now) for s in self.book.sessions.values()), 3),
         }
 
     def requests_log(self) -> list[dict[str, Any]]:

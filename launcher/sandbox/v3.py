@@ -94,7 +94,10 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
                 sandbox.count(counter)
             auth = request.headers.get("authorization") or ""
             token = auth.partition(" ")[2]
-            if not token.startswith(TOKEN_PREFIX) or not sandbox.authorized(auth):
+            # A service-user token: cog_ then the sandbox's key (or the key itself).
+            plain = f"Bearer {token[len(TOKEN_PREFIX) :]}"
+            known = sandbox.authorized(auth) or sandbox.authorized(plain)
+            if not token.startswith(TOKEN_PREFIX) or not known:
                 return JSONResponse(UNAUTHORIZED, 401)
             status, body = await work(request, str(request.path_params["org_id"]))
             await answer_later()
