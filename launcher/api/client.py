@@ -244,9 +244,20 @@ class DevinClient:
             return RetrySafe(f"HTTP {status}: {message}", status, retry_after)
         if status in (401, 403):
             return Fatal(f"HTTP {status}: {message}", status)
+        if status in (404, 405):
+            return Final(self._wrong_address(status), status)
         if 400 <= status < 500:
             return Final(f"HTTP {status}: {message}", status)
         return InDoubt(f"HTTP {status}: {message}", status)
+
+    def _wrong_address(self, status: int) -> str:
+        url = self._redact(f"{self._http.base_url}".rstrip("/") + self._sessions)
+        other = "v1" if self.generation == "v3" else "v3"
+        return (
+            f"HTTP {status} from POST {url}: no Devin sessions API there; fix the base URL "
+            f"(--base-url, e.g. https://api.devin.ai, without a path) or the API generation "
+            f"(--api {other}?); nothing was created"
+        )
 
     def _created(self, answer: Answer) -> Outcome:
         """A 2xx: the session, if the answer has its shape; else a protocol error, in doubt

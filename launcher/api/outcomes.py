@@ -44,6 +44,12 @@ class Final:
     error: str
     status: int
 
+    @property
+    def wrong_address(self) -> bool:
+        """A 404 or 405 on create: no sessions API here (a wrong base URL or generation);
+        the request took no effect."""
+        return self.status in (404, 405)
+
 
 @dataclass(frozen=True)
 class Fatal:

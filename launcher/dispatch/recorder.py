@@ -118,6 +118,13 @@ class Recorder:
         else:
             await self.in_doubt(result, outcome.error)
 
+    async def voided(self, result: EntryResult, error: str, status: int) -> None:
+        """Pending, durably: the request reached no API (a wrong address answered 404 or
+        405), so its `sending` intent is void and nothing is recorded as failed."""
+        result.outcome, result.error = "pending", error
+        await self.ledger.append("failed", result.entry, error=error, status=status, void=True)
+        self.progress.stopped(result)
+
     async def deferred(self, result: EntryResult, error: str) -> None:
         """Pending, durably: a `failed` event marked `at_capacity`, which the ledger folds
         as pending, so the next run sends it without waiting out or looking up anything."""

@@ -30,6 +30,7 @@ class KeyRecord:
     status: int | None = None
     retry_at: str | None = None  # a throttled request may not be resent before this time
     at_capacity: bool = False  # refused at the concurrent-session limit: still pending
+    void: bool = False  # refused as a wrong address (404/405): never took effect, pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
     batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
@@ -69,6 +70,16 @@ class LedgerState:
         self.apis: list[Mapping[str, Any]] = []
         self.unmarked = False
         self._last_api: Mapping[str, Any] | None = None
+        self._voided = False  # some request never took effect (a wrong address)
+
+    def live_apis(self) -> list[Mapping[str, Any]]:
+        """`apis`, less those named only by requests that never took effect (`void`: a
+        wrong address answered 404/405): no session can live there."""
+        if not self._voided:
+            return self.apis
+        named = [ev.get("api") for ev in self._latest.values() if not ev.get("void")]
+        named += [ev.get("api") for slots in self._follow.values() for _, ev in slots.values()]
+        return [api for api in self.apis if api in named]
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -145,6 +156,8 @@ class LedgerState:
                 self.apis.append(api)
         self._order[key] = self._events
         self._events += 1
+        if event == "failed" and ev.get("void"):
+            self._voided = True
         if event in _FOLLOW:
             slot = event + (f":{ev['digest']}" if event == "message" else "")
             self._follow.setdefault(key, {})[slot] = (self._events, ev)
@@ -186,6 +199,7 @@ class LedgerState:
             status=ev.get("status"),
             retry_at=ev.get("retry_at"),
             at_capacity=bool(ev.get("at_capacity", False)),
+            void=bool(ev.get("void", False)),
             timeout=ev.get("timeout"),
             batch=ev.get("batch", self._batch_before.get(key)),
             attempts=self._attempts[key],

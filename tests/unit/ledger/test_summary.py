@@ -1,0 +1,146 @@
+"""`ledger.summarize` and `launcher ledger summary F` through `launcher.cli.main`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launcher.cli import main
+from launcher.errors import LedgerError
+from launcher.ledger.summary import summarize
+
+
+def event(ev: str, name: str, key: str | None = None, **fields: Any) -> str:
+    doc = {"v": 1, "ts": "2026-11-29T08:30:00.000Z", "event": ev, "entry": f"m.yaml#{name}"}
+    doc |= {"name": name, "key": key or f"key-{name}", "run_id": "r1", "content": "c", **fields}
+    return json.dumps(doc) + "\n"
+
+
+def created(name: str, key: str | None = None, new: bool = True) -> str:
+    return event(
+        "created", name, key, session_id=f"devin-{name}", url=f"u/{name}", is_new_session=new
+    )
+
+
+MIXED = (
+    event("sending", "new", attempt=1)
+    + created("new")
+    + created("adopted", new=False)
+    + event("failed", "bad", error="prompt: field required\nmore", status=422)
+    + event("in_doubt", "unsure", error="read timeout")
+    + event("sending", "cut", attempt=1)
+    # `moved` failed under its first key, then was created under a new one (content edit)
+    + event("failed", "moved", "old-key", error="boom", status=500)
+    + created("moved", "new-key")
+    # `regressed` was created under yesterday's run key and failed under today's
+    + created("regressed", "day1")
+    + event("failed", "regressed", "day2", error="quota", status=429)
+)
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text(MIXED)
+    return path
+
+
+def test_summarize_counts_latest_outcome_per_entry(mixed: Path) -> None:
+    s = summarize(mixed)
+    assert s.counts == {"created": 2, "adopted": 1, "failed": 2, "in_doubt": 1, "pending": 1}
+    assert [(e.entry, e.outcome) for e in s.entries] == [
+        ("m.yaml#new", "created"),
+        ("m.yaml#adopted", "adopted"),
+        ("m.yaml#bad", "failed"),
+        ("m.yaml#unsure", "in_doubt"),
+        ("m.yaml#cut", "pending"),
+        ("m.yaml#moved", "created"),
+        ("m.yaml#regressed", "failed"),
+    ]
+    assert [(e.entry, e.status) for e in s.failures] == [
+        ("m.yaml#bad", 422),
+        ("m.yaml#unsure", None),
+        ("m.yaml#regressed", 429),
+    ]
+    assert s.has_problems and s.path == str(mixed)
+
+
+def test_summarize_clean_and_missing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text(created("a") + created("b", new=False))
+    assert not summarize(path).has_problems
+    with pytest.raises(LedgerError, match=r"no ledger at .*nope\.jsonl"):
+        summarize(tmp_path / "nope.jsonl")
+
+
+def test_cli_text(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with mixed.open("a") as f:
+        f.write(event("paused", "new"))
+    assert main(["ledger", "summary", str(mixed)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "created 2  adopted 1  failed 2  in doubt 1  pending 1",
+        "  failed   m.yaml#bad  (status 422) prompt: field required more",
+        "  in doubt m.yaml#unsure  read timeout",
+        "  failed   m.yaml#regressed  (status 429) quota",
+        f"ledger: {mixed}",
+    ]
+    assert err == (
+        "launcher: warning: ignored 1 event of unknown type 'paused' (from a newer launcher?)\n"
+    )
+
+
+def test_cli_json(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ledger", "summary", str(mixed), "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert err == ""
+    assert list(doc) == [
+        "format_version",
+        "command",
+        "ok",
+        "exit_code",
+        "ledger",
+        "counts",
+        "statuses",
+        "entries",
+        "failures",
+        "warnings",
+    ]
+    assert doc["ledger"] == str(mixed) and doc["warnings"] == []
+    assert doc["counts"]["in_doubt"] == 1
+    first = doc["entries"][0]
+    assert first["entry"] == "m.yaml#new" and first["outcome"] == "created"
+    assert first["session_id"] == "devin-new" and first["url"] == "u/new"
+    assert first["attempts"] == 1 and first["is_new_session"] is True
+    assert [f["entry"] for f in doc["failures"]] == [
+        "m.yaml#bad",
+        "m.yaml#unsure",
+        "m.yaml#regressed",
+    ]
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(created("a"))
+    assert main(["ledger", "summary", str(clean)]) == 0
+    assert capsys.readouterr().out.startswith(
+        "created 1  adopted 0  failed 0  in doubt 0  pending 0\n"
+    )
+
+    assert main(["ledger", "summary", str(tmp_path / "nope.jsonl")]) == 2
+    assert "launcher: error: no ledger at" in capsys.readouterr().err
+
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text(created("a") + "{oops\n" + created("b"))
+    assert main(["ledger", "summary", str(damaged), "--format", "json"]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("launcher: error: ledger ") and "damaged at line 2" in err
+    assert json.loads(out)["error"]["kind"] == "ledger"  # --format json: one object, always
+    assert "Traceback" not in err
+
+    assert main(["ledger", "summary", str(tmp_path)]) == 2
+    assert "that path is a folder" in capsys.readouterr().err
