@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runkit import MakeSandbox, launcher_env, read_ledger, run_launcher
+from tests.support.runkit import MakeSandbox, launcher_env, read_ledger, run_launcher
 
 TWINS = """\
 version: 1
