@@ -99,9 +99,6 @@ class _Batch:
         self.dispatcher.stop(f"the ACU budget of {budget.total:g} is spent")
         return Done()
 
-    def _by_session(self) -> Mapping[str, Target]:
-        return {t.session_id: t for t in self.targets if t.session_id}
-
     async def start(self, result: EntryResult) -> StartResult:
         held = self.over_budget(result)
         if held is not None:
@@ -125,8 +122,9 @@ class _Batch:
         return Done()
 
     async def poll(self, ids: Collection[str]) -> Collection[str]:
-        by_session = self._by_session()
-        watched = [by_session[s] for s in ids if s in by_session]
+        asked = set(ids)
+        # Every entry of a session: two may share one (idempotent, one prompt).
+        watched = [t for t in self.targets if t.session_id in asked]
         expected = Counter(t.batch for t in self.targets if t.session_id and t.batch)
         try:
             await refresh(
@@ -141,7 +139,8 @@ class _Batch:
         except ApiError as exc:
             self.reporter.log(f"warning: poll failed ({exc}); trying again at the next poll")
             return ()
-        return [t.session_id for t in watched if t.session_id and not t.active]
+        still = {t.session_id for t in watched if t.active}
+        return [s for s in asked if s not in still]
 
     async def terminate(self, session_id: str) -> bool:
         """`--terminate-settled`: the final status is recorded; free its slot."""
@@ -205,6 +204,7 @@ async def run_scheduled(
     async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
         dispatcher = Dispatcher(settings, client, writer, environ, progress)
         dispatcher.capacity.defer = True
+        dispatcher.expect(results)
         batch = _Batch(dispatcher, client, writer, targets, reporter, redact)
         if scheduled.max_acus is not None:
             batch.budget = Budget(scheduled.max_acus, scheduled.slots.poll_interval)
