@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runkit import (
+from tests.support.runkit import (
     SECRET,
     MakeSandbox,
     MakeSandboxProcess,

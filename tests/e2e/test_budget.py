@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.runkit import MakeSandbox, launcher_env, read_ledger, run_launcher, write_manifest
+from tests.support.runkit import (
+    MakeSandbox,
+    launcher_env,
+    read_ledger,
+    run_launcher,
+    write_manifest,
+)
 
 COG = "cog_e2e_BUDGETKEY_12345678"
 
