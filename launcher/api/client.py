@@ -8,7 +8,6 @@ server says is bounded here (size and time), type-checked and redacted before it
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import urllib.parse
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any
 import anyio
 import httpx
 
-from launcher import __version__
+from launcher import __version__, jsonio
 from launcher.api.address import is_loopback
 from launcher.api.capacity import capacity_hit
 from launcher.api.outcomes import (
@@ -42,7 +41,9 @@ MAX_BODY_BYTES = 1 << 20  # an answer is a few hundred bytes; reading stops past
 MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read as a day
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
-MAX_PAGE_BYTES = 16 * 1024 * 1024  # a list page of 100 rows with 64 KB outputs is ~7 MB
+# Follow-through answers too: a list page larger than this is read again one session at a
+# time (`launcher.follow.poll`), and one session's larger answer is that session's problem.
+MAX_PAGE_BYTES = MAX_BODY_BYTES
 
 
 def http_client(
@@ -105,7 +106,9 @@ class Answer:
         return self.body.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body's JSON value; jsonio.JsonError (a ValueError) when it is not JSON or is
+        nested too deeply."""
+        return jsonio.loads(self.body)
 
 
 def api_message(answer: Answer) -> str:
@@ -326,17 +329,23 @@ class FollowClient(DevinClient):
         except httpx.HTTPError as exc:
             raise ApiError(f"{method} failed: {self._describe(exc)}") from None
         status = answer.status
+        if answer.truncated and 200 <= status < 300:
+            raise ApiError(
+                f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes; not read",
+                status,
+                unreadable=True,
+            )
         if answer.truncated:
-            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES} bytes", status)
+            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes", status)
         if missing_ok and status == 404:
             return None
         if not 200 <= status < 300:
             retry = parse_retry_after(answer.headers.get("Retry-After"))
             raise ApiError(f"HTTP {status}: {self._message(answer)}", status, retry)
         try:
-            return json.loads(answer.body) if answer.body else None
-        except ValueError:
-            raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+            return answer.json() if answer.body else None
+        except ValueError as exc:
+            raise ApiError(f"HTTP {status}: the answer is {exc}", status, unreadable=True) from None
 
 
 def _text_problem(value: object, name: str, limit: int) -> str | None:

@@ -37,6 +37,7 @@ class Target:
     output_errors: list[dict[str, str]] = field(default_factory=list)
     cancelled: bool = False
     woken: bool = False  # a message was sent after the latest status: watch it again
+    problem: str | None = None  # why the last poll could not use its answer, if it could not
     messages: dict[str, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
     # The last observation as the server sent it: a poll showing the same again changes
     # nothing, and is dismissed without redacting, validating or re-encoding its output.

@@ -53,8 +53,11 @@ async def refresh(
     policy: RetryPolicy,
     redact: Callable[[str], str],
     on_change: Callable[[Target], None] = lambda t: None,
+    on_problem: Callable[[str], None] = lambda m: None,
 ) -> PollResult:
-    """One poll over the active targets; every change is recorded before it is shown."""
+    """One poll over the active targets; every change is recorded before it is shown. A
+    session whose answer could not be used keeps its last known state; `on_problem` hears
+    of it once (until the problem changes)."""
     active = {t.session_id: t for t in targets if t.active and t.session_id}
     try:
         watched = {s: t.batch for s, t in active.items()}
@@ -66,6 +69,11 @@ async def refresh(
         raise
     changed = []
     for sid, target in active.items():
+        problem = result.problems.get(sid)
+        if problem != target.problem:
+            target.problem = problem
+            if problem is not None:
+                on_problem(f"warning: session {sid} ({target.entry.entry_id}): {problem}")
         seen = result.seen.get(sid)
         fields = None if seen is None else target.observe(seen, redact)
         if fields is not None:
@@ -114,7 +122,7 @@ async def watch(
             # A poll retrying a struggling server must not outlive --timeout either.
             with anyio.move_on_after(left):
                 result = await refresh(
-                    api, ledger, targets, expected, settings.retry, redact, on_change
+                    api, ledger, targets, expected, settings.retry, redact, on_change, reporter.log
                 )
                 outcome.requests += result.lists + result.gets
                 interval = settings.poll_interval

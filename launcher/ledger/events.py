@@ -8,6 +8,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from launcher import jsonio
 from launcher.entry import Entry
 
 VERSION = 1
@@ -141,7 +142,10 @@ def ignored_kind(obj: Any) -> str | None:
 
 
 def decode(line: bytes) -> Any:
-    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid."""
+    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid,
+    jsonio.JsonError (a ValueError) if nested deeper than jsonio.MAX_DEPTH levels."""
+    if jsonio.depth_of(line) > jsonio.MAX_DEPTH:  # before the decoder recurses
+        raise jsonio.JsonError(f"nested deeper than {jsonio.MAX_DEPTH} levels")
     text = line.decode("utf-8")  # strictly UTF-8: no encoding sniffing
     # The decoder alone, when the value starts the line and only its "\n" follows: what
     # json.loads does, without its two whitespace regex matches. Anything else goes through
@@ -152,7 +156,7 @@ def decode(line: bytes) -> Any:
     except ValueError:
         whole = False
     if not whole:
-        obj = json.loads(text)
+        obj = jsonio.loads(text)
     if not line.endswith(b"\n") and not isinstance(obj, dict):
         raise ValueError("incomplete")  # b"12" may be the start of b"123"
     return obj
