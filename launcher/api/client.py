@@ -33,6 +33,7 @@ from launcher.api.outcomes import (
     RetrySafe,
 )
 from launcher.api.redact import Redactor
+from launcher.ids import session_id_problem
 
 __all__ = ["DevinClient", "Redactor", "api_message", "parse_retry_after"]
 
@@ -231,7 +232,7 @@ class DevinClient:
         if not isinstance(data, dict):
             return InDoubt(f"HTTP {status} with an answer that is not a JSON object", status)
         problem = (
-            _text_problem(data.get("session_id"), "session_id", MAX_ID_CHARS)
+            session_id_problem(data.get("session_id"), MAX_ID_CHARS)
             or _text_problem(data.get("url"), "url", MAX_URL_CHARS)
             or _bool_problem(data.get("is_new_session"))
         )
@@ -261,7 +262,7 @@ class DevinClient:
             raise LookupFailed("lookup failed: unreadable answer")
         found = [s for s in sessions if isinstance(s, dict) and tag in (s.get("tags") or [])]
         for session in found:
-            if _text_problem(session.get("session_id"), "session_id", MAX_ID_CHARS):
+            if session_id_problem(session.get("session_id"), MAX_ID_CHARS):
                 raise LookupFailed("lookup failed: a matching session has no valid session_id")
             if self._redact.holds_secret(session["session_id"]):
                 raise LookupFailed("lookup failed: a session_id carries a secret value")

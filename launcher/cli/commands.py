@@ -94,15 +94,17 @@ def _api_access(
 ) -> tuple[str, Redactor, list[str]]:
     """The API key, a redactor of it and of every secret value, and warnings: one check for
     `run` and the follow commands. The key must be set (and sound) unless an embedded
-    sandbox answers, which gets a token of its own, never the user's key; `sending` (run)
-    needs every secret's variable too."""
+    sandbox answers, which gets a token of its own, never the user's key. Every secret's
+    variable must be set too, even for commands that send no secret (`sending` is False):
+    without its value, a secret a session echoes in its output or PR URL could not be
+    recognised, and would be printed, kept in the ledger and exported."""
     from launcher.api.client import Redactor
     from launcher.api.redact import api_key_from
     from launcher.dispatch import run as dispatch
 
     sandbox = getattr(args, "sandbox", False)
     dispatch.check_environment(
-        entries if sending else (), environ, None if sandbox else args.api_key_env
+        entries, environ, None if sandbox else args.api_key_env, sending=sending
     )
     warnings: list[str] = []
     if sandbox:

@@ -10,7 +10,14 @@ from typing import Any
 
 from launcher.entry import Entry, canonical_json
 from launcher.follow.outputcheck import check_output
-from launcher.follow.status import SETTLED, Observation, Verdict, redact_json, verdict
+from launcher.follow.status import (
+    SETTLED,
+    Observation,
+    Verdict,
+    pr_url_of,
+    redact_json,
+    verdict,
+)
 from launcher.ledger.state import LedgerState
 
 _NOT_CREATED = {
@@ -131,7 +138,7 @@ def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]
         status_at, ev = follow["status"]
         target.status = ev.get("status_enum") or "unknown"
         target.structured_output = ev.get("structured_output")
-        target.pull_request_url = ev.get("pull_request_url")
+        target.pull_request_url = pr_url_of(ev.get("pull_request_url"))  # an older ledger's
         target.output_valid = ev.get("output_valid")
         target.output_errors = [e for e in ev.get("output_errors", []) if isinstance(e, dict)]
     if "cancelled" in follow:

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 from launcher import jsonio
 from launcher.entry import Entry
+from launcher.ids import names_something
 
 VERSION = 1
 Outcome = Literal["sending", "created", "failed", "in_doubt"]
@@ -126,6 +127,10 @@ def check_event(obj: Any) -> str | None:
                 return f"field {name!r} is missing"
         elif type(value) not in exact and not _type_ok(value, types):
             return f"field {name!r} has the wrong type"
+    sid = get("session_id")
+    if isinstance(sid, str) and not names_something(sid):
+        # "." or ".." would send follow-through requests to other API paths
+        return "field 'session_id' has no letter or digit"
     return None
 
 

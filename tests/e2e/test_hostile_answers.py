@@ -126,3 +126,81 @@ def test_one_hostile_output_never_stops_the_batch(
     assert HOSTILE_ID in watch.stderr  # its problem named, once
     finished = {e["session_id"] for e in read_ledger(ledger2) if e.get("status_enum") == "finished"}
     assert len(finished) == COUNT - 1
+
+
+class EchoApi:
+    """Creates sessions that echo their secret in the output and in the PR URL."""
+
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+        self.rows: list[dict[str, Any]] = []
+
+    async def create(self, request: Request) -> Response:
+        body = await request.json()
+        secret = body["session_secrets"][0]["value"]
+        sid = f"devin-{len(self.rows)}"
+        self.rows.append(
+            {
+                "session_id": sid,
+                "status_enum": "finished",
+                "structured_output": {"token": secret, "note": f"used {secret}"},
+                "pull_request": {"url": f"https://github.test/o/r/pull/1?t={secret}"},
+            }
+        )
+        return JSONResponse({"session_id": sid, "url": f"https://x/{sid}", "is_new_session": True})
+
+    async def listing(self, request: Request) -> Response:
+        if request.query_params.get("tags") == "bulk":
+            return JSONResponse({"sessions": []})
+        return JSONResponse({"sessions": self.rows})
+
+    async def one(self, request: Request) -> Response:
+        rows = [r for r in self.rows if r["session_id"] == request.path_params["sid"]]
+        if request.method != "GET":
+            return JSONResponse({"detail": "ok"})
+        return JSONResponse(rows[0]) if rows else JSONResponse({}, status_code=404)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/sessions", self.create, methods=["POST"]),
+                Route("/v1/sessions", self.listing, methods=["GET"]),
+                Route("/v1/sessions/{sid}", self.one, methods=["GET", "DELETE"]),
+                Route("/v1/sessions/{sid}/message", self.one, methods=["POST"]),
+            ]
+        )
+
+
+def test_a_secret_echoed_by_a_session_is_never_kept_when_its_variable_is_unset(
+    tmp_path: Path,
+) -> None:
+    api = EchoApi()
+    manifest = write_manifest(tmp_path / "m.yaml", 2)
+    ledger = tmp_path / "l.jsonl"
+    common = (str(manifest), "--ledger", str(ledger))
+    with serving(api.app()) as url:
+        env = launcher_env(url)
+        assert run_launcher("run", *common, "--reconcile-delay", "0", env=env).returncode == 0
+        unset = {k: v for k, v in env.items() if k != "TEST_SECRET"}
+        outputs = []
+        for command in (
+            ("watch", *common, "--poll-interval", "0.2", "--timeout", "5"),
+            ("cancel", *common),
+            ("message", *common, "--text", "hello"),
+        ):
+            done = run_launcher(*command, env=unset)
+            assert done.returncode == 2, done.stderr
+            assert "TEST_SECRET" in done.stderr and "Traceback" not in done.stderr
+            outputs.append(done)
+        # With it set, the echo is recognised and masked wherever it goes.
+        watched = run_launcher("watch", *common, "--poll-interval", "0.2", env=env)
+        assert watched.returncode == 0, watched.stderr
+        outputs.append(watched)
+    for fmt in ("jsonl", "json", "csv"):
+        exported = run_launcher("results", *common, "--format", fmt, env=unset)
+        assert exported.returncode == 0, exported.stderr
+        outputs.append(exported)
+    events = read_ledger(ledger)
+    assert sum(e["event"] == "status" for e in events) == 2
+    _no_crash(*outputs)
+    assert_no_secrets(ledger.read_text())

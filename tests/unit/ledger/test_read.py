@@ -23,3 +23,11 @@ def test_a_deeply_nested_line_is_damage_at_its_line(tmp_path: Path, depth: int) 
     ledger.write_bytes(GOOD + deep + GOOD)
     with pytest.raises(LedgerError, match="damaged at line 2: nested deeper than 64 levels"):
         read_state(ledger)
+
+
+@pytest.mark.parametrize("sid", [".", ".."])
+def test_a_session_id_without_letter_or_digit_is_damage(tmp_path: Path, sid: str) -> None:
+    ledger = tmp_path / "l.jsonl"
+    ledger.write_bytes(GOOD + GOOD.replace(b'"devin-1"', f'"{sid}"'.encode()))
+    with pytest.raises(LedgerError, match="damaged at line 2: field 'session_id' has no letter"):
+        read_state(ledger)
