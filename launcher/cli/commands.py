@@ -12,7 +12,6 @@ import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +19,14 @@ from launcher.errors import ExitCode, LedgerError, UsageError
 
 if TYPE_CHECKING:
     from launcher.api.client import Redactor
+    from launcher.api.connection import Asked, Connection
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
-    from launcher.follow.run import Connection
+    from launcher.follow.run import Held, Pick
     from launcher.follow.scheduled import ScheduledSettings
+    from launcher.follow.targets import Target
     from launcher.follow.watch import WatchSettings
+    from launcher.ledger.state import LedgerState
     from launcher.ledger.writer import LedgerWriter
     from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
@@ -85,48 +87,56 @@ def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None
     return select_shard(select_entries(checked.entries, args.select), args.shard)
 
 
-def _api_access(
+def _connect(
     args: argparse.Namespace,
     entries: Sequence[Entry],
     environ: Mapping[str, str],
     *,
     sending: bool,
-) -> tuple[str, Redactor, list[str]]:
-    """The API key, a redactor of it and of every secret value, and warnings: one check for
-    `run` and the follow commands. The key must be set (and sound) unless an embedded
-    sandbox answers, which gets a token of its own, never the user's key. Every secret's
-    variable must be set too, even for commands that send no secret (`sending` is False):
-    without its value, a secret a session echoes in its output or PR URL could not be
-    recognised, and would be printed, kept in the ledger and exported."""
-    from launcher.api.client import Redactor
-    from launcher.api.redact import api_key_from
+) -> tuple[Connection, list[str]]:
+    """The one connection of `run` and the follow commands, and warnings. The key must be
+    set (and sound) unless an embedded sandbox answers, which gets a token of its own,
+    never the user's key. Every secret's variable must be set too, even for commands that
+    send no secret (`sending` is False): without its value, a secret a session echoes in
+    its output or PR URL could not be recognised, and would be printed, kept in the ledger
+    and exported."""
+    from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
 
     sandbox = getattr(args, "sandbox", False)
     dispatch.check_environment(
         entries, environ, None if sandbox else args.api_key_env, sending=sending
     )
-    warnings: list[str] = []
-    if sandbox:
-        api_key = secrets.token_urlsafe(24)
-    else:
-        api_key, warnings = api_key_from(environ, args.api_key_env)
     secret_values, short = dispatch.entry_secret_values(entries, environ)
-    return api_key, Redactor([api_key, *secret_values]), [*warnings, *short]
+    conn, warnings = resolve(
+        _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
+    )
+    return conn, [*warnings, *short]
+
+
+def _asked(args: argparse.Namespace) -> Asked:
+    """The connection flags as one value: the Namespace stops here."""
+    from launcher.api.connection import Asked
+
+    config = getattr(args, "config", {})
+    source = config["base-url"].where if "base-url" in config else ""
+    return Asked(
+        base_url=args.base_url,
+        base_url_source=source or "--base-url",
+        api_key_env=args.api_key_env,
+        api=args.api,
+        org=args.org,
+        sandbox=getattr(args, "sandbox", False),
+    )
 
 
 def _connection(
     args: argparse.Namespace, entries: Sequence[Entry], environ: Mapping[str, str]
 ) -> Connection:
-    from launcher.dispatch.settings import base_url_from, check_secure
-    from launcher.follow.run import Connection
-
-    base_url = base_url_from(args.base_url, environ)
-    check_secure(base_url)
-    api_key, redact, warnings = _api_access(args, entries, environ, sending=False)
+    conn, warnings = _connect(args, entries, environ, sending=False)
     for warning in warnings:
         print(f"launcher: warning: {warning}", file=sys.stderr)
-    return Connection(base_url, api_key, redact)
+    return conn
 
 
 def _watch_settings(args: argparse.Namespace) -> WatchSettings:
@@ -153,7 +163,6 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from launcher.api.target import ApiTarget
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.place import claim, run_ledger
     from launcher.dispatch.settings import settings_from_args
@@ -167,7 +176,6 @@ def run(args: argparse.Namespace) -> int:
             "(--show-requests: the exact request bodies); it sends nothing"
         )
     environ = dict(os.environ)
-    settings = settings_from_args(args, environ)
     waits = args.wait or args.max_active is not None
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
@@ -175,13 +183,15 @@ def run(args: argparse.Namespace) -> int:
     if entries is None:
         return ExitCode.USAGE
     reporter.warn_untagged(entries)
-    api_key, redact, warnings = _api_access(args, entries, environ, sending=True)
+    conn, warnings = _connect(args, entries, environ, sending=True)
+    redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     with (
         LedgerWriter.open(ledger, new_run_id()) as writer,
-        _target(settings, args.sandbox, api_key) as settings,
+        _target(conn) as conn,
     ):
-        note = claim(writer, ApiTarget(settings.base_url, sandbox=args.sandbox), "run")
+        settings = settings_from_args(args, conn.base_url)
+        note = claim(writer, conn.target, "run")
         progress = RunProgress(
             len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
         )
@@ -192,11 +202,9 @@ def run(args: argparse.Namespace) -> int:
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
             # throughout: cron cannot start the next batch meanwhile (SPEC §9).
-            return _run_and_watch(
-                args, settings, scheduled, entries, writer, api_key, redact, progress
-            )
+            return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
         result = anyio.run(
-            dispatch.dispatch_all, settings, entries, writer, environ, api_key, redact, progress
+            dispatch.dispatch_all, settings, entries, writer, environ, conn, progress
         )
     progress.finish()
     if result.config_error:  # nothing was sent: one line, as for any other setting error
@@ -211,18 +219,18 @@ def _run_and_watch(
     scheduled: ScheduledSettings,
     entries: Sequence[Entry],
     writer: LedgerWriter,
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: RunProgress,
 ) -> int:
     from launcher.follow.run import run_and_watch
     from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
 
     # The run's progress line is the live line: the watch adds plain lines only.
+    redact = conn.redact
     watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
     watcher.command = "run"
     outcome = run_and_watch(
-        settings, scheduled, entries, writer, os.environ, api_key, redact, progress, watcher
+        settings, scheduled, entries, writer, os.environ, conn, progress, watcher
     )
     progress.finish()
     run = outcome.run
@@ -248,55 +256,134 @@ def _require_ledger(path: str) -> None:
         raise LedgerError(f"no ledger at {path}; pass the file that `launcher run --ledger` wrote")
 
 
-def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWriter] | None:
-    """The entries, the API connection and the ledger, held (for watch, cancel, message),
-    once the ledger's sessions are known to live in the API the command talks to."""
-    from launcher.api.target import ApiTarget
-    from launcher.dispatch.place import claim
+def _pick(args: argparse.Namespace) -> tuple[Pick, list[Entry]] | None:
+    """What a follow-up command acts on: the manifests' entries matched to the ledger by
+    entry id within the run key, or (no PATH) the sessions the ledger holds, `--batch`,
+    `--run-key` and `--select` narrowing them. None once manifest errors are shown."""
+    from launcher.follow.select import LedgerSelection, for_entries, for_ledger
+    from launcher.shard import select_shard
+
+    if args.paths:
+        if args.batch is not None:
+            raise UsageError(
+                "--batch selects sessions from the ledger: give it without PATH, or give "
+                "PATH (and --run-key) without it"
+            )
+        entries = _entries(args, _reporter(args))
+        if entries is None:
+            return None
+        return (lambda state: for_entries(entries, state)), entries
+    config = getattr(args, "config", {})
+    run_key_given = "run-key" in config and config["run-key"].source != "default"
+    selection = LedgerSelection(
+        batch=args.batch,
+        run_key=args.run_key if run_key_given else None,
+        names=tuple(args.select) if args.select else None,
+    )
+
+    def pick(state: LedgerState) -> list[Target]:
+        targets = select_shard(for_ledger(state, selection), args.shard)
+        if not targets and selection != LedgerSelection():
+            raise UsageError(
+                f"the ledger holds no session that {selection.describe()} selects; "
+                "`launcher ledger batches F` lists what it holds"
+            )
+        return targets
+
+    return pick, []
+
+
+def _held(
+    args: argparse.Namespace, *, read_only: bool = False, follow_locked: bool = False
+) -> tuple[Pick, Connection, Held] | None:
+    """What the command acts on, the API connection and the ledger (watch, cancel,
+    message), once the ledger's sessions are known to live in the API the command talks
+    to. The ledger is held (locked) for the command's duration, unless `read_only` (a
+    preview), or `follow_locked` and another process holds it (a second terminal's watch):
+    then nothing is recorded, and the user is told so once."""
+    from launcher.dispatch.place import check_place, claim
+    from launcher.errors import LedgerLocked
+    from launcher.follow.ports import Unrecorded
+    from launcher.follow.run import Held
     from launcher.ledger.events import new_run_id
+    from launcher.ledger.read import read_state
     from launcher.ledger.writer import LedgerWriter
 
-    entries = _entries(args, _reporter(args))
-    if entries is None:
+    picked = _pick(args)
+    if picked is None:
         return None
+    pick, entries = picked
     conn = _connection(args, entries, os.environ)
     _require_ledger(args.ledger)
-    writer = LedgerWriter.open(args.ledger, new_run_id())
-    try:
-        note = claim(writer, ApiTarget(conn.base_url), args.command)
-    except BaseException:
-        writer.close()
-        raise
+    target = conn.target
+    writer = None
+    if not read_only:
+        try:
+            writer = LedgerWriter.open(args.ledger, new_run_id())
+        except LedgerLocked as exc:
+            if not follow_locked:
+                raise
+            held_by = str(exc).split(";")[0]
+            print(
+                f"launcher: {held_by}: following read-only; this watch records nothing "
+                "(the holder records what it sees)",
+                file=sys.stderr,
+            )
+    if writer is None:
+        note = check_place(read_state(args.ledger), target, args.ledger, args.command)
+        held = Held(Path(args.ledger), Unrecorded())
+    else:
+        try:
+            note = claim(writer, target, args.command)
+        except BaseException:
+            writer.close()
+            raise
+        held = Held(writer.path, writer)
     if note:
         print(f"launcher: warning: {note}", file=sys.stderr)
-    return entries, conn, writer
+    return pick, conn, held
+
+
+@contextmanager
+def _released(held: Held) -> Iterator[Held]:
+    """The ledger's lock released when the command ends (if it held one)."""
+    from launcher.ledger.writer import LedgerWriter
+
+    try:
+        yield held
+    finally:
+        if isinstance(held.ledger, LedgerWriter):
+            held.ledger.close()
 
 
 def watch(args: argparse.Namespace) -> int:
-    from launcher.follow.run import watch_entries
+    from launcher.follow.run import watch_targets
+    from launcher.ledger.writer import LedgerWriter
 
     settings = _watch_settings(args)
-    held = _held(args)
+    held = _held(args, follow_locked=True)
     if held is None:
         return ExitCode.USAGE
-    entries, conn, writer = held
+    pick, conn, ledger = held
     watcher = _watch_reporter(args, conn.redact)
-    with writer:
-        for warning in writer.state.warnings:
-            watcher.log(f"warning: {warning}")
-        w = watch_entries(writer, entries, conn, settings, watcher)
+    with _released(ledger):
+        if isinstance(ledger.ledger, LedgerWriter):
+            for warning in ledger.ledger.state.warnings:
+                watcher.log(f"warning: {warning}")
+        w = watch_targets(ledger, pick, conn, settings, watcher)
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 
-def results(args: argparse.Namespace) -> int:
-    from launcher.follow.targets import build_targets
+def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:
+    """What the reading commands (results, report) show: the picked entries or sessions
+    joined with the ledger (several read as one). None once manifest errors are shown."""
     from launcher.ledger.read import read_state
-    from launcher.output.follow import write_results
 
-    entries = _entries(args, _reporter(args))
-    if entries is None:
-        return ExitCode.USAGE
+    picked = _pick(args)
+    if picked is None:
+        return None
+    pick, _ = picked
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
         _require_ledger(ledger)
@@ -306,52 +393,105 @@ def results(args: argparse.Namespace) -> int:
         from launcher.ledger.merge import merge_events
 
         state = merge_events(ledgers).state
-    write_results(build_targets(entries, state), args.format, sys.stdout)
+    return pick(state), state
+
+
+def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    chosen = choose(read[0], args.status, args.fields)
+    if chosen.dropped_columns:
+        _reporter(args).note(
+            f"launcher: {chosen.dropped_columns} output properties past the first "
+            f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
+        )
+    fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
+    if fmt in RESULTS_WRITER_BY_NAME:
+        RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
+        sys.stdout.flush()
+    else:
+        _reporter(args).results(chosen)
+    return ExitCode.OK
+
+
+def report(args: argparse.Namespace) -> int:
+    """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
+    from datetime import UTC, datetime
+
+    import launcher
+    from launcher.follow.report import build_report
+    from launcher.output.report import render_html, render_markdown
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
+    batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "markdown":
+        text = render_markdown(batch)
+    else:
+        text = render_html(batch, launcher.__version__)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+    well = batch.ended_well
+    _reporter(args).note(
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+    )
     return ExitCode.OK
 
 
 def cancel(args: argparse.Namespace) -> int:
-    from launcher.follow.run import cancel_entries
+    from launcher.follow.run import cancel_targets
     from launcher.output.follow import cancel_report
 
-    held = _held(args)
+    held = _held(args, read_only=args.dry_run)
     if held is None:
         return ExitCode.USAGE
-    entries, conn, writer = held
-    with writer:
-        outcome = cancel_entries(writer, entries, conn)
-    cancel_report(outcome, sys.stdout, sys.stderr)
+    pick, conn, ledger = held
+    with _released(ledger):
+        outcome = cancel_targets(ledger, pick, conn, dry_run=args.dry_run)
+    cancel_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
     return ExitCode.FAILED if outcome.failed else ExitCode.OK
 
 
 def message(args: argparse.Namespace) -> int:
     from launcher.follow.message import message_text
-    from launcher.follow.run import message_entries
+    from launcher.follow.run import message_targets
     from launcher.output.follow import message_report
 
     text = message_text(args.text, args.file)
-    held = _held(args)
+    held = _held(args, read_only=args.dry_run)
     if held is None:
         return ExitCode.USAGE
-    entries, conn, writer = held
-    with writer:
-        outcome = message_entries(writer, entries, conn, text, args.status)
-    message_report(outcome, sys.stdout, sys.stderr)
+    pick, conn, ledger = held
+    with _released(ledger):
+        outcome = message_targets(ledger, pick, conn, text, args.status, dry_run=args.dry_run)
+    message_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
     return ExitCode.FAILED if outcome.failed else ExitCode.OK
 
 
 @contextmanager
-def _target(settings: RunSettings, use_sandbox: bool, token: str) -> Iterator[RunSettings]:
-    """The settings pointed at an embedded sandbox for the run's duration, if asked; the
-    sandbox accepts `token` alone."""
-    if not use_sandbox:
-        yield settings
+def _target(conn: Connection) -> Iterator[Connection]:
+    """The connection pointed at an embedded sandbox for the run's duration, if asked; the
+    sandbox accepts the connection's own token alone."""
+    if not conn.target.sandbox:
+        yield conn
         return
     from launcher.sandbox.config import SandboxConfig
     from launcher.sandbox.server import running_sandbox
 
-    with running_sandbox(SandboxConfig(port=0, api_key=token)) as handle:
-        yield replace(settings, base_url=handle.base_url)
+    with running_sandbox(SandboxConfig(port=0, api_key=conn.api_key)) as handle:
+        yield conn.at(handle.base_url)
 
 
 def config(args: argparse.Namespace) -> int:

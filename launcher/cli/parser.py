@@ -17,6 +17,7 @@ COMMANDS = (
     "run",
     "watch",
     "results",
+    "report",
     "cancel",
     "message",
     "ledger",
@@ -89,6 +90,14 @@ def configurable(
     p.set_defaults(config_keys=(*(p.get_default("config_keys") or ()), key))
 
 
+def fields_flag(text: str) -> list[str]:
+    """`--fields a,b`: the names, without blanks; at least one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one field, e.g. entry,status")
+    return names
+
+
 def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.add_argument(
         "--format",
@@ -140,6 +149,19 @@ def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeou
 def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
     configurable(p, "base-url", target, type=settings.base_url_flag)
     configurable(p, "api-key-env")
+    add_generation_options(p)
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    """--api and --org: which Devin API the connection speaks, and the organisation."""
+    p.add_argument(
+        "--api",
+        choices=("v1", "v3"),
+        default=None,
+        help="the Devin API to speak (default: from the key's prefix, cog_ is v3, or from "
+        "a base URL ending in /v1 or /v3; else v1)",
+    )
+    configurable(p, "org")
 
 
 def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
@@ -156,8 +178,22 @@ def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP)
     add_shard(p)
 
 
+FOLLOW_PATH_HELP = (
+    PATH_HELP + "; its entries are matched to the ledger by FILE#NAME within the run key "
+    "(an entry changed since it was sent keeps its session). Without PATH: every session "
+    "the ledger holds"
+)
+
+
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("paths", nargs="*", metavar="PATH", help=FOLLOW_PATH_HELP)
+    p.add_argument(
+        "--batch",
+        default=None,
+        metavar="ID",
+        help="without PATH: only the sessions of this run (its run id, as `launcher ledger "
+        "batches` lists it)",
+    )
     if api:
         configurable(p, "ledger")
     else:  # results only reads: several ledgers (the shards of a batch) read as one
@@ -183,11 +219,64 @@ def _add_follow_parsers(sub: Any) -> None:
 
     p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
     _add_follow_common(p, api=False)
-    p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.add_argument(
+        "--format",
+        choices=("text", "jsonl", "csv", "json"),
+        default=None,
+        help="text: a table (the default on a terminal); jsonl: a record a line (the default "
+        "otherwise); csv: a column per field, matrix variable and output property; json: one "
+        "document with every record",
+    )
+    p.add_argument(
+        "--status",
+        action="append",
+        default=None,
+        metavar="S",
+        help="only entries in status S (repeatable): working, blocked, finished, expired, "
+        "cancelled, not_created, …",
+    )
+    p.add_argument(
+        "--fields",
+        type=fields_flag,
+        default=None,
+        metavar="A,B",
+        help="only these fields, in this order: entry, status, pull_request_url, …, "
+        "matrix.VAR, output.PROP",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     p.set_defaults(func=commands.results)
+
+    p = sub.add_parser(
+        "report", help="the batch as one page: self-contained HTML, or Markdown for CI"
+    )
+    _add_follow_common(p, api=False)
+    p.add_argument(
+        "--format",
+        choices=("html", "markdown"),
+        default="html",
+        help="html: one self-contained page that opens offline (the default); markdown: the "
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="write the report to FILE (default: standard output)",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.set_defaults(func=commands.report)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions that would be terminated (their status read first); "
+        "terminate nothing, record nothing",
+    )
     p.set_defaults(func=commands.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
@@ -195,6 +284,11 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
     p.add_argument("--file", default=None, metavar="F", help="read the message from F")
     p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions the message would go to; send nothing, record nothing",
+    )
     p.set_defaults(func=commands.message)
 
 
@@ -343,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     p.set_defaults(func=commands.completion)
 
-    auth.add_parser(sub, _add_format, configurable)
+    auth.add_parser(sub, _add_format, _add_api_options)
 
     p = sub.add_parser("config", help="show each setting's effective value and where it came from")
     for setting in SETTINGS:

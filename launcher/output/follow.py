@@ -1,10 +1,9 @@
 """What follow-through shows: `watch`'s live line on a terminal (one plain line per change
-otherwise) and its summary, picked once by name (text, json); the results records as JSON
-Lines, CSV or JSON; what `cancel` and `message` did. Rendering only; decides nothing."""
+otherwise) and its summary, picked once by name (text, json); what `cancel` and `message`
+did. Rendering only; decides nothing."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -14,7 +13,7 @@ from typing import IO, Any
 
 from launcher.follow.cancel import CancelOutcome
 from launcher.follow.message import MessageOutcome
-from launcher.follow.results import FIELDS, record_of
+from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
 from launcher.follow.status import printable
 from launcher.follow.targets import Target
@@ -66,7 +65,7 @@ class WatchReporter:
         bad = "  output does not conform" if target.output_valid is False else ""
         status = self._safe(target.status or "?", 40)
         print(
-            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}",
+            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}{_changed(target)}",
             file=self.out,
             flush=True,
         )
@@ -109,7 +108,10 @@ class WatchReporter:
             v = t.verdict(blocked_ok, timed_out)
             if not v.ended_well:
                 reason = self._safe(v.reason or "", 300)
-                print(f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}", file=self.out)
+                print(
+                    f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}{_changed(t)}",
+                    file=self.out,
+                )
         well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
         counts = Counter(t.status or "not created" for t in targets)
         if any(t.cancelled for t in targets):
@@ -188,52 +190,34 @@ def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
     )
 
 
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value)
-    # A cell a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _changed(target: Target) -> str:
+    return "  (changed since sent)" if target.changed else ""
 
 
-def _jsonl(records: list[dict[str, Any]], out: IO[str]) -> None:
-    for record in records:
-        out.write(json.dumps(record, ensure_ascii=True) + "\n")
-
-
-def _csv(records: list[dict[str, Any]], out: IO[str]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for record in records:
-        writer.writerow([_csv_cell(record[f]) for f in FIELDS])
-
-
-def _json(records: list[dict[str, Any]], out: IO[str]) -> None:
-    out.write(json.dumps(records, indent=2, ensure_ascii=True) + "\n")
-
-
-RESULTS_WRITER_BY_NAME: dict[str, Callable[[list[dict[str, Any]], IO[str]], None]] = {
-    "jsonl": _jsonl,
-    "csv": _csv,
-    "json": _json,
-}
-
-
-def write_results(targets: Sequence[Target], fmt: str, out: IO[str]) -> None:
-    """One record per entry, in manifest order, in the format named."""
-    RESULTS_WRITER_BY_NAME[fmt]([record_of(t) for t in targets], out)
+def _would(verb: str, done: str, targets: Sequence[Target], out: IO[str]) -> None:
+    """A --dry-run's list: what would be done to each, and that nothing was."""
+    for target in targets:
+        status = printable(target.status or "?", 40)
+        print(
+            f"would {verb}  {target.entry.entry_id}  {status}  {target.url or ''}"
+            f"{_changed(target)}",
+            file=out,
+        )
+    n = len(targets)
+    print(f"--dry-run: {n} session{'s' * (n != 1)} would be {done}; nothing sent", file=out)
     out.flush()
 
 
-def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:
+def cancel_report(
+    outcome: CancelOutcome, out: IO[str], err: IO[str], *, dry_run: bool = False
+) -> None:
+    if dry_run:
+        _would("terminate", "terminated", outcome.would, out)
+        return
     for target, error in outcome.failed:
         print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
     for target in outcome.terminated:
-        print(f"cancelled {target.entry.entry_id}  {target.url or ''}", file=out)
+        print(f"cancelled {target.entry.entry_id}  {target.url or ''}{_changed(target)}", file=out)
     print(
         f"{len(outcome.terminated)} terminated, {len(outcome.already_exited)} had already "
         f"exited, {len(outcome.failed)} failed",
@@ -242,11 +226,16 @@ def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:
     )
 
 
-def message_report(outcome: MessageOutcome, out: IO[str], err: IO[str]) -> None:
+def message_report(
+    outcome: MessageOutcome, out: IO[str], err: IO[str], *, dry_run: bool = False
+) -> None:
+    if dry_run:
+        _would("message", "messaged", outcome.would, out)
+        return
     for target, error in outcome.failed:
         print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
     for target in outcome.sent:
-        print(f"sent      {target.entry.entry_id}  {target.url or ''}", file=out)
+        print(f"sent      {target.entry.entry_id}  {target.url or ''}{_changed(target)}", file=out)
     print(
         f"{len(outcome.sent)} sent, {len(outcome.already)} already had it, "
         f"{len(outcome.failed)} failed",
