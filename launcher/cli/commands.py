@@ -235,6 +235,8 @@ def _run_and_watch(
     progress.finish()
     run = outcome.run
     run.warnings.extend(writer.state.warnings)
+    if run.config_error:  # nothing was created: one line, as for any other setting error
+        raise UsageError(conn.redact(run.config_error))
     if run.auth_error:
         _reporter(args).run(run, redact=redact)
         return int(run.exit_code)
