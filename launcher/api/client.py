@@ -287,7 +287,7 @@ class DevinClient:
             # A readable session id is kept: the duplicate check asks for it by id.
             sid = data.get("session_id")
             hint = None
-            if isinstance(sid, str) and _text_problem(sid, "session_id", MAX_ID_CHARS) is None:
+            if isinstance(sid, str) and session_id_problem(sid, MAX_ID_CHARS) is None:
                 hint = None if self._redact.holds_secret(sid) else sid
             return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status, hint)
         return Created(data["session_id"], data["url"], data.get("is_new_session"))
