@@ -223,7 +223,9 @@ def _run_and_watch(
     progress: RunProgress,
 ) -> int:
     from launcher.follow.run import run_and_watch
-    from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
+    from launcher.output.answers import cancel_answer
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
+    from launcher.text import printable
 
     # The run's progress line is the live line: the watch adds plain lines only.
     redact = conn.redact
@@ -248,8 +250,10 @@ def _run_and_watch(
         ExitCode.INTERRUPTED if run.interrupted else ExitCode.OK if ended_well else ExitCode.FAILED
     )
     watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None, int(code))
-    if outcome.cancelled is not None:
-        cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
+    if outcome.cancelled is not None:  # stdout holds the summary (one JSON document)
+        answer = cancel_answer(outcome.cancelled)
+        for line in [*answer.problems, *answer.lines]:
+            print(printable(line), file=sys.stderr)
     return code
 
 
@@ -454,7 +458,7 @@ def report(args: argparse.Namespace) -> int:
 
 def cancel(args: argparse.Namespace) -> int:
     from launcher.follow.run import cancel_targets
-    from launcher.output.follow import cancel_report
+    from launcher.output.answers import cancel_answer
 
     held = _held(args, read_only=args.dry_run)
     if held is None:
@@ -462,14 +466,15 @@ def cancel(args: argparse.Namespace) -> int:
     pick, conn, ledger = held
     with _released(ledger):
         outcome = cancel_targets(ledger, pick, conn, dry_run=args.dry_run)
-    cancel_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = cancel_answer(outcome, dry_run=args.dry_run)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 def message(args: argparse.Namespace) -> int:
     from launcher.follow.message import message_text
     from launcher.follow.run import message_targets
-    from launcher.output.follow import message_report
+    from launcher.output.answers import message_answer
 
     text = message_text(args.text, args.file)
     held = _held(args, read_only=args.dry_run)
@@ -478,8 +483,9 @@ def message(args: argparse.Namespace) -> int:
     pick, conn, ledger = held
     with _released(ledger):
         outcome = message_targets(ledger, pick, conn, text, args.status, dry_run=args.dry_run)
-    message_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = message_answer(outcome, dry_run=args.dry_run)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 @contextmanager
@@ -498,7 +504,11 @@ def _target(conn: Connection) -> Iterator[Connection]:
 
 def config(args: argparse.Namespace) -> int:
     """`launcher config`: each setting's effective value and where it came from."""
+    from launcher.project import unknown_variables
+
     project = args.project_file
+    for warning in unknown_variables(os.environ):
+        _reporter(args).note(f"launcher: warning: {warning}")
     _reporter(args).config(list(args.config.values()), project and str(project.path))
     return ExitCode.OK
 

@@ -231,7 +231,10 @@ class Dispatcher:
                 await self.recorder.sending(result)
             self.recorder.sent()
             sent_at = time.monotonic()
-            outcome = await self.client.create_session(body)
+            try:
+                outcome = await self.client.create_session(body)
+            finally:
+                self.pace.landed()
         if isinstance(outcome, AtLimit):
             result.attempts -= 1  # not an attempt, not a throttle, not a server failure
             return outcome
