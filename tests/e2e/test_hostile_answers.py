@@ -16,8 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.hostile import serving
-from tests.runkit import assert_no_secrets, launcher_env, read_ledger, run_launcher, write_manifest
+from tests.support.hostile import serving
+from tests.support.runkit import (
+    assert_no_secrets,
+    launcher_env,
+    read_ledger,
+    run_launcher,
+    write_manifest,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 
 from launcher.ledger.compact import compact
 from launcher.sandbox.handle import SandboxHandle
-from tests.runkit import created, launcher_env, read_ledger, run_launcher, write_manifest
+from tests.support.runkit import created, launcher_env, read_ledger, run_launcher, write_manifest
 
 pytestmark = pytest.mark.slow
 
