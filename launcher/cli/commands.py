@@ -96,13 +96,16 @@ def _connect(
 ) -> tuple[Connection, list[str]]:
     """The one connection of `run` and the follow commands, and warnings. The key must be
     set (and sound) unless an embedded sandbox answers, which gets a token of its own,
-    never the user's key; `sending` (run) needs every secret's variable too."""
+    never the user's key. Every secret's variable must be set too, even for commands that
+    send no secret (`sending` is False): without its value, a secret a session echoes in
+    its output or PR URL could not be recognised, and would be printed, kept in the ledger
+    and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
 
     sandbox = getattr(args, "sandbox", False)
     dispatch.check_environment(
-        entries if sending else (), environ, None if sandbox else args.api_key_env
+        entries, environ, None if sandbox else args.api_key_env, sending=sending
     )
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(

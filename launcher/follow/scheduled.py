@@ -135,6 +135,7 @@ class _Batch:
                 self.policy,
                 self.redact,
                 self.reporter.change,
+                self.reporter.log,
             )
         except ApiError as exc:
             self.reporter.log(f"warning: poll failed ({exc}); trying again at the next poll")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from launcher.api.statuses import v1_status
+from launcher.ids import session_id_problem
 from launcher.text import printable
 
 MAX_ID_CHARS = 200
@@ -69,8 +70,9 @@ def session_id_of(row: Any) -> str | None:
     if not isinstance(row, dict):
         return None
     sid = row.get("session_id")
-    if not isinstance(sid, str) or not sid or len(sid) > MAX_ID_CHARS or not sid.isprintable():
+    if session_id_problem(sid, MAX_ID_CHARS) is not None:
         return None
+    assert isinstance(sid, str)
     return sid
 
 
@@ -85,7 +87,7 @@ def normalise(row: Any) -> Observation | None:
     status = _short_str(raw, MAX_STATUS_CHARS)
     status = v1_status(status.strip().lower()) if status else "unknown"
     pr = row.get("pull_request")
-    pr_url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+    pr_url = pr_url_of(_short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS))
     output, dropped, text = bounded_output(row.get("structured_output"))
     prs = _pull_requests(row.get("pull_requests"), pr_url)
     acus = _acus(row.get("acus_consumed"))
@@ -102,7 +104,9 @@ def _pull_requests(value: Any, first: str | None) -> tuple[str, ...]:
     urls = [first] if first else []
     if isinstance(value, list):
         for pr in value[:MAX_PULL_REQUESTS]:
-            url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+            url = pr_url_of(
+                _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+            )
             if url and url not in urls:
                 urls.append(url)
     return tuple(urls)
@@ -113,6 +117,20 @@ def _acus(value: Any) -> float | None:
         return None
     number = float(value)
     return round(number, 3) if 0 <= number < 1e9 else None
+
+
+NOT_A_URL = "not a URL"
+
+
+def pr_url_of(value: Any) -> str | None:
+    """A PR URL as kept and exported: only `http://` and `https://` ones (the agent writes
+    it: a `javascript:` or `file:` URL must never become a link); anything else is
+    NOT_A_URL."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.lower().startswith(("https://", "http://")) and value.isprintable():
+        return value
+    return NOT_A_URL
 
 
 def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
