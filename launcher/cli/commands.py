@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from launcher.api.client import Redactor
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
+    from launcher.follow.log import Conversation
     from launcher.follow.run import Connection
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.watch import WatchSettings
+    from launcher.ledger.state import LedgerState
     from launcher.ledger.writer import LedgerWriter
     from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
@@ -287,25 +289,43 @@ def watch(args: argparse.Namespace) -> int:
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 
+def read_ledgers(paths: Sequence[str]) -> LedgerState:
+    """The ledger at each path, read as one (merged when several: a batch's shards)."""
+    from launcher.ledger.read import read_state
+
+    for ledger in paths:
+        _require_ledger(ledger)
+    if len(paths) == 1:
+        return read_state(paths[0])
+    from launcher.ledger.merge import merge_events
+
+    return merge_events(paths).state
+
+
 def results(args: argparse.Namespace) -> int:
     from launcher.follow.targets import build_targets
-    from launcher.ledger.read import read_state
     from launcher.output.follow import write_results
 
     entries = _entries(args, _reporter(args))
     if entries is None:
         return ExitCode.USAGE
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
-    for ledger in ledgers:
-        _require_ledger(ledger)
-    if len(ledgers) == 1:
-        state = read_state(ledgers[0])
-    else:
-        from launcher.ledger.merge import merge_events
+    targets = build_targets(entries, read_ledgers(ledgers))
+    last_words = None
+    if args.messages:  # the API is asked only then: results otherwise reads the ledger alone
+        from launcher.follow.log import subjects_of_targets
+        from launcher.follow.run import read_logs
 
-        state = merge_events(ledgers).state
-    write_results(build_targets(entries, state), args.format, sys.stdout)
+        conn = _connection(args, entries, os.environ)
+        logs = read_logs(conn, subjects_of_targets(targets)[0])
+        last_words = {c.subject.session_id: _last(c) for c in logs}
+    write_results(targets, args.format, sys.stdout, last_words)
     return ExitCode.OK
+
+
+def _last(conversation: Conversation) -> str | None:
+    said = conversation.last_from_devin
+    return said.text if said is not None else None
 
 
 def cancel(args: argparse.Namespace) -> int:

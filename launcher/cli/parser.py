@@ -6,7 +6,7 @@ import argparse
 from typing import Any, NoReturn
 
 import launcher
-from launcher.cli import auth, commands, ledger
+from launcher.cli import auth, commands, ledger, log
 from launcher.dispatch import settings
 from launcher.project import SETTING_BY_KEY, SETTINGS
 from launcher.shard import shard_flag
@@ -17,6 +17,7 @@ COMMANDS = (
     "run",
     "watch",
     "results",
+    "log",
     "cancel",
     "message",
     "ledger",
@@ -104,7 +105,10 @@ def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.set_defaults(subparser=p)
 
 
-FORMAT_HELP = {"github": "GitHub Actions annotations (::error file=...,line=...::...)"}
+FORMAT_HELP = {
+    "github": "GitHub Actions annotations (::error file=...,line=...::...)",
+    "jsonl": "one JSON object per message",
+}
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
@@ -184,7 +188,29 @@ def _add_follow_parsers(sub: Any) -> None:
     p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
     _add_follow_common(p, api=False)
     p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.add_argument(
+        "--messages",
+        action="store_true",
+        help="add `last_devin_message`, the last message each session wrote (asks the API; "
+        "without it results reads the ledger alone)",
+    )
+    _add_api_options(p)
     p.set_defaults(func=commands.results)
+
+    p = sub.add_parser(
+        "log", help="each selected session's conversation: what it was told, what it wrote"
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=f"{PATH_HELP}; or ledger files (*.jsonl) alone: every session they record",
+    )
+    configurable(p, "ledger")
+    _add_selection(p, "the run key `run` was given")
+    _add_api_options(p)
+    _add_format(p, "jsonl")
+    p.set_defaults(func=log.log)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)

@@ -9,7 +9,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from launcher.follow.cancel import CancelOutcome
@@ -207,9 +207,10 @@ def _jsonl(records: list[dict[str, Any]], out: IO[str]) -> None:
 
 def _csv(records: list[dict[str, Any]], out: IO[str]) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
+    fields = [*FIELDS, *(k for k in (records[0] if records else {}) if k not in FIELDS)]
+    writer.writerow(fields)
     for record in records:
-        writer.writerow([_csv_cell(record[f]) for f in FIELDS])
+        writer.writerow([_csv_cell(record[f]) for f in fields])
 
 
 def _json(records: list[dict[str, Any]], out: IO[str]) -> None:
@@ -223,9 +224,19 @@ RESULTS_WRITER_BY_NAME: dict[str, Callable[[list[dict[str, Any]], IO[str]], None
 }
 
 
-def write_results(targets: Sequence[Target], fmt: str, out: IO[str]) -> None:
-    """One record per entry, in manifest order, in the format named."""
-    RESULTS_WRITER_BY_NAME[fmt]([record_of(t) for t in targets], out)
+def write_results(
+    targets: Sequence[Target],
+    fmt: str,
+    out: IO[str],
+    last_words: Mapping[str, str | None] | None = None,
+) -> None:
+    """One record per entry, in manifest order, in the format named; with `last_words`
+    (session id → the last message Devin wrote), a `last_devin_message` field too."""
+    records = [record_of(t) for t in targets]
+    if last_words is not None:
+        for record in records:
+            record["last_devin_message"] = last_words.get(record["session_id"] or "")
+    RESULTS_WRITER_BY_NAME[fmt](records, out)
     out.flush()
 
 
