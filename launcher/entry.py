@@ -78,6 +78,9 @@ class Entry:
     request: Mapping[str, Any]
     run_key: str = ""
     row: Mapping[str, Any] | None = None  # the data file row it was made from
+    # The matrix values it was made from (not part of its key: the request holds what they
+    # changed); `results` shows them as columns.
+    matrix: Mapping[str, Any] = field(default_factory=dict, compare=False)
     content: str = field(init=False)
     key: str = field(init=False)
 

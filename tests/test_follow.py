@@ -99,7 +99,7 @@ def test_watch_then_results_over_twelve_entries(
         assert res.returncode == 0, res.stderr
         out[fmt] = res.stdout
     records = [json.loads(line) for line in out["jsonl"].splitlines()]
-    assert records == json.loads(out["json"])
+    assert records == json.loads(out["json"])["entries"]
     assert [r["name"] for r in records] == [
         *(f"ok-{i}" for i in range(9)),
         "expires",

@@ -16,12 +16,14 @@ from launcher.api.outcomes import ApiError
 from launcher.entry import Entry, add_batch_tag, batch_tag
 from launcher.follow.outputcheck import check_output
 from launcher.follow.poll import RetryPolicy, poll_once, rows_of
+from launcher.follow.results import choose
 from launcher.follow.status import MAX_OUTPUT_BYTES, normalise, printable
 from launcher.follow.targets import Target, build_targets
 from launcher.ledger.read import read_state
 from launcher.ledger.summary import summarize
 from launcher.ledger.writer import LedgerWriter
-from launcher.output.follow import WatchReporter, write_results
+from launcher.output.follow import WatchReporter
+from launcher.output.results import write_csv, write_jsonl
 
 SCHEMA = {
     "type": "object",
@@ -305,7 +307,7 @@ def test_latest_status_per_entry_folds(tmp_path: Path) -> None:
     summary = summarize(ledger)
     assert summary.statuses == {"blocked": 1, "finished": 1}
     out = io.StringIO()
-    write_results([ta, tb], "jsonl", out)
+    write_jsonl(choose([ta, tb], None, None), out)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["entry"] for r in records] == ["m.yaml#a", "m.yaml#b"]
     assert records[0]["structured_output"] == {"ok": True} and records[0]["output_valid"]
@@ -315,7 +317,7 @@ def test_results_csv_flattens_output_and_defuses_formulas() -> None:
     t = Target(entry("f"), session_id="s", status="finished", structured_output={"x": [1]})
     t.pull_request_url = '=HYPERLINK("http://evil")'
     out = io.StringIO()
-    write_results([t], "csv", out)
+    write_csv(choose([t], None, None), out)
     header, row = out.getvalue().splitlines()
     assert header.startswith("entry,name,key,session_id,url,status,pull_request_url")
     assert '"{""x"": [1]}"' in row and "'=HYPERLINK" in row

@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from launcher.api.client import Redactor
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
-    from launcher.follow.log import Conversation
+    from launcher.follow.results import Results
     from launcher.follow.run import Connection
     from launcher.follow.scheduled import ScheduledSettings
+    from launcher.follow.targets import Target
     from launcher.follow.watch import WatchSettings
     from launcher.ledger.state import LedgerState
     from launcher.ledger.writer import LedgerWriter
@@ -303,29 +304,48 @@ def read_ledgers(paths: Sequence[str]) -> LedgerState:
 
 
 def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
     from launcher.follow.targets import build_targets
-    from launcher.output.follow import write_results
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
 
     entries = _entries(args, _reporter(args))
     if entries is None:
         return ExitCode.USAGE
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     targets = build_targets(entries, read_ledgers(ledgers))
-    last_words = None
+    chosen = choose(targets, args.status, args.fields)
+    if chosen.dropped_columns:
+        _reporter(args).note(
+            f"launcher: {chosen.dropped_columns} output properties past the first "
+            f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
+        )
     if args.messages:  # the API is asked only then: results otherwise reads the ledger alone
-        from launcher.follow.log import subjects_of_targets
-        from launcher.follow.run import read_logs
-
-        conn = _connection(args, entries, os.environ)
-        logs = read_logs(conn, subjects_of_targets(targets)[0])
-        last_words = {c.subject.session_id: _last(c) for c in logs}
-    write_results(targets, args.format, sys.stdout, last_words)
+        chosen = _with_last_words(args, entries, targets, chosen)
+    fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
+    if fmt in RESULTS_WRITER_BY_NAME:
+        RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
+        sys.stdout.flush()
+    else:
+        _reporter(args).results(chosen)
     return ExitCode.OK
 
 
-def _last(conversation: Conversation) -> str | None:
-    said = conversation.last_from_devin
-    return said.text if said is not None else None
+def _with_last_words(
+    args: argparse.Namespace, entries: Sequence[Entry], targets: Sequence[Target], chosen: Results
+) -> Results:
+    """`chosen` with `last_devin_message` in each record (and as a column): the last
+    message each session wrote, read through the API."""
+    from launcher.follow.log import subjects_of_targets
+    from launcher.follow.run import read_logs
+
+    logs = read_logs(_connection(args, entries, os.environ), subjects_of_targets(targets)[0])
+    last = {c.subject.session_id: c.last_from_devin for c in logs}
+    for record in chosen.records:
+        said = last.get(record["session_id"] or "")
+        record["last_devin_message"] = said.text if said is not None else None
+    if chosen.chosen:
+        return chosen
+    return replace(chosen, columns=(*chosen.columns, "last_devin_message"))
 
 
 def cancel(args: argparse.Namespace) -> int:

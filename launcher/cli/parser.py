@@ -90,6 +90,14 @@ def configurable(
     p.set_defaults(config_keys=(*(p.get_default("config_keys") or ()), key))
 
 
+def fields_flag(text: str) -> list[str]:
+    """`--fields a,b`: the names, without blanks; at least one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one field, e.g. entry,status")
+    return names
+
+
 def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.add_argument(
         "--format",
@@ -187,7 +195,32 @@ def _add_follow_parsers(sub: Any) -> None:
 
     p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
     _add_follow_common(p, api=False)
-    p.add_argument("--format", choices=("jsonl", "csv", "json"), default="jsonl", help="(jsonl)")
+    p.add_argument(
+        "--format",
+        choices=("text", "jsonl", "csv", "json"),
+        default=None,
+        help="text: a table (the default on a terminal); jsonl: a record a line (the default "
+        "otherwise); csv: a column per field, matrix variable and output property; json: one "
+        "document with every record",
+    )
+    p.add_argument(
+        "--status",
+        action="append",
+        default=None,
+        metavar="S",
+        help="only entries in status S (repeatable): working, blocked, finished, expired, "
+        "cancelled, not_created, …",
+    )
+    p.add_argument(
+        "--fields",
+        type=fields_flag,
+        default=None,
+        metavar="A,B",
+        help="only these fields, in this order: entry, status, pull_request_url, …, "
+        "matrix.VAR, output.PROP",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     p.add_argument(
         "--messages",
         action="store_true",

@@ -273,7 +273,9 @@ def _make_entries(
             made[text] = combo
         stand_in = text if expansion.names_known else f"{source.file}:{line}"
         row = combo.values if combo.data else None
-        entry = Entry(stand_in, source.file, source.path, line, body, ctx.run_key, row)
+        entry = Entry(
+            stand_in, source.file, source.path, line, body, ctx.run_key, row, matrix=combo.values
+        )
         expansion.entries.append(entry)
     out.findings.extend(bad_name_findings(name_path, bad))
     out.findings.extend(repeated_name_findings(expansion.path, repeats))

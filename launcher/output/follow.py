@@ -1,20 +1,19 @@
 """What follow-through shows: `watch`'s live line on a terminal (one plain line per change
-otherwise) and its summary, picked once by name (text, json); the results records as JSON
-Lines, CSV or JSON; what `cancel` and `message` did. Rendering only; decides nothing."""
+otherwise) and its summary, picked once by name (text, json); what `cancel` and `message`
+did. Rendering only; decides nothing."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from launcher.follow.cancel import CancelOutcome
 from launcher.follow.message import MessageOutcome
-from launcher.follow.results import FIELDS, record_of
+from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
 from launcher.follow.status import printable
 from launcher.follow.targets import Target
@@ -186,58 +185,6 @@ def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
         f"{limit}{cap}: at most {snapshot.most_working} of this run's sessions worked at "
         f"once; {refused} create{'s' * (refused != 1)} refused at the limit (no attempt spent)"
     )
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value)
-    # A cell a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _jsonl(records: list[dict[str, Any]], out: IO[str]) -> None:
-    for record in records:
-        out.write(json.dumps(record, ensure_ascii=True) + "\n")
-
-
-def _csv(records: list[dict[str, Any]], out: IO[str]) -> None:
-    writer = csv.writer(out, lineterminator="\n")
-    fields = [*FIELDS, *(k for k in (records[0] if records else {}) if k not in FIELDS)]
-    writer.writerow(fields)
-    for record in records:
-        writer.writerow([_csv_cell(record[f]) for f in fields])
-
-
-def _json(records: list[dict[str, Any]], out: IO[str]) -> None:
-    out.write(json.dumps(records, indent=2, ensure_ascii=True) + "\n")
-
-
-RESULTS_WRITER_BY_NAME: dict[str, Callable[[list[dict[str, Any]], IO[str]], None]] = {
-    "jsonl": _jsonl,
-    "csv": _csv,
-    "json": _json,
-}
-
-
-def write_results(
-    targets: Sequence[Target],
-    fmt: str,
-    out: IO[str],
-    last_words: Mapping[str, str | None] | None = None,
-) -> None:
-    """One record per entry, in manifest order, in the format named; with `last_words`
-    (session id → the last message Devin wrote), a `last_devin_message` field too."""
-    records = [record_of(t) for t in targets]
-    if last_words is not None:
-        for record in records:
-            record["last_devin_message"] = last_words.get(record["session_id"] or "")
-    RESULTS_WRITER_BY_NAME[fmt](records, out)
-    out.flush()
 
 
 def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:

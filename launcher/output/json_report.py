@@ -17,6 +17,7 @@ from launcher.output.reporter import Reporter, check_summary, plan_counts, run_c
 if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
     from launcher.entry import Entry
+    from launcher.follow.results import Results
     from launcher.ledger.summary import LedgerSummary
     from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
@@ -147,6 +148,10 @@ class JsonReporter(Reporter):
             self.document(exit_code, {**facts, "error": {"kind": kind, "message": message}})
         else:
             self.document(exit_code, {**facts, "message": message})
+
+    def results(self, results: Results) -> None:
+        entries = results.documents()
+        self.document(0, {"count": len(entries), "entries": entries})
 
     def config(self, values: Sequence[Value], project_file: str | None) -> None:
         self.document(0, {"project_file": project_file, "settings": [v.as_json() for v in values]})

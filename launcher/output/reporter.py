@@ -16,6 +16,7 @@ from launcher.output.safe import printable
 if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
     from launcher.entry import Entry
+    from launcher.follow.results import Results
     from launcher.ledger.summary import LedgerSummary
     from launcher.manifest import CheckResult
     from launcher.plan import PlanItem
@@ -118,6 +119,10 @@ class Reporter(ABC):
     @abstractmethod
     def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
         """`launcher auth check`'s answer: what was asked of whom, and what came back."""
+
+    @abstractmethod
+    def results(self, results: Results) -> None:
+        """`launcher results`: the records chosen."""
 
     @abstractmethod
     def config(self, values: Sequence[Value], project_file: str | None) -> None:
@@ -228,3 +233,8 @@ class TextReporter(Reporter):
                 where = f"file {v.where}"
             print(printable(f"{key:<14} {value:<{width}}  {where}"), file=self.out)
         print(printable(f"project file: {project_file or 'none found'}"), file=self.err)
+
+    def results(self, results: Results) -> None:
+        from launcher.output.results import write_table
+
+        write_table(results, self.out)
