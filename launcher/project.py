@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from launcher.api.address import (
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    ORG_ENV,
+    check_base_url,
+    shown,
+)
 from launcher.dispatch import settings
 from launcher.errors import UsageError
 
@@ -44,9 +51,10 @@ def _env_name(text: str) -> str:
 
 def _base_url(text: str) -> str:
     try:
-        return settings.check_base_url(text, "the URL")
+        check_base_url(text, "the URL")
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return text  # the connection reads the generation a /v1 or /v3 ending names
 
 
 def acus(text: str) -> float:
@@ -91,12 +99,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("run-key", "", _run_key, (str,), "K", "part of every dispatch key"),
     Setting(
         "base-url",
-        settings.DEFAULT_BASE_URL,
+        DEFAULT_BASE_URL,
         _base_url,
         (str,),
         "URL",
         "API base URL",
-        aliases=(settings.BASE_URL_ENV,),
+        aliases=(BASE_URL_ENV,),
     ),
     Setting(
         "api-key-env",
@@ -106,7 +114,15 @@ SETTINGS: tuple[Setting, ...] = (
         "NAME",
         "environment variable holding the API key",
     ),
-    Setting("org", None, _text, (str,), "ORG", "the organisation sessions are created in"),
+    Setting(
+        "org",
+        None,
+        _text,
+        (str,),
+        "ORG_ID",
+        "the organisation sessions are created in (the API v3 needs it)",
+        aliases=(ORG_ENV,),
+    ),
     Setting("concurrency", 8, settings.at_least_one, (int,), "N", "requests in flight at most"),
     Setting("rate", None, settings.rate, (str, *_NUMBER), "R", "requests per second, or R/m"),
     Setting(
@@ -282,7 +298,8 @@ def resolve(
             continue
         name = next((n for n in setting.env if environ.get(n, "")), None)
         if name is not None:
-            value = _convert(setting, environ[name], f"${name}={environ[name][:200]!r}")
+            # shown(): a password in a URL is never printed, not even in an error
+            value = _convert(setting, environ[name], f"${name}={shown(environ[name])[:200]!r}")
             out[key] = Value(key, value, "environment", name)
         elif project is not None and key in project.values:
             out[key] = Value(key, project.values[key][0], "file", project.where(key))

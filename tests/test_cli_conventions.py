@@ -141,18 +141,20 @@ def test_auth_check_asks_once_and_names_the_variable_never_the_key(
 
 
 @pytest.mark.slow
-def test_auth_check_without_the_variable_or_with_a_pasted_newline_exits_2(
-    make_sandbox: MakeSandbox,
-) -> None:
+def test_auth_check_takes_the_key_as_run_does(make_sandbox: MakeSandbox) -> None:
+    """Unset: exit 2 before any request. A CRLF-ended key (`$(cat key)` of a Windows file):
+    accepted with the same warning as `run`, never shown."""
     sb = make_sandbox(api_key=API_KEY)
     env = launcher_env(sb.base_url)
     del env["DEVIN_API_KEY"]
     unset = run_launcher("auth", "check", env=env)
-    assert unset.returncode == 2 and "DEVIN_API_KEY is not set" in unset.stderr
-    crlf = run_launcher("auth", "check", env={**env, "DEVIN_API_KEY": API_KEY + "\r\n"})
-    assert crlf.returncode == 2 and "DEVIN_API_KEY" in crlf.stderr
-    assert API_KEY not in crlf.stdout + crlf.stderr
+    assert unset.returncode == 2 and "DEVIN_API_KEY (the API key) is not set" in unset.stderr
     assert sb.stats()["list_gets"] == 0  # refused before any request
+    crlf = run_launcher("auth", "check", env={**env, "DEVIN_API_KEY": API_KEY + "\r\n"})
+    assert crlf.returncode == 0, crlf.stderr
+    assert "spaces or line breaks around the key; they were removed" in crlf.stderr
+    assert API_KEY not in crlf.stdout + crlf.stderr
+    assert sb.stats()["list_gets"] == 1
 
 
 def _wait_for(ledger: Path, text: str, count: int, proc: subprocess.Popen[str]) -> None:

@@ -431,7 +431,7 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
     import anyio
 
-    from launcher.api.client import Redactor
+    from launcher.api.connection import Asked, resolve
     from launcher.dispatch.run import dispatch_all as _dispatch_all
     from launcher.dispatch.settings import RunSettings
     from launcher.ledger import writer as ledger_mod
@@ -442,7 +442,8 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     write_manifest(tmp_path / "m.yaml", 300, idempotent=True)
     entries = check([str(tmp_path)]).entries
     settings = RunSettings(base_url=sb.base_url, concurrency=4, breaker_span=0.5, max_attempts=50)
-    redact = Redactor([API_KEY, SECRET])
+    conn, _ = resolve(Asked(base_url=sb.base_url), {"DEVIN_API_KEY": API_KEY}, [SECRET])
+    redact = conn.redact
     ledger = tmp_path / "l.jsonl"
     with ledger_mod.LedgerWriter.open(ledger, "breaker-run") as writer:
         progress = RunProgress(total=300, fmt="text", mode="never", redact=redact)
@@ -452,8 +453,7 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
             entries,
             writer,
             {"TEST_SECRET": SECRET},
-            API_KEY,
-            redact,
+            conn,
             progress,
         )
     assert result.stopped is not None and "circuit breaker open" in result.stopped

@@ -290,12 +290,16 @@ def test_base_url_with_v1_is_accepted_other_versions_refused(
                         env=launcher_env(sb.base_url + "/v1/"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert sb.stats()["sessions"] == 2
-    for version in ("v2", "v3"):
-        done = run_launcher("run", str(tmp_path), "--ledger", str(tmp_path / "l2.jsonl"),
-                            env=launcher_env(f"{sb.base_url}/{version}"))  # fmt: skip
-        assert done.returncode == 2
-        assert f"DEVIN_BASE_URL '{sb.base_url}/{version}' ends in /{version}" in done.stderr
-        assert "speaks the Devin API v1" in done.stderr
+    done = run_launcher("run", str(tmp_path), "--ledger", str(tmp_path / "l2.jsonl"),
+                        env=launcher_env(f"{sb.base_url}/v2"))  # fmt: skip
+    assert done.returncode == 2
+    assert f"DEVIN_BASE_URL='{sb.base_url}/v2'" in done.stderr and "ends in /v2" in done.stderr
+    assert "speaks the Devin API v1 or v3" in done.stderr
+    # /v3 names the other API, which an apk_ key does not speak: one line, nothing sent
+    done = run_launcher("run", str(tmp_path), "--ledger", str(tmp_path / "l2.jsonl"),
+                        env=launcher_env(f"{sb.base_url}/v3"))  # fmt: skip
+    assert done.returncode == 2
+    assert "the base URL's /v3 selects the Devin API v3, but the key" in done.stderr
     assert sb.stats()["requests"] == 2
 
 

@@ -11,16 +11,16 @@ import email.utils
 import json
 import math
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx
 
 from launcher import __version__
-from launcher.api.address import is_loopback
 from launcher.api.capacity import capacity_hit
 from launcher.api.outcomes import (
     ApiError,
@@ -34,8 +34,9 @@ from launcher.api.outcomes import (
     RetrySafe,
 )
 from launcher.api.redact import Redactor
+from launcher.api.target import Generation
 
-__all__ = ["DevinClient", "Redactor", "api_message", "parse_retry_after"]
+__all__ = ["DevinClient", "FollowClient", "Redactor", "api_message", "parse_retry_after"]
 
 MAX_ERROR_CHARS = 500
 MAX_BODY_BYTES = 1 << 20  # an answer is a few hundred bytes; reading stops past this
@@ -43,27 +44,6 @@ MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read a
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # a list page of 100 rows with 64 KB outputs is ~7 MB
-
-
-def http_client(
-    base_url: str, timeout: float, *, concurrency: int | None = None
-) -> httpx.AsyncClient:
-    """The one way the launcher opens connections to the API. Loopback (the sandbox, a
-    local gateway) is never sent through a proxy from the environment: HTTP_PROXY would
-    otherwise receive the key and every secret."""
-    # Without a concurrency (follow-through), httpx's own bounds: an unbounded pool makes
-    # every request walk every idle connection.
-    limits = httpx.Limits(
-        max_connections=concurrency or 100,
-        max_keepalive_connections=concurrency or 20,
-        keepalive_expiry=4.0,
-    )
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-        limits=limits,
-        trust_env=not is_loopback(base_url),
-    )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -132,9 +112,21 @@ def api_message(answer: Answer) -> str:
     return str(detail)
 
 
+Phase = Literal["unreachable", "unsent", "in_doubt"]
+
+
+class TransportFailure(ApiError):
+    """No HTTP answer: how far the request got decides what may be done about it."""
+
+    def __init__(self, message: str, phase: Phase) -> None:
+        super().__init__(message)
+        self.phase = phase
+
+
 class DevinClient:
-    """POST /v1/sessions and the lookup by tag over one shared `httpx.AsyncClient`, as
-    outcome values (FollowClient adds the follow-through calls).
+    """Create a session and look sessions up by tag, over one shared `httpx.AsyncClient`
+    (opened by `launcher.api.connection`), as outcome values; FollowClient adds the
+    follow-through calls, which raise ApiError.
 
     Each request, from connecting to its last byte, ends within `deadline` seconds (httpx's
     own timeouts bound each read, not the whole), and reads at most MAX_BODY_BYTES.
@@ -147,6 +139,8 @@ class DevinClient:
         redact: Redactor,
         *,
         deadline: float = 30.0,
+        generation: Generation = "v1",
+        org: str | None = None,
     ) -> None:
         self._http = http
         self._headers = {
@@ -155,11 +149,49 @@ class DevinClient:
         }
         self._redact = redact
         self._deadline = deadline
+        self.generation: Generation = generation
+        self._sessions = (
+            f"/v3/organizations/{_path(org or '')}/sessions"
+            if generation == "v3"
+            else "/v1/sessions"
+        )
+
+    @property
+    def sessions_path(self) -> str:
+        """The path of the sessions collection in this API (create, list)."""
+        return self._sessions
+
+    @contextmanager
+    def _mapped(self) -> Iterator[None]:
+        """The one place httpx's errors (and the deadline) become the launcher's, as httpx
+        maps httpcore's: each says whether the request can have reached the server."""
+        try:
+            yield
+        except TimeoutError:
+            message = f"no complete answer within {self._deadline:g}s (--timeout)"
+            raise TransportFailure(message, "in_doubt") from None
+        except httpx.ConnectError as exc:
+            # No connection: nothing left. Every attempt failing so is a wrong address.
+            raise TransportFailure(
+                f"cannot connect: {self._describe(exc)}", "unreachable"
+            ) from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransportFailure(f"connection failed: {self._describe(exc)}", "unsent") from None
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            # The body was not fully written, so the server cannot have acted on it.
+            raise TransportFailure(f"sending failed: {self._describe(exc)}", "unsent") from None
+        except httpx.TimeoutException as exc:
+            raise TransportFailure(
+                f"no answer in time: {self._describe(exc)}", "in_doubt"
+            ) from None
+        except httpx.HTTPError as exc:
+            message = f"connection lost after sending: {self._describe(exc)}"
+            raise TransportFailure(message, "in_doubt") from None
 
     async def _exchange(
         self, method: str, url: str, *, cap: int = MAX_BODY_BYTES, **kwargs: Any
     ) -> Answer:
-        with anyio.fail_after(self._deadline):
+        with self._mapped(), anyio.fail_after(self._deadline):
             async with self._http.stream(method, url, headers=self._headers, **kwargs) as resp:
                 body = bytearray()
                 async for chunk in resp.aiter_bytes():
@@ -176,22 +208,19 @@ class DevinClient:
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
         try:
-            answer = await self._exchange("POST", "/v1/sessions", json=body)
-        except httpx.ConnectError as exc:
-            # No connection: nothing left. Every attempt failing so is a wrong address.
-            return RetrySafe(f"cannot connect: {self._describe(exc)}", sent=False, unreachable=True)
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            return RetrySafe(f"connection failed: {self._describe(exc)}", sent=False)
-        except (httpx.WriteError, httpx.WriteTimeout) as exc:
-            # The body was not fully written, so the server cannot have acted on it.
-            return RetrySafe(f"sending failed: {self._describe(exc)}", sent=False)
-        except TimeoutError:
-            return InDoubt(f"no complete answer within {self._deadline:g}s (--timeout)")
-        except httpx.TimeoutException as exc:
-            return InDoubt(f"no answer in time: {self._describe(exc)}")
-        except httpx.TransportError as exc:
-            return InDoubt(f"connection lost after sending: {self._describe(exc)}")
+            answer = await self._exchange("POST", self._sessions, json=body)
+        except TransportFailure as exc:
+            if exc.phase == "in_doubt":
+                return InDoubt(str(exc))
+            return RetrySafe(str(exc), sent=False, unreachable=exc.phase == "unreachable")
         return self._classify(answer)
+
+    async def probe(self) -> int:
+        """One page of one session: the cheapest authenticated read. The HTTP status, or
+        TransportFailure."""
+        params = {"first": 1} if self.generation == "v3" else {"limit": 1}
+        answer = await self._exchange("GET", self._sessions, params=params)
+        return answer.status
 
     def _classify(self, answer: Answer) -> Outcome:
         status = answer.status
@@ -241,11 +270,9 @@ class DevinClient:
     async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
         """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
         try:
-            answer = await self._exchange("GET", "/v1/sessions", params={"tags": tag, "limit": 100})
-        except TimeoutError:
-            raise LookupFailed(f"lookup failed: no answer within {self._deadline:g}s") from None
-        except httpx.HTTPError as exc:
-            raise LookupFailed(f"lookup failed: {self._describe(exc)}") from None
+            answer = await self._exchange("GET", self._sessions, params={"tags": tag, "limit": 100})
+        except ApiError as exc:
+            raise LookupFailed(f"lookup failed: {exc}") from None
         if answer.status != 200:
             raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
         if answer.truncated:
@@ -319,12 +346,8 @@ class FollowClient(DevinClient):
             answer = await self._exchange(
                 method, path, cap=MAX_PAGE_BYTES, params=params, json=body
             )
-        except TimeoutError:
-            raise ApiError(
-                f"{method} failed: no complete answer within {self._deadline:g}s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise ApiError(f"{method} failed: {self._describe(exc)}") from None
+        except ApiError as exc:
+            raise ApiError(f"{method} failed: {exc}") from None
         status = answer.status
         if answer.truncated:
             raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES} bytes", status)

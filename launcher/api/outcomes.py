@@ -1,6 +1,6 @@
-"""What one API call came to, as values: the client turns every httpx error and HTTP status
-into one of these (or, for follow-through calls, an ApiError), and the dispatcher and
-follow-through reason about nothing else."""
+"""What one API call came to, as values: create turns every httpx error and HTTP status
+into one of the outcomes below; every other call answers or raises ApiError. The
+dispatcher and follow-through reason about nothing else."""
 
 from __future__ import annotations
 
@@ -63,12 +63,8 @@ class AtLimit:
 Outcome = Created | RetrySafe | InDoubt | Final | Fatal | AtLimit
 
 
-class LookupFailed(Exception):
-    """A GET /v1/sessions lookup did not give an answer we can trust."""
-
-
 class ApiError(Exception):
-    """A follow-through call (list, get, delete, message) got no usable answer."""
+    """A call other than create got no usable answer: the client's one error type."""
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
@@ -83,6 +79,10 @@ class ApiError(Exception):
     @property
     def auth(self) -> bool:
         return self.status in (401, 403)
+
+
+class LookupFailed(ApiError):
+    """The lookup by tag did not give an answer we can trust."""
 
 
 class SessionsAPI(Protocol):

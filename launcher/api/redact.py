@@ -114,6 +114,8 @@ def api_key_from(environ: Mapping[str, str], name: str) -> tuple[str, list[str]]
             f"{name} has spaces or line breaks around the key; they were removed "
             "(a key file written on Windows ends in CR LF)"
         )
+    if name not in environ:
+        raise UsageError(f"{name} (the API key) is not set; set it to your Devin API key")
     if not key:
         raise UsageError(f"{name} (the API key) is empty; set it to your Devin API key")
     bad = [c for c in key if not 0x21 <= ord(c) <= 0x7E]

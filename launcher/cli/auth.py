@@ -1,25 +1,26 @@
 """`launcher auth check`: does the API key work? One GET, as `gh auth status` does.
 
-The answer names the variable the key came from and the URL asked, never the key.
+It reaches the API through the same connection as `run` (every rule: https, proxies, the
+key's checks, the generation and organisation). The answer names the variable the key
+came from and the URL asked, never the key.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from launcher.dispatch import settings
-from launcher.errors import ExitCode, UsageError
-
-PROBE = "/v1/sessions"  # the cheapest authenticated read: one page of one session
+from launcher.errors import ExitCode
 
 
 def add_parser(
     sub: Any,  # argparse's _SubParsersAction, which has no public type
     add_format: Callable[[argparse.ArgumentParser], None],
-    configurable: Callable[..., None],
+    add_api_options: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     p = sub.add_parser("auth", help="check credentials")
     p.set_defaults(subparser=p)
@@ -27,8 +28,7 @@ def add_parser(
     q = asub.add_parser(
         "check", help="tell with one request whether the API key works (exit 0, or 3 if not)"
     )
-    configurable(q, "base-url", type=settings.base_url_flag)
-    configurable(q, "api-key-env")
+    add_api_options(q)
     q.add_argument(
         "--timeout", type=settings.seconds, default=10.0, metavar="S", help="seconds (10)"
     )
@@ -37,44 +37,53 @@ def add_parser(
 
 
 def check(args: argparse.Namespace) -> int:
-    import httpx
+    import anyio
 
-    environ = dict(os.environ)
-    name = args.api_key_env
-    base_url = settings.base_url_from(args.base_url, environ)
-    key = environ.get(name, "")
-    if not key:
-        raise UsageError(f"{name} is not set; set it to your Devin API key and run again")
-    if key != key.strip() or not key.isascii() or not key.isprintable():
-        raise UsageError(
-            f"{name} holds spaces, line breaks or non-ASCII characters around or in the key; "
-            "set it to the key alone (e.g. without the newline of the file it came from)"
-        )
-    facts: dict[str, Any] = {"api_key_env": name, "base_url": base_url, "status": None}
+    from launcher.api.client import TransportFailure
+    from launcher.api.connection import Asked, Connection, resolve
+
+    where_from = args.config["base-url"].where if "base-url" in args.config else ""
+    asked = Asked(args.base_url, args.api_key_env, where_from or "--base-url", args.api, args.org)
+    conn, warnings = resolve(asked, dict(os.environ))
+    for warning in warnings:
+        print(f"launcher: warning: {warning}", file=sys.stderr)
+    name, where = args.api_key_env, conn.target.label
+    facts: dict[str, Any] = {
+        "api_key_env": name,
+        "base_url": conn.base_url,
+        "generation": conn.generation,
+        "org": conn.org,
+        "status": None,
+    }
+
+    async def probe(c: Connection) -> int:
+        async with c.client(args.timeout) as client:
+            return await client.probe()
+
     try:
-        with httpx.Client(base_url=base_url, timeout=args.timeout) as http:
-            response = http.get(
-                PROBE, params={"limit": 1}, headers={"Authorization": f"Bearer {key}"}
-            )
-    except httpx.HTTPError as exc:
-        message = f"could not ask {base_url} ({type(exc).__name__}); is the URL right?"
+        status = anyio.run(probe, conn)
+    except TransportFailure as exc:
+        message = f"could not ask {where} ({conn.redact.outside(str(exc))}); is the URL right?"
         args.reporter.auth(facts, message, int(ExitCode.FAILED))
         return int(ExitCode.FAILED)
-    facts["status"] = response.status_code
-    if response.status_code in (401, 403):
+    facts["status"] = status
+    if status in (401, 403):
         code = ExitCode.AUTH
-        message = (
-            f"the API at {base_url} rejected the key in {name} (HTTP {response.status_code}); "
-            "set a valid key"
-        )
-    elif response.is_success:
+        message = f"the API at {where} rejected the key in {name} (HTTP {status}); set a valid key"
+    elif 200 <= status < 300:
         code = ExitCode.OK
-        message = f"the key in {name} works for {base_url} (HTTP {response.status_code})"
+        message = f"the key in {name} works for {where} (HTTP {status})"
     else:
         code = ExitCode.FAILED
         message = (
-            f"could not tell whether the key in {name} works: {base_url} answered HTTP "
-            f"{response.status_code}"
+            f"could not tell whether the key in {name} works: {where} answered HTTP {status}"
+            + (f"; {_fix(status)}" if _fix(status) else "")
         )
     args.reporter.auth(facts, message, int(code))
     return int(code)
+
+
+def _fix(status: int) -> str:
+    if status in (404, 405):
+        return "a wrong base URL or API generation? (--base-url, --api)"
+    return ""

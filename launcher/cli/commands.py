@@ -12,7 +12,6 @@ import secrets
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +19,10 @@ from launcher.errors import ExitCode, LedgerError, UsageError
 
 if TYPE_CHECKING:
     from launcher.api.client import Redactor
+    from launcher.api.connection import Asked, Connection
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
     from launcher.follow.results import Results
-    from launcher.follow.run import Connection
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.targets import Target
     from launcher.follow.watch import WatchSettings
@@ -88,46 +87,53 @@ def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None
     return select_shard(select_entries(checked.entries, args.select), args.shard)
 
 
-def _api_access(
+def _connect(
     args: argparse.Namespace,
     entries: Sequence[Entry],
     environ: Mapping[str, str],
     *,
     sending: bool,
-) -> tuple[str, Redactor, list[str]]:
-    """The API key, a redactor of it and of every secret value, and warnings: one check for
-    `run` and the follow commands. The key must be set (and sound) unless an embedded
-    sandbox answers, which gets a token of its own, never the user's key; `sending` (run)
-    needs every secret's variable too."""
-    from launcher.api.client import Redactor
-    from launcher.api.redact import api_key_from
+) -> tuple[Connection, list[str]]:
+    """The one connection of `run` and the follow commands, and warnings. The key must be
+    set (and sound) unless an embedded sandbox answers, which gets a token of its own,
+    never the user's key; `sending` (run) needs every secret's variable too."""
+    from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
 
     sandbox = getattr(args, "sandbox", False)
     dispatch.check_environment(
         entries if sending else (), environ, None if sandbox else args.api_key_env
     )
-    warnings: list[str] = []
-    if sandbox:
-        api_key = secrets.token_urlsafe(24)
-    else:
-        api_key, warnings = api_key_from(environ, args.api_key_env)
     secret_values, short = dispatch.entry_secret_values(entries, environ)
-    return api_key, Redactor([api_key, *secret_values]), [*warnings, *short]
+    conn, warnings = resolve(
+        _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
+    )
+    return conn, [*warnings, *short]
+
+
+def _asked(args: argparse.Namespace) -> Asked:
+    """The connection flags as one value: the Namespace stops here."""
+    from launcher.api.connection import Asked
+
+    config = getattr(args, "config", {})
+    source = config["base-url"].where if "base-url" in config else ""
+    return Asked(
+        base_url=args.base_url,
+        base_url_source=source or "--base-url",
+        api_key_env=args.api_key_env,
+        api=args.api,
+        org=args.org,
+        sandbox=getattr(args, "sandbox", False),
+    )
 
 
 def _connection(
     args: argparse.Namespace, entries: Sequence[Entry], environ: Mapping[str, str]
 ) -> Connection:
-    from launcher.dispatch.settings import base_url_from, check_secure
-    from launcher.follow.run import Connection
-
-    base_url = base_url_from(args.base_url, environ)
-    check_secure(base_url)
-    api_key, redact, warnings = _api_access(args, entries, environ, sending=False)
+    conn, warnings = _connect(args, entries, environ, sending=False)
     for warning in warnings:
         print(f"launcher: warning: {warning}", file=sys.stderr)
-    return Connection(base_url, api_key, redact)
+    return conn
 
 
 def _watch_settings(args: argparse.Namespace) -> WatchSettings:
@@ -154,7 +160,6 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
 def run(args: argparse.Namespace) -> int:
     import anyio
 
-    from launcher.api.target import ApiTarget
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.place import claim, run_ledger
     from launcher.dispatch.settings import settings_from_args
@@ -168,7 +173,6 @@ def run(args: argparse.Namespace) -> int:
             "(--show-requests: the exact request bodies); it sends nothing"
         )
     environ = dict(os.environ)
-    settings = settings_from_args(args, environ)
     waits = args.wait or args.max_active is not None
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
@@ -176,13 +180,15 @@ def run(args: argparse.Namespace) -> int:
     if entries is None:
         return ExitCode.USAGE
     reporter.warn_untagged(entries)
-    api_key, redact, warnings = _api_access(args, entries, environ, sending=True)
+    conn, warnings = _connect(args, entries, environ, sending=True)
+    redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     with (
         LedgerWriter.open(ledger, new_run_id()) as writer,
-        _target(settings, args.sandbox, api_key) as settings,
+        _target(conn) as conn,
     ):
-        note = claim(writer, ApiTarget(settings.base_url, sandbox=args.sandbox), "run")
+        settings = settings_from_args(args, conn.base_url)
+        note = claim(writer, conn.target, "run")
         progress = RunProgress(
             len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
         )
@@ -193,11 +199,9 @@ def run(args: argparse.Namespace) -> int:
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
             # throughout: cron cannot start the next batch meanwhile (SPEC §9).
-            return _run_and_watch(
-                args, settings, scheduled, entries, writer, api_key, redact, progress
-            )
+            return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
         result = anyio.run(
-            dispatch.dispatch_all, settings, entries, writer, environ, api_key, redact, progress
+            dispatch.dispatch_all, settings, entries, writer, environ, conn, progress
         )
     progress.finish()
     if result.config_error:  # nothing was sent: one line, as for any other setting error
@@ -212,18 +216,18 @@ def _run_and_watch(
     scheduled: ScheduledSettings,
     entries: Sequence[Entry],
     writer: LedgerWriter,
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: RunProgress,
 ) -> int:
     from launcher.follow.run import run_and_watch
     from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
 
     # The run's progress line is the live line: the watch adds plain lines only.
+    redact = conn.redact
     watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
     watcher.command = "run"
     outcome = run_and_watch(
-        settings, scheduled, entries, writer, os.environ, api_key, redact, progress, watcher
+        settings, scheduled, entries, writer, os.environ, conn, progress, watcher
     )
     progress.finish()
     run = outcome.run
@@ -252,7 +256,6 @@ def _require_ledger(path: str) -> None:
 def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWriter] | None:
     """The entries, the API connection and the ledger, held (for watch, cancel, message),
     once the ledger's sessions are known to live in the API the command talks to."""
-    from launcher.api.target import ApiTarget
     from launcher.dispatch.place import claim
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
@@ -264,7 +267,7 @@ def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWrit
     _require_ledger(args.ledger)
     writer = LedgerWriter.open(args.ledger, new_run_id())
     try:
-        note = claim(writer, ApiTarget(conn.base_url), args.command)
+        note = claim(writer, conn.target, args.command)
     except BaseException:
         writer.close()
         raise
@@ -335,6 +338,8 @@ def _with_last_words(
 ) -> Results:
     """`chosen` with `last_devin_message` in each record (and as a column): the last
     message each session wrote, read through the API."""
+    from dataclasses import replace
+
     from launcher.follow.log import subjects_of_targets
     from launcher.follow.run import read_logs
 
@@ -379,17 +384,17 @@ def message(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _target(settings: RunSettings, use_sandbox: bool, token: str) -> Iterator[RunSettings]:
-    """The settings pointed at an embedded sandbox for the run's duration, if asked; the
-    sandbox accepts `token` alone."""
-    if not use_sandbox:
-        yield settings
+def _target(conn: Connection) -> Iterator[Connection]:
+    """The connection pointed at an embedded sandbox for the run's duration, if asked; the
+    sandbox accepts the connection's own token alone."""
+    if not conn.target.sandbox:
+        yield conn
         return
     from launcher.sandbox.config import SandboxConfig
     from launcher.sandbox.server import running_sandbox
 
-    with running_sandbox(SandboxConfig(port=0, api_key=token)) as handle:
-        yield replace(settings, base_url=handle.base_url)
+    with running_sandbox(SandboxConfig(port=0, api_key=conn.api_key)) as handle:
+        yield conn.at(handle.base_url)
 
 
 def config(args: argparse.Namespace) -> int:

@@ -152,6 +152,19 @@ def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeou
 def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:
     configurable(p, "base-url", target, type=settings.base_url_flag)
     configurable(p, "api-key-env")
+    add_generation_options(p)
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    """--api and --org: which Devin API the connection speaks, and the organisation."""
+    p.add_argument(
+        "--api",
+        choices=("v1", "v3"),
+        default=None,
+        help="the Devin API to speak (default: from the key's prefix, cog_ is v3, or from "
+        "a base URL ending in /v1 or /v3; else v1)",
+    )
+    configurable(p, "org")
 
 
 def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP) -> None:
@@ -402,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     p.set_defaults(func=commands.completion)
 
-    auth.add_parser(sub, _add_format, configurable)
+    auth.add_parser(sub, _add_format, _add_api_options)
 
     p = sub.add_parser("config", help="show each setting's effective value and where it came from")
     for setting in SETTINGS:

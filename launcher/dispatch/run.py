@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import anyio
 from anyio.abc import TaskGroup
 
-from launcher.api.client import DevinClient, Redactor, http_client
+from launcher.api.connection import Connection
 from launcher.api.redact import short_secret_warnings
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.recorder import Progress
@@ -66,8 +66,7 @@ async def dispatch_all(
     entries: Sequence[Entry],
     writer: LedgerWriter,
     environ: Mapping[str, str],
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: Progress,
 ) -> RunResult:
     """Dispatch every entry; returns once each is settled, stopped or cut off."""
@@ -75,7 +74,7 @@ async def dispatch_all(
     # default (killed, exit 143): put back what was there, for the report that follows.
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = await _dispatch(settings, entries, writer, environ, api_key, redact, progress)
+        result = await _dispatch(settings, entries, writer, environ, conn, progress)
     finally:
         if threading.current_thread() is threading.main_thread():
             for s, handler in before.items():
@@ -89,16 +88,12 @@ async def _dispatch(
     entries: Sequence[Entry],
     writer: LedgerWriter,
     environ: Mapping[str, str],
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: Progress,
 ) -> RunResult:
     results = [EntryResult(entry) for entry in entries]
     interrupted = aborted = False
-    async with http_client(
-        settings.base_url, settings.timeout, concurrency=settings.concurrency
-    ) as http:
-        client = DevinClient(http, api_key, redact, deadline=settings.timeout)
+    async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
         dispatcher = Dispatcher(settings, client, writer, environ, progress)
         async with anyio.create_task_group() as outer:
 

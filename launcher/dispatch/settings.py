@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from launcher.api.address import is_loopback
+from launcher.api.address import DEFAULT_BASE_URL, check_base_url
 from launcher.errors import UsageError
-
-DEFAULT_BASE_URL = "https://api.devin.ai"
-BASE_URL_ENV = "DEVIN_BASE_URL"
-INSECURE_ENV = "LAUNCHER_ALLOW_INSECURE_HTTP"  # =1: allow http:// to a host not on loopback
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = DEFAULT_BASE_URL  # for messages: the connection (`launcher.api`) checks it
     api_key_env: str = "DEVIN_API_KEY"
     concurrency: int = 8
     rate: float | None = None  # requests/s cap; None: adapt to the server
@@ -29,7 +24,6 @@ class RunSettings:
     drain_timeout: float = 30.0  # after a signal, how long requests in flight may finish
     breaker_span: float = 10.0  # seconds of mostly failing attempts that open the breaker
     breaker_threshold: float = 0.8
-    allow_insecure_http: bool = False  # plain http:// to a host other than loopback
 
     def __post_init__(self) -> None:
         # The flags' converters already refuse these; this keeps every other caller honest.
@@ -44,55 +38,6 @@ class RunSettings:
             raise ValueError("reconcile_delay must be >= 0")
         if not 0 < self.breaker_threshold <= 1:
             raise ValueError("breaker_threshold must be in (0, 1]")
-        check_base_url(self.base_url, "base_url")
-        if not self.allow_insecure_http:
-            check_secure(self.base_url)
-
-
-def check_base_url(url: str, source: str) -> str:
-    """`url` without a trailing slash or `/v1`; a UsageError naming `source` unless it is
-    http(s), or when it ends in another API version (`/v2`, `/v3`)."""
-    import httpx  # here, not at the top: the parser imports this module for every command
-
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = httpx.URL("invalid:")
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise UsageError(
-            f"{source} {url!r} is not an http(s) URL; write it like https://api.devin.ai"
-        )
-    url = url.rstrip("/")
-    # Other Devin tools read DEVIN_BASE_URL with the API version in it. The launcher adds
-    # /v1 itself: a trailing /v1 is the same API, any other version is not the one spoken.
-    version = re.search(r"/(v\d+)$", url)
-    if version and version.group(1) == "v1":
-        return url[: -len("/v1")]
-    if version:
-        raise UsageError(
-            f"{source} {url!r} ends in /{version.group(1)}, but the launcher speaks the Devin "
-            f"API v1 (it adds /v1/sessions itself); drop the /{version.group(1)}, e.g. "
-            "https://api.devin.ai"
-        )
-    return url
-
-
-def check_secure(url: str) -> None:
-    """Refuse plain http:// off this machine: the API key would cross the network in clear."""
-    if url.startswith("http://") and not is_loopback(url):
-        raise UsageError(
-            f"refusing to send the API key in clear text to {url}: use https://, or set "
-            f"{INSECURE_ENV}=1 if this network path is trusted (a local gateway, a tunnel)"
-        )
-
-
-def base_url_from(flag: str | None, environ: Mapping[str, str]) -> str:
-    """--base-url (already checked by its converter), else $DEVIN_BASE_URL, else the API."""
-    if flag:
-        return flag
-    if environ.get(BASE_URL_ENV):
-        return check_base_url(environ[BASE_URL_ENV], BASE_URL_ENV)
-    return DEFAULT_BASE_URL
 
 
 def parse_rate(text: str) -> float:
@@ -111,8 +56,10 @@ def parse_rate(text: str) -> float:
 
 
 def base_url_flag(text: str) -> str:
+    """--base-url checked as it is parsed; the connection reads it again (generation)."""
     try:
-        return check_base_url(text, "--base-url")
+        check_base_url(text, "--base-url")
+        return text
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -154,12 +101,11 @@ def rate(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> RunSettings:
-    """The settings of `launcher run`; every flag was checked by its converter."""
+def settings_from_args(args: argparse.Namespace, base_url: str) -> RunSettings:
+    """The settings of `launcher run` (`base_url`: the connection's); every flag was
+    checked by its converter."""
     return RunSettings(
-        # With --sandbox the base URL is the sandbox's own: DEVIN_BASE_URL plays no part.
-        base_url=DEFAULT_BASE_URL if args.sandbox else base_url_from(args.base_url, environ),
-        allow_insecure_http=environ.get(INSECURE_ENV, "") not in ("", "0"),
+        base_url=base_url,
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
         rate=args.rate,

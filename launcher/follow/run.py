@@ -4,14 +4,13 @@ stopping the work between durable appends. Values out; `launcher.output` shows t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 import anyio
 
-from launcher.api.client import FollowClient, Redactor, http_client
+from launcher.api.client import FollowClient, Redactor
+from launcher.api.connection import Connection
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
@@ -32,24 +31,9 @@ T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class Connection:
-    """Where the API is and how to speak to it: checked by the caller (`cli`), as for `run`."""
-
-    base_url: str
-    api_key: str
-    redact: Redactor
-
-
 def _targets(writer: LedgerWriter, entries: Sequence[Entry]) -> tuple[list[Target], dict[str, int]]:
     state = read_state(writer.path)  # fresh: a run may just have appended
     return build_targets(entries, state), dict(expected_per_batch(state))
-
-
-@asynccontextmanager
-async def _client(conn: Connection) -> AsyncIterator[FollowClient]:
-    async with http_client(conn.base_url, REQUEST_TIMEOUT) as http:
-        yield FollowClient(http, conn.api_key, conn.redact, deadline=REQUEST_TIMEOUT)
 
 
 def _run(main: Callable[[], Awaitable[T]]) -> T:
@@ -80,7 +64,7 @@ def _interruptible(conn: Connection, work: Callable[[FollowClient], Awaitable[T]
     """work(client); SIGINT or SIGTERM ends it with KeyboardInterrupt (exit 130)."""
 
     async def main() -> list[T]:
-        async with _client(conn) as client:
+        async with conn.client(REQUEST_TIMEOUT) as client:
             return await until_signal(lambda: work(client))
 
     done = _run(main)
@@ -153,8 +137,7 @@ def run_and_watch(
     entries: Sequence[Entry],
     writer: LedgerWriter,
     environ: Mapping[str, str],
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: SlotsProgress,
     reporter: WatchProgress,
 ) -> ScheduledOutcome:
@@ -162,7 +145,7 @@ def run_and_watch(
 
     async def main() -> ScheduledOutcome:
         return await run_scheduled(
-            settings, scheduled, entries, writer, environ, api_key, redact, progress, reporter
+            settings, scheduled, entries, writer, environ, conn, progress, reporter
         )
 
     return _run(main)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup
 
-from launcher.api.client import FollowClient, Redactor, http_client
+from launcher.api.client import FollowClient
+from launcher.api.connection import Connection
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.results import EntryResult, RunResult
@@ -161,19 +162,16 @@ async def run_scheduled(
     entries: Sequence[Entry],
     writer: LedgerWriter,
     environ: Mapping[str, str],
-    api_key: str,
-    redact: Redactor,
+    conn: Connection,
     progress: SlotsProgress,
     reporter: WatchProgress,
 ) -> ScheduledOutcome:
+    redact = conn.redact
     results = [EntryResult(entry) for entry in entries]
     targets = build_targets(entries, writer.state)
     timed_out = False
     cancelled = None
-    async with http_client(
-        settings.base_url, settings.timeout, concurrency=settings.concurrency
-    ) as http:
-        client = FollowClient(http, api_key, redact, deadline=settings.timeout)
+    async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
         dispatcher = Dispatcher(settings, client, writer, environ, progress)
         dispatcher.capacity.defer = True
         batch = _Batch(dispatcher, client, writer, targets, reporter, redact)

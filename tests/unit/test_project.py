@@ -126,9 +126,17 @@ def test_a_bad_variable_is_named(tmp_path: Path) -> None:
 def test_devin_base_url_is_read_after_launcher_base_url() -> None:
     env = {"DEVIN_BASE_URL": "http://127.0.0.1:9/v1"}
     value = resolve(("base-url",), {}, env, None)["base-url"]
-    assert (value.value, value.where) == ("http://127.0.0.1:9", "DEVIN_BASE_URL")
+    # kept as written: the connection reads the API generation its /v1 or /v3 names
+    assert (value.value, value.where) == ("http://127.0.0.1:9/v1", "DEVIN_BASE_URL")
     env["LAUNCHER_BASE_URL"] = "http://127.0.0.1:8"
     assert resolve(("base-url",), {}, env, None)["base-url"].where == "LAUNCHER_BASE_URL"
+
+
+def test_a_password_in_devin_base_url_is_never_shown() -> None:
+    env = {"DEVIN_BASE_URL": "https://me:PASSWORDMARKER@api.devin.ai"}
+    with pytest.raises(UsageError, match="holds a user name or password") as caught:
+        resolve(("base-url",), {}, env, None)
+    assert "PASSWORDMARKER" not in str(caught.value) and "***@api.devin.ai" in str(caught.value)
 
 
 def test_config_command_shows_each_source(
