@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
     from launcher.follow.results import Results
+    from launcher.follow.run import Held, Pick
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.targets import Target
     from launcher.follow.watch import WatchSettings
@@ -253,42 +254,121 @@ def _require_ledger(path: str) -> None:
         raise LedgerError(f"no ledger at {path}; pass the file that `launcher run --ledger` wrote")
 
 
-def _held(args: argparse.Namespace) -> tuple[list[Entry], Connection, LedgerWriter] | None:
-    """The entries, the API connection and the ledger, held (for watch, cancel, message),
-    once the ledger's sessions are known to live in the API the command talks to."""
-    from launcher.dispatch.place import claim
+def _pick(args: argparse.Namespace) -> tuple[Pick, list[Entry]] | None:
+    """What a follow-up command acts on: the manifests' entries matched to the ledger by
+    entry id within the run key, or (no PATH) the sessions the ledger holds, `--batch`,
+    `--run-key` and `--select` narrowing them. None once manifest errors are shown."""
+    from launcher.follow.select import LedgerSelection, for_entries, for_ledger
+    from launcher.shard import select_shard
+
+    if args.paths:
+        if args.batch is not None:
+            raise UsageError(
+                "--batch selects sessions from the ledger: give it without PATH, or give "
+                "PATH (and --run-key) without it"
+            )
+        entries = _entries(args, _reporter(args))
+        if entries is None:
+            return None
+        return (lambda state: for_entries(entries, state)), entries
+    config = getattr(args, "config", {})
+    run_key_given = "run-key" in config and config["run-key"].source != "default"
+    selection = LedgerSelection(
+        batch=args.batch,
+        run_key=args.run_key if run_key_given else None,
+        names=tuple(args.select) if args.select else None,
+    )
+
+    def pick(state: LedgerState) -> list[Target]:
+        targets = select_shard(for_ledger(state, selection), args.shard)
+        if not targets and selection != LedgerSelection():
+            raise UsageError(
+                f"the ledger holds no session that {selection.describe()} selects; "
+                "`launcher ledger batches F` lists what it holds"
+            )
+        return targets
+
+    return pick, []
+
+
+def _held(
+    args: argparse.Namespace, *, read_only: bool = False, follow_locked: bool = False
+) -> tuple[Pick, Connection, Held] | None:
+    """What the command acts on, the API connection and the ledger (watch, cancel,
+    message), once the ledger's sessions are known to live in the API the command talks
+    to. The ledger is held (locked) for the command's duration, unless `read_only` (a
+    preview), or `follow_locked` and another process holds it (a second terminal's watch):
+    then nothing is recorded, and the user is told so once."""
+    from launcher.dispatch.place import check_place, claim
+    from launcher.errors import LedgerLocked
+    from launcher.follow.ports import Unrecorded
+    from launcher.follow.run import Held
     from launcher.ledger.events import new_run_id
+    from launcher.ledger.read import read_state
     from launcher.ledger.writer import LedgerWriter
 
-    entries = _entries(args, _reporter(args))
-    if entries is None:
+    picked = _pick(args)
+    if picked is None:
         return None
+    pick, entries = picked
     conn = _connection(args, entries, os.environ)
     _require_ledger(args.ledger)
-    writer = LedgerWriter.open(args.ledger, new_run_id())
-    try:
-        note = claim(writer, conn.target, args.command)
-    except BaseException:
-        writer.close()
-        raise
+    target = conn.target
+    writer = None
+    if not read_only:
+        try:
+            writer = LedgerWriter.open(args.ledger, new_run_id())
+        except LedgerLocked as exc:
+            if not follow_locked:
+                raise
+            held_by = str(exc).split(";")[0]
+            print(
+                f"launcher: {held_by}: following read-only; this watch records nothing "
+                "(the holder records what it sees)",
+                file=sys.stderr,
+            )
+    if writer is None:
+        note = check_place(read_state(args.ledger), target, args.ledger, args.command)
+        held = Held(Path(args.ledger), Unrecorded())
+    else:
+        try:
+            note = claim(writer, target, args.command)
+        except BaseException:
+            writer.close()
+            raise
+        held = Held(writer.path, writer)
     if note:
         print(f"launcher: warning: {note}", file=sys.stderr)
-    return entries, conn, writer
+    return pick, conn, held
+
+
+@contextmanager
+def _released(held: Held) -> Iterator[Held]:
+    """The ledger's lock released when the command ends (if it held one)."""
+    from launcher.ledger.writer import LedgerWriter
+
+    try:
+        yield held
+    finally:
+        if isinstance(held.ledger, LedgerWriter):
+            held.ledger.close()
 
 
 def watch(args: argparse.Namespace) -> int:
-    from launcher.follow.run import watch_entries
+    from launcher.follow.run import watch_targets
+    from launcher.ledger.writer import LedgerWriter
 
     settings = _watch_settings(args)
-    held = _held(args)
+    held = _held(args, follow_locked=True)
     if held is None:
         return ExitCode.USAGE
-    entries, conn, writer = held
+    pick, conn, ledger = held
     watcher = _watch_reporter(args, conn.redact)
-    with writer:
-        for warning in writer.state.warnings:
-            watcher.log(f"warning: {warning}")
-        w = watch_entries(writer, entries, conn, settings, watcher)
+    with _released(ledger):
+        if isinstance(ledger.ledger, LedgerWriter):
+            for warning in ledger.ledger.state.warnings:
+                watcher.log(f"warning: {warning}")
+        w = watch_targets(ledger, pick, conn, settings, watcher)
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
@@ -308,14 +388,14 @@ def read_ledgers(paths: Sequence[str]) -> LedgerState:
 
 def results(args: argparse.Namespace) -> int:
     from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
-    from launcher.follow.targets import build_targets
     from launcher.output.results import RESULTS_WRITER_BY_NAME
 
-    entries = _entries(args, _reporter(args))
-    if entries is None:
+    picked = _pick(args)
+    if picked is None:
         return ExitCode.USAGE
+    pick, entries = picked
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
-    targets = build_targets(entries, read_ledgers(ledgers))
+    targets = pick(read_ledgers(ledgers))
     chosen = choose(targets, args.status, args.fields)
     if chosen.dropped_columns:
         _reporter(args).note(
@@ -354,32 +434,32 @@ def _with_last_words(
 
 
 def cancel(args: argparse.Namespace) -> int:
-    from launcher.follow.run import cancel_entries
+    from launcher.follow.run import cancel_targets
     from launcher.output.follow import cancel_report
 
-    held = _held(args)
+    held = _held(args, read_only=args.dry_run)
     if held is None:
         return ExitCode.USAGE
-    entries, conn, writer = held
-    with writer:
-        outcome = cancel_entries(writer, entries, conn)
-    cancel_report(outcome, sys.stdout, sys.stderr)
+    pick, conn, ledger = held
+    with _released(ledger):
+        outcome = cancel_targets(ledger, pick, conn, dry_run=args.dry_run)
+    cancel_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
     return ExitCode.FAILED if outcome.failed else ExitCode.OK
 
 
 def message(args: argparse.Namespace) -> int:
     from launcher.follow.message import message_text
-    from launcher.follow.run import message_entries
+    from launcher.follow.run import message_targets
     from launcher.output.follow import message_report
 
     text = message_text(args.text, args.file)
-    held = _held(args)
+    held = _held(args, read_only=args.dry_run)
     if held is None:
         return ExitCode.USAGE
-    entries, conn, writer = held
-    with writer:
-        outcome = message_entries(writer, entries, conn, text, args.status)
-    message_report(outcome, sys.stdout, sys.stderr)
+    pick, conn, ledger = held
+    with _released(ledger):
+        outcome = message_targets(ledger, pick, conn, text, args.status, dry_run=args.dry_run)
+    message_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
     return ExitCode.FAILED if outcome.failed else ExitCode.OK
 
 

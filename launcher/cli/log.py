@@ -6,26 +6,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from launcher.cli import commands
 from launcher.errors import ExitCode
-
-if TYPE_CHECKING:
-    from launcher.entry import Entry
-    from launcher.follow.log import Subject
 
 LEDGER_SUFFIX = ".jsonl"
 
 
 def log(args: argparse.Namespace) -> int:
+    from launcher.follow.log import subjects_of_targets
     from launcher.follow.run import read_logs
     from launcher.output.conversation import write_log
 
-    found = _subjects(args)
-    if found is None:
+    if args.paths and all(p.endswith(LEDGER_SUFFIX) for p in args.paths):
+        # `launcher log LEDGER.jsonl`: the ledger alone, as `launcher log --ledger F`.
+        if len(args.paths) > 1:
+            args.subparser.error("give one ledger (or manifests with --ledger F)")
+        args.ledger, args.paths = args.paths[0], []
+    picked = commands._pick(args)
+    if picked is None:
         return ExitCode.USAGE
-    subjects, without, entries = found
+    pick, entries = picked
+    targets = pick(commands.read_ledgers([args.ledger]))
+    subjects, without = subjects_of_targets(targets)
     if without:
         args.reporter.note(
             f"launcher: {without} selected entries have no session (see `launcher results`)"
@@ -35,19 +38,3 @@ def log(args: argparse.Namespace) -> int:
     conversations = read_logs(conn, subjects) if subjects else []
     write_log(conversations, args.format, sys.stdout)
     return ExitCode.FAILED if any(c.error for c in conversations) else ExitCode.OK
-
-
-def _subjects(args: argparse.Namespace) -> tuple[list[Subject], int, list[Entry]] | None:
-    """The sessions to read, how many selected entries have none, and the entries: those
-    of the manifests' selected entries (with --ledger), or, when the PATHs are ledgers,
-    every session they record."""
-    from launcher.follow.log import subjects_of_ledger, subjects_of_targets
-    from launcher.follow.targets import build_targets
-
-    if all(p.endswith(LEDGER_SUFFIX) for p in args.paths):
-        return subjects_of_ledger(commands.read_ledgers(args.paths), args.select), 0, []
-    entries = commands._entries(args, args.reporter)
-    if entries is None:
-        return None
-    targets = build_targets(entries, commands.read_ledgers([args.ledger]))
-    return (*subjects_of_targets(targets), entries)

@@ -181,8 +181,22 @@ def _add_selection(p: argparse.ArgumentParser, run_key_help: str = RUN_KEY_HELP)
     add_shard(p)
 
 
+FOLLOW_PATH_HELP = (
+    PATH_HELP + "; its entries are matched to the ledger by FILE#NAME within the run key "
+    "(an entry changed since it was sent keeps its session). Without PATH: every session "
+    "the ledger holds"
+)
+
+
 def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
-    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("paths", nargs="*", metavar="PATH", help=FOLLOW_PATH_HELP)
+    p.add_argument(
+        "--batch",
+        default=None,
+        metavar="ID",
+        help="without PATH: only the sessions of this run (its run id, as `launcher ledger "
+        "batches` lists it)",
+    )
     if api:
         configurable(p, "ledger")
     else:  # results only reads: several ledgers (the shards of a batch) read as one
@@ -246,20 +260,18 @@ def _add_follow_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "log", help="each selected session's conversation: what it was told, what it wrote"
     )
-    p.add_argument(
-        "paths",
-        nargs="+",
-        metavar="PATH",
-        help=f"{PATH_HELP}; or ledger files (*.jsonl) alone: every session they record",
-    )
-    configurable(p, "ledger")
-    _add_selection(p, "the run key `run` was given")
-    _add_api_options(p)
+    _add_follow_common(p)
     _add_format(p, "jsonl")
     p.set_defaults(func=log.log)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions that would be terminated (their status read first); "
+        "terminate nothing, record nothing",
+    )
     p.set_defaults(func=commands.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
@@ -267,6 +279,11 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument("--status", default=None, metavar="S", help="only sessions now in status S")
     p.add_argument("--file", default=None, metavar="F", help="read the message from F")
     p.add_argument("--text", default=None, metavar="TEXT", help="the message")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the sessions the message would go to; send nothing, record nothing",
+    )
     p.set_defaults(func=commands.message)
 
 

@@ -38,9 +38,11 @@ class Recorder:
     async def sending(self, result: EntryResult) -> None:
         """The intent: durable, and its timestamp true, right before the send."""
         result.attempts += 1
-        batch = {"batch": result.batch} if result.batch else {}
+        extra = {"batch": result.batch} if result.batch else {}
+        if result.entry.run_key:
+            extra["run_key"] = result.entry.run_key
         await self.ledger.append(
-            "sending", result.entry, attempt=result.attempts, timeout=self._timeout, **batch
+            "sending", result.entry, attempt=result.attempts, timeout=self._timeout, **extra
         )
 
     def sent(self) -> None:
@@ -83,6 +85,8 @@ class Recorder:
             "url": outcome.url,
             "is_new_session": outcome.is_new_session,
         }
+        if result.entry.run_key:
+            fields["run_key"] = result.entry.run_key
         if result.reconciled:
             fields["reconciled"] = True
         elif result.batch:  # a session found by a lookup may not carry this run's tag

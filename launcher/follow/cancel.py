@@ -23,6 +23,7 @@ class CancelOutcome:
     terminated: list[Target] = field(default_factory=list)
     already_exited: list[Target] = field(default_factory=list)
     failed: list[tuple[Target, str]] = field(default_factory=list)
+    would: list[Target] = field(default_factory=list)  # --dry-run: those it would terminate
 
 
 def to_cancel(targets: Sequence[Target]) -> list[Target]:
@@ -54,7 +55,9 @@ async def cancel(
                     auth.append(redact(str(exc)))
                 outcome.failed.append((target, redact(str(exc))))
                 return
-        await ledger.append("cancelled", target.entry, session_id=target.session_id, detail=detail)
+        await ledger.append(
+            "cancelled", target.subject, session_id=target.session_id, detail=detail
+        )
         target.cancelled = True
         (outcome.terminated if detail == "terminated" else outcome.already_exited).append(target)
 

@@ -8,7 +8,6 @@ first; that is the one place a conversation is read from, `FollowAPI.get_session
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,10 +15,9 @@ from typing import Any, Literal
 import anyio
 
 from launcher.api.outcomes import ApiError, FollowAPI
-from launcher.errors import AuthError, UsageError
+from launcher.errors import AuthError
 from launcher.follow.poll import RetryPolicy, call
 from launcher.follow.targets import Target
-from launcher.ledger.state import LedgerState
 
 MAX_MESSAGES = 1_000  # per session: the latest ones are kept
 MAX_MESSAGE_CHARS = 20_000  # per message, once redacted: a pasted log must not flood a terminal
@@ -141,19 +139,3 @@ def subjects_of_targets(targets: Sequence[Target]) -> tuple[list[Subject], int]:
         Subject(t.entry.entry_id, t.entry.name, t.session_id) for t in targets if t.session_id
     ]
     return subjects, len(targets) - len(subjects)
-
-
-def subjects_of_ledger(state: LedgerState, globs: Sequence[str] | None) -> list[Subject]:
-    """Every session a ledger records as created, in the order the ledger first saw them
-    (an entry dispatched again after an edit has two); with `globs`, those whose name
-    matches one."""
-    found = [
-        Subject(r.entry, r.name, r.session_id)
-        for r in state.records()
-        if r.outcome == "created" and r.session_id
-    ]
-    if globs:
-        found = [s for s in found if any(fnmatch.fnmatchcase(s.name, g) for g in globs)]
-        if not found:
-            raise UsageError(f"no session name in the ledger matches --select {' '.join(globs)}")
-    return found

@@ -49,6 +49,7 @@ class MessageOutcome:
     sent: list[Target] = field(default_factory=list)
     already: list[Target] = field(default_factory=list)  # sent by an earlier command
     failed: list[tuple[Target, str]] = field(default_factory=list)
+    would: list[Target] = field(default_factory=list)  # --dry-run: those it would send to
 
 
 def chosen(targets: Sequence[Target], status: str | None) -> list[Target]:
@@ -58,6 +59,12 @@ def chosen(targets: Sequence[Target], status: str | None) -> list[Target]:
         for t in targets
         if t.session_id and not t.cancelled and (status is None or t.status == status)
     ]
+
+
+def unsent(targets: Sequence[Target], text: str) -> list[Target]:
+    """The targets that have not had `text` yet, as far as the ledger knows."""
+    slot = f"message:{digest(text)}"
+    return [t for t in targets if (t.messages.get(slot) or (0, {}))[1].get("state") != "sent"]
 
 
 def _has_message(session: Any, text: str) -> bool:
@@ -95,13 +102,13 @@ async def send(
                     session = await call(policy, api.get_session, sid)
                     if _has_message(session, text):
                         await ledger.append(
-                            "message", target.entry, session_id=sid, digest=key, state="sent"
+                            "message", target.subject, session_id=sid, digest=key, state="sent"
                         )
                         outcome.already.append(target)
                         return
                 await ledger.append(
                     "message",
-                    target.entry,
+                    target.subject,
                     session_id=sid,
                     digest=key,
                     state="sending",
@@ -113,11 +120,16 @@ async def send(
                     auth.append(redact(str(exc)))
                 error = redact(str(exc))
                 await ledger.append(
-                    "message", target.entry, session_id=sid, digest=key, state="failed", error=error
+                    "message",
+                    target.subject,
+                    session_id=sid,
+                    digest=key,
+                    state="failed",
+                    error=error,
                 )
                 outcome.failed.append((target, error))
                 return
-        await ledger.append("message", target.entry, session_id=sid, digest=key, state="sent")
+        await ledger.append("message", target.subject, session_id=sid, digest=key, state="sent")
         target.woken = True
         outcome.sent.append(target)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from launcher.dispatch.recorder import Progress
-from launcher.entry import Entry
+from launcher.ledger.events import Subject
 
 if TYPE_CHECKING:
     from launcher.follow.slots import SlotSnapshot
@@ -22,7 +22,18 @@ if TYPE_CHECKING:
 class Ledger(Protocol):
     """Appends one durable ledger event (returns once it is on disk)."""
 
-    async def append(self, event: Any, entry: Entry, **fields: Any) -> None: ...
+    async def append(self, event: Any, entry: Subject, **fields: Any) -> None: ...
+
+
+class Unrecorded:
+    """A ledger that records nothing: for a watch that follows read-only (another process
+    holds the ledger) and for previews. It counts what it was not told to keep."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    async def append(self, event: Any, entry: Subject, **fields: Any) -> None:
+        self.dropped += 1
 
 
 class WatchProgress(Protocol):

@@ -26,6 +26,7 @@ FIELDS = (
     "output_errors",
     "error",
     "matrix",
+    "changed_since_sent",
 )
 MATRIX = "matrix."
 OUTPUT = "output."
@@ -40,7 +41,7 @@ def record_of(target: Target) -> dict[str, Any]:
     return {
         "entry": target.entry.entry_id,
         "name": target.entry.name,
-        "key": target.entry.key,
+        "key": target.key,
         "session_id": target.session_id,
         "url": target.url,
         "status": status if target.session_id else "not_created",
@@ -50,6 +51,7 @@ def record_of(target: Target) -> dict[str, Any]:
         "output_errors": target.output_errors,
         "error": target.create_error,
         "matrix": dict(target.entry.matrix),
+        "changed_since_sent": target.changed,
     }
 
 

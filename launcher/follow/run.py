@@ -5,6 +5,8 @@ stopping the work between durable appends. Values out; `launcher.output` shows t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import anyio
@@ -19,21 +21,35 @@ from launcher.follow import cancel as cancel_mod
 from launcher.follow import message as message_mod
 from launcher.follow.log import Conversation, Subject, read_conversations
 from launcher.follow.poll import RetryPolicy
-from launcher.follow.ports import SlotsProgress, WatchProgress
+from launcher.follow.ports import Ledger, SlotsProgress, WatchProgress
 from launcher.follow.scheduled import ScheduledOutcome, ScheduledSettings, run_scheduled
 from launcher.follow.signals import until_signal
-from launcher.follow.targets import Target, build_targets, expected_per_batch
+from launcher.follow.targets import Target, expected_per_batch
 from launcher.follow.watch import WatchOutcome, WatchSettings, refresh, watch
 from launcher.ledger.read import read_state
+from launcher.ledger.state import LedgerState
 from launcher.ledger.writer import LedgerWriter
 
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
 
 
-def _targets(writer: LedgerWriter, entries: Sequence[Entry]) -> tuple[list[Target], dict[str, int]]:
-    state = read_state(writer.path)  # fresh: a run may just have appended
-    return build_targets(entries, state), dict(expected_per_batch(state))
+# Which targets a command acts on, from the ledger as folded (`launcher.follow.select`).
+Pick = Callable[[LedgerState], list[Target]]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The ledger a follow-up command works on: its path, and where its lines go (the
+    writer holding its lock, or `ports.Unrecorded` for a read-only watch or a preview)."""
+
+    path: Path
+    ledger: Ledger
+
+
+def _targets(held: Held, pick: Pick) -> tuple[list[Target], dict[str, int]]:
+    state = read_state(held.path)  # fresh: a run may just have appended
+    return pick(state), dict(expected_per_batch(state))
 
 
 def _run(main: Callable[[], Awaitable[T]]) -> T:
@@ -73,60 +89,68 @@ def _interruptible(conn: Connection, work: Callable[[FollowClient], Awaitable[T]
     return done[0]
 
 
-def watch_entries(
-    writer: LedgerWriter,
-    entries: Sequence[Entry],
+def watch_targets(
+    held: Held,
+    pick: Pick,
     conn: Connection,
     settings: WatchSettings,
     progress: WatchProgress,
 ) -> WatchOutcome:
-    """Watch `entries` until each has settled or the timeout passes (SPEC §9)."""
-    targets, expected = _targets(writer, entries)
+    """Watch the picked targets until each has settled or the timeout passes (SPEC §9)."""
+    targets, expected = _targets(held, pick)
 
     async def work(client: FollowClient) -> WatchOutcome:
-        return await watch(client, writer, targets, expected, settings, progress, conn.redact)
+        return await watch(client, held.ledger, targets, expected, settings, progress, conn.redact)
 
     return _interruptible(conn, work)
 
 
 async def _refreshed(
     client: FollowClient,
-    writer: LedgerWriter,
+    ledger: Ledger,
     targets: list[Target],
     expected: dict[str, int],
     redact: Redactor,
 ) -> None:
     """Learn the current status of the sessions first, so that the selection is exact."""
-    await refresh(client, writer, targets, expected, RetryPolicy(), redact)
+    await refresh(client, ledger, targets, expected, RetryPolicy(), redact)
 
 
-def cancel_entries(
-    writer: LedgerWriter, entries: Sequence[Entry], conn: Connection
+def cancel_targets(
+    held: Held, pick: Pick, conn: Connection, *, dry_run: bool = False
 ) -> cancel_mod.CancelOutcome:
-    """Terminate the entries' sessions still active, and record it."""
-    targets, expected = _targets(writer, entries)
+    """Terminate the picked sessions still active, and record it; `dry_run`: only say
+    which (their status read first, nothing sent or recorded)."""
+    targets, expected = _targets(held, pick)
 
     async def work(client: FollowClient) -> cancel_mod.CancelOutcome:
-        await _refreshed(client, writer, targets, expected, conn.redact)
-        return await cancel_mod.cancel(client, writer, targets, RetryPolicy(), conn.redact)
+        await _refreshed(client, held.ledger, targets, expected, conn.redact)
+        if dry_run:
+            return cancel_mod.CancelOutcome(would=cancel_mod.to_cancel(targets))
+        return await cancel_mod.cancel(client, held.ledger, targets, RetryPolicy(), conn.redact)
 
     return _interruptible(conn, work)
 
 
-def message_entries(
-    writer: LedgerWriter,
-    entries: Sequence[Entry],
+def message_targets(
+    held: Held,
+    pick: Pick,
     conn: Connection,
     text: str,
     status: str | None,
+    *,
+    dry_run: bool = False,
 ) -> message_mod.MessageOutcome:
-    """Send `text` once to each chosen session (`status`: only those now in it)."""
-    targets, expected = _targets(writer, entries)
+    """Send `text` once to each chosen session (`status`: only those now in it);
+    `dry_run`: only say to which (nothing sent or recorded)."""
+    targets, expected = _targets(held, pick)
 
     async def work(client: FollowClient) -> message_mod.MessageOutcome:
-        await _refreshed(client, writer, targets, expected, conn.redact)
+        await _refreshed(client, held.ledger, targets, expected, conn.redact)
         chosen = message_mod.chosen(targets, status)
-        return await message_mod.send(client, writer, chosen, text, RetryPolicy(), conn.redact)
+        if dry_run:
+            return message_mod.MessageOutcome(would=message_mod.unsent(chosen, text))
+        return await message_mod.send(client, held.ledger, chosen, text, RetryPolicy(), conn.redact)
 
     return _interruptible(conn, work)
 

@@ -11,7 +11,8 @@ from typing import Any
 from launcher.entry import Entry, canonical_json
 from launcher.follow.outputcheck import check_output
 from launcher.follow.status import SETTLED, Observation, Verdict, redact_json, verdict
-from launcher.ledger.state import LedgerState
+from launcher.ledger.events import Subject
+from launcher.ledger.state import KeyRecord, LedgerState
 
 _NOT_CREATED = {
     "failed": "failed to create",
@@ -25,6 +26,8 @@ class Target:
     """One entry and the last known state of its session."""
 
     entry: Entry
+    record: KeyRecord | None = None  # the ledger's record of the session followed
+    changed: bool = False  # the manifest entry changed since that session was sent
     session_id: str | None = None
     url: str | None = None
     batch: str | None = None
@@ -41,6 +44,16 @@ class Target:
     # The last observation as the server sent it: a poll showing the same again changes
     # nothing, and is dismissed without redacting, validating or re-encoding its output.
     _last_seen: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The dispatch key its session was sent under (the entry's own, unless changed)."""
+        return self.record.key if self.record is not None else self.entry.key
+
+    @property
+    def subject(self) -> Subject:
+        """What its ledger lines are about: the record of the session it follows."""
+        return self.record if self.record is not None else self.entry
 
     @property
     def schema(self) -> Any:
@@ -100,28 +113,31 @@ class Target:
 
 def build_targets(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
     """A Target per entry, in manifest order, from the ledger as folded."""
-    ranks = _newest_first_ranks(state)
-    targets = []
-    for entry in entries:
-        target = Target(entry)
-        record = state.get(entry.key)
-        if record is None:
-            target.create_error = "never sent; `launcher run` sends it"
-        elif record.outcome != "created":
-            why = _NOT_CREATED.get(record.outcome, record.outcome)
-            if record.at_capacity:
-                why = "waiting for a slot (the organisation was at its concurrent-session limit)"
-            target.create_error = f"{why}: {record.error}" if record.error else why
-        else:
-            target.session_id, target.url, target.batch = (
-                record.session_id,
-                record.url,
-                record.batch,
-            )
-            target.rank = ranks.get(entry.key)
-            _apply_follow(target, state.follow(entry.key))
-        targets.append(target)
-    return targets
+    ranks = newest_first_ranks(state)
+    return [target_of(entry, state.get(entry.key), state, ranks) for entry in entries]
+
+
+def target_of(
+    entry: Entry, record: KeyRecord | None, state: LedgerState, ranks: Mapping[str, int]
+) -> Target:
+    """The Target of `entry` following the session `record` holds (if it holds one)."""
+    target = Target(entry, record, changed=record is not None and record.key != entry.key)
+    if record is None:
+        target.create_error = "never sent; `launcher run` sends it"
+    elif record.outcome != "created":
+        why = _NOT_CREATED.get(record.outcome, record.outcome)
+        if record.at_capacity:
+            why = "waiting for a slot (the organisation was at its concurrent-session limit)"
+        target.create_error = f"{why}: {record.error}" if record.error else why
+    else:
+        target.session_id, target.url, target.batch = (
+            record.session_id,
+            record.url,
+            record.batch,
+        )
+        target.rank = ranks.get(record.key)
+        _apply_follow(target, state.follow(record.key))
+    return target
 
 
 def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]]]) -> None:
@@ -141,7 +157,7 @@ def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]
     )
 
 
-def _newest_first_ranks(state: LedgerState) -> dict[str, int]:
+def newest_first_ranks(state: LedgerState) -> dict[str, int]:
     """key -> its session's place in its batch's newest-first listing (Devin lists newest
     first), estimated from the ledger's order of first attempts."""
     by_batch: dict[str, list[str]] = {}

@@ -73,7 +73,7 @@ async def refresh(
     # Appended side by side so that one fsync covers them all (the writer's group commit).
     async with anyio.create_task_group() as tg:
         for target, fields in changed:
-            tg.start_soon(partial(ledger.append, "status", target.entry, **fields))
+            tg.start_soon(partial(ledger.append, "status", target.subject, **fields))
     for target, _ in changed:
         on_change(target)
     return result

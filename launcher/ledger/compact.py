@@ -47,6 +47,8 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
     if r.batch is not None:
         # What `watch` lists the session by, and what a resend must carry again.
         ev["batch"] = r.batch
+    if r.run_key and r.outcome in ("sending", "created"):
+        ev["run_key"] = r.run_key
     if r.outcome == "sending":
         ev["attempt"] = 1  # not a count the fold reads; a constant keeps compact idempotent
         if r.timeout is not None:

@@ -6,11 +6,25 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
-
-from launcher.entry import Entry
+from typing import Any, Literal, Protocol, get_args
 
 VERSION = 1
+
+
+class Subject(Protocol):
+    """What a ledger line is about: a manifest entry (`launcher.entry.Entry`), or the
+    record of one as the ledger holds it (`state.KeyRecord`), its manifest gone or changed."""
+
+    @property
+    def entry_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+
+
 Outcome = Literal["sending", "created", "failed", "in_doubt"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 # Follow-through events (SPEC §9): they never change a key's dispatch outcome.
@@ -28,6 +42,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "attempt": ((int,), False),
         "timeout": ((int, float), False),
         "batch": ((str,), False),
+        "run_key": ((str,), False),  # the --run-key of the run, when not empty
     },
     "created": {
         "session_id": ((str,), True),
@@ -35,6 +50,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "url": ((str, None), False),
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
+        "run_key": ((str,), False),
     },
     "failed": {
         "error": ((str, None), False),
@@ -158,7 +174,7 @@ def decode(line: bytes) -> Any:
     return obj
 
 
-def encode(event: Event, entry: Entry, run_id: str, fields: dict[str, Any]) -> bytes:
+def encode(event: Event, entry: Subject, run_id: str, fields: dict[str, Any]) -> bytes:
     """One line, newline included; refuses what `check_event` would call damage."""
     values = (VERSION, timestamp(), event, entry.entry_id, entry.name, entry.key, run_id)
     record: dict[str, Any] = dict(zip(_HEADER, (*values, entry.content), strict=True))

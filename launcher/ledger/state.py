@@ -36,6 +36,11 @@ class KeyRecord:
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""
     api: Mapping[str, Any] | None = None  # the `api` field: where its session lives
+    run_key: str | None = None  # the run key it was sent under; None: not recorded (older)
+
+    @property
+    def entry_id(self) -> str:
+        return self.entry
 
 
 class LedgerState:
@@ -159,6 +164,7 @@ class LedgerState:
             ts=ev["ts"],
             run_id=ev["run_id"],
             api=ev.get("api"),
+            run_key=ev.get("run_key", "" if "api" in ev else None),
         )
         self._made[key] = record
         return record

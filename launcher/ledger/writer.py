@@ -18,9 +18,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from launcher.entry import Entry
 from launcher.errors import LedgerError, LedgerLocked, LedgerWriteFailed
-from launcher.ledger.events import Event, encode, timestamp
+from launcher.ledger.events import Event, Subject, encode, timestamp
 from launcher.ledger.read import check_regular, io_error, parse
 from launcher.ledger.state import LedgerState
 
@@ -201,7 +200,7 @@ class LedgerWriter:
         self._broken = error
         return error
 
-    async def append(self, event: Event, entry: Entry, **fields: Any) -> None:
+    async def append(self, event: Event, entry: Subject, **fields: Any) -> None:
         """Write one event; return once it is durable (written and fsync'd)."""
         if self.api is not None and "api" not in fields:
             fields["api"] = self.api

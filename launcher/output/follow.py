@@ -65,7 +65,7 @@ class WatchReporter:
         bad = "  output does not conform" if target.output_valid is False else ""
         status = self._safe(target.status or "?", 40)
         print(
-            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}",
+            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}{_changed(target)}",
             file=self.out,
             flush=True,
         )
@@ -108,7 +108,10 @@ class WatchReporter:
             v = t.verdict(blocked_ok, timed_out)
             if not v.ended_well:
                 reason = self._safe(v.reason or "", 300)
-                print(f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}", file=self.out)
+                print(
+                    f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}{_changed(t)}",
+                    file=self.out,
+                )
         well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
         counts = Counter(t.status or "not created" for t in targets)
         if any(t.cancelled for t in targets):
@@ -187,11 +190,34 @@ def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
     )
 
 
-def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:
+def _changed(target: Target) -> str:
+    return "  (changed since sent)" if target.changed else ""
+
+
+def _would(verb: str, done: str, targets: Sequence[Target], out: IO[str]) -> None:
+    """A --dry-run's list: what would be done to each, and that nothing was."""
+    for target in targets:
+        status = printable(target.status or "?", 40)
+        print(
+            f"would {verb}  {target.entry.entry_id}  {status}  {target.url or ''}"
+            f"{_changed(target)}",
+            file=out,
+        )
+    n = len(targets)
+    print(f"--dry-run: {n} session{'s' * (n != 1)} would be {done}; nothing sent", file=out)
+    out.flush()
+
+
+def cancel_report(
+    outcome: CancelOutcome, out: IO[str], err: IO[str], *, dry_run: bool = False
+) -> None:
+    if dry_run:
+        _would("terminate", "terminated", outcome.would, out)
+        return
     for target, error in outcome.failed:
         print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
     for target in outcome.terminated:
-        print(f"cancelled {target.entry.entry_id}  {target.url or ''}", file=out)
+        print(f"cancelled {target.entry.entry_id}  {target.url or ''}{_changed(target)}", file=out)
     print(
         f"{len(outcome.terminated)} terminated, {len(outcome.already_exited)} had already "
         f"exited, {len(outcome.failed)} failed",
@@ -200,11 +226,16 @@ def cancel_report(outcome: CancelOutcome, out: IO[str], err: IO[str]) -> None:
     )
 
 
-def message_report(outcome: MessageOutcome, out: IO[str], err: IO[str]) -> None:
+def message_report(
+    outcome: MessageOutcome, out: IO[str], err: IO[str], *, dry_run: bool = False
+) -> None:
+    if dry_run:
+        _would("message", "messaged", outcome.would, out)
+        return
     for target, error in outcome.failed:
         print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
     for target in outcome.sent:
-        print(f"sent      {target.entry.entry_id}  {target.url or ''}", file=out)
+        print(f"sent      {target.entry.entry_id}  {target.url or ''}{_changed(target)}", file=out)
     print(
         f"{len(outcome.sent)} sent, {len(outcome.already)} already had it, "
         f"{len(outcome.failed)} failed",
