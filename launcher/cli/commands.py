@@ -373,37 +373,42 @@ def watch(args: argparse.Namespace) -> int:
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 
-def read_ledgers(paths: Sequence[str]) -> LedgerState:
-    """The ledger at each path, read as one (merged when several: a batch's shards)."""
+def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:
+    """What the reading commands (results, report) show: the picked entries or sessions
+    joined with the ledger (several read as one). None once manifest errors are shown."""
     from launcher.ledger.read import read_state
 
-    for ledger in paths:
+    picked = _pick(args)
+    if picked is None:
+        return None
+    pick, _ = picked
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
+    for ledger in ledgers:
         _require_ledger(ledger)
-    if len(paths) == 1:
-        return read_state(paths[0])
-    from launcher.ledger.merge import merge_events
+    if len(ledgers) == 1:
+        state = read_state(ledgers[0])
+    else:
+        from launcher.ledger.merge import merge_events
 
-    return merge_events(paths).state
+        state = merge_events(ledgers).state
+    return pick(state), state
 
 
 def results(args: argparse.Namespace) -> int:
     from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
     from launcher.output.results import RESULTS_WRITER_BY_NAME
 
-    picked = _pick(args)
-    if picked is None:
+    read = _ledger_targets(args)
+    if read is None:
         return ExitCode.USAGE
-    pick, entries = picked
-    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
-    targets = pick(read_ledgers(ledgers))
-    chosen = choose(targets, args.status, args.fields)
+    chosen = choose(read[0], args.status, args.fields)
     if chosen.dropped_columns:
         _reporter(args).note(
             f"launcher: {chosen.dropped_columns} output properties past the first "
             f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
         )
     if args.messages:  # the API is asked only then: results otherwise reads the ledger alone
-        chosen = _with_last_words(args, entries, targets, chosen)
+        chosen = _with_last_words(args, read[0], chosen)
     fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
     if fmt in RESULTS_WRITER_BY_NAME:
         RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
@@ -414,16 +419,18 @@ def results(args: argparse.Namespace) -> int:
 
 
 def _with_last_words(
-    args: argparse.Namespace, entries: Sequence[Entry], targets: Sequence[Target], chosen: Results
+    args: argparse.Namespace, targets: Sequence[Target], chosen: Results
 ) -> Results:
     """`chosen` with `last_devin_message` in each record (and as a column): the last
-    message each session wrote, read through the API."""
+    message each session wrote, read through the API (the entries' secret values and the
+    key redacted)."""
     from dataclasses import replace
 
     from launcher.follow.log import subjects_of_targets
     from launcher.follow.run import read_logs
 
-    logs = read_logs(_connection(args, entries, os.environ), subjects_of_targets(targets)[0])
+    conn = _connection(args, [t.entry for t in targets], os.environ)
+    logs = read_logs(conn, subjects_of_targets(targets)[0])
     last = {c.subject.session_id: c.last_from_devin for c in logs}
     for record in chosen.records:
         said = last.get(record["session_id"] or "")
@@ -431,6 +438,38 @@ def _with_last_words(
     if chosen.chosen:
         return chosen
     return replace(chosen, columns=(*chosen.columns, "last_devin_message"))
+
+
+def report(args: argparse.Namespace) -> int:
+    """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
+    from datetime import UTC, datetime
+
+    import launcher
+    from launcher.follow.report import build_report
+    from launcher.output.report import render_html, render_markdown
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
+    batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "markdown":
+        text = render_markdown(batch)
+    else:
+        text = render_html(batch, launcher.__version__)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+    well = batch.ended_well
+    _reporter(args).note(
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+    )
+    return ExitCode.OK
 
 
 def cancel(args: argparse.Namespace) -> int:

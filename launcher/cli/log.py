@@ -23,18 +23,17 @@ def log(args: argparse.Namespace) -> int:
         if len(args.paths) > 1:
             args.subparser.error("give one ledger (or manifests with --ledger F)")
         args.ledger, args.paths = args.paths[0], []
-    picked = commands._pick(args)
-    if picked is None:
+    read = commands._ledger_targets(args)
+    if read is None:
         return ExitCode.USAGE
-    pick, entries = picked
-    targets = pick(commands.read_ledgers([args.ledger]))
+    targets = read[0]
     subjects, without = subjects_of_targets(targets)
     if without:
         args.reporter.note(
             f"launcher: {without} selected entries have no session (see `launcher results`)"
         )
     # With manifests, their secrets' values are redacted too (the API key always is).
-    conn = commands._connection(args, entries, os.environ)
+    conn = commands._connection(args, [t.entry for t in targets], os.environ)
     conversations = read_logs(conn, subjects) if subjects else []
     write_log(conversations, args.format, sys.stdout)
     return ExitCode.FAILED if any(c.error for c in conversations) else ExitCode.OK

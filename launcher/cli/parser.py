@@ -18,6 +18,7 @@ COMMANDS = (
     "watch",
     "results",
     "log",
+    "report",
     "cancel",
     "message",
     "ledger",
@@ -263,6 +264,28 @@ def _add_follow_parsers(sub: Any) -> None:
     _add_follow_common(p)
     _add_format(p, "jsonl")
     p.set_defaults(func=log.log)
+
+    p = sub.add_parser(
+        "report", help="the batch as one page: self-contained HTML, or Markdown for CI"
+    )
+    _add_follow_common(p, api=False)
+    p.add_argument(
+        "--format",
+        choices=("html", "markdown"),
+        default="html",
+        help="html: one self-contained page that opens offline (the default); markdown: the "
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="write the report to FILE (default: standard output)",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.set_defaults(func=commands.report)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
