@@ -221,7 +221,9 @@ def _run_and_watch(
     progress: RunProgress,
 ) -> int:
     from launcher.follow.run import run_and_watch
-    from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
+    from launcher.output.answers import cancel_answer
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
+    from launcher.text import printable
 
     # The run's progress line is the live line: the watch adds plain lines only.
     redact = conn.redact
@@ -233,6 +235,8 @@ def _run_and_watch(
     progress.finish()
     run = outcome.run
     run.warnings.extend(writer.state.warnings)
+    if run.config_error:  # nothing was created: one line, as for any other setting error
+        raise UsageError(conn.redact(run.config_error))
     if run.auth_error:
         _reporter(args).run(run, redact=redact)
         return int(run.exit_code)
@@ -244,8 +248,10 @@ def _run_and_watch(
         ExitCode.INTERRUPTED if run.interrupted else ExitCode.OK if ended_well else ExitCode.FAILED
     )
     watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None, int(code))
-    if outcome.cancelled is not None:
-        cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
+    if outcome.cancelled is not None:  # stdout holds the summary (one JSON document)
+        answer = cancel_answer(outcome.cancelled)
+        for line in [*answer.problems, *answer.lines]:
+            print(printable(line), file=sys.stderr)
     return code
 
 
@@ -474,7 +480,7 @@ def report(args: argparse.Namespace) -> int:
 
 def cancel(args: argparse.Namespace) -> int:
     from launcher.follow.run import cancel_targets
-    from launcher.output.follow import cancel_report
+    from launcher.output.answers import cancel_answer
 
     held = _held(args, read_only=args.dry_run)
     if held is None:
@@ -482,14 +488,15 @@ def cancel(args: argparse.Namespace) -> int:
     pick, conn, ledger = held
     with _released(ledger):
         outcome = cancel_targets(ledger, pick, conn, dry_run=args.dry_run)
-    cancel_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = cancel_answer(outcome, dry_run=args.dry_run)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 def message(args: argparse.Namespace) -> int:
     from launcher.follow.message import message_text
     from launcher.follow.run import message_targets
-    from launcher.output.follow import message_report
+    from launcher.output.answers import message_answer
 
     text = message_text(args.text, args.file)
     held = _held(args, read_only=args.dry_run)
@@ -498,8 +505,9 @@ def message(args: argparse.Namespace) -> int:
     pick, conn, ledger = held
     with _released(ledger):
         outcome = message_targets(ledger, pick, conn, text, args.status, dry_run=args.dry_run)
-    message_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = message_answer(outcome, dry_run=args.dry_run)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 @contextmanager

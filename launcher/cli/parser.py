@@ -295,6 +295,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="list the sessions that would be terminated (their status read first); "
         "terminate nothing, record nothing",
     )
+    _add_format(p)
     p.set_defaults(func=commands.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
@@ -307,6 +308,7 @@ def _add_follow_parsers(sub: Any) -> None:
         action="store_true",
         help="list the sessions the message would go to; send nothing, record nothing",
     )
+    _add_format(p)
     p.set_defaults(func=commands.message)
 
 
@@ -446,9 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
     q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
     q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")
+    _add_format(q)
     q.set_defaults(func=ledger.ledger_merge)
     q = lsub.add_parser("compact", help="rewrite a ledger to one line per dispatch key")
     q.add_argument("ledger_file", metavar="F", help="the ledger to compact, in place")
+    _add_format(q)
     q.set_defaults(func=ledger.ledger_compact)
 
     p = sub.add_parser("completion", help="print the shell completion script")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from launcher.follow.log import Conversation, Said
-from launcher.output.safe import printable
+from launcher.text import printable
 
 SPEAKER_WORD = {"user": "user", "devin": "devin", "other": "event"}
 
