@@ -16,7 +16,7 @@ LEDGER_SUFFIX = ".jsonl"
 def log(args: argparse.Namespace) -> int:
     from launcher.follow.log import subjects_of_targets
     from launcher.follow.run import read_logs
-    from launcher.output.conversation import write_log
+    from launcher.output.conversation import log_answer, write_log
 
     if args.paths and all(p.endswith(LEDGER_SUFFIX) for p in args.paths):
         # `launcher log LEDGER.jsonl`: the ledger alone, as `launcher log --ledger F`.
@@ -35,5 +35,8 @@ def log(args: argparse.Namespace) -> int:
     # With manifests, their secrets' values are redacted too (the API key always is).
     conn = commands._connection(args, [t.entry for t in targets], os.environ)
     conversations = read_logs(conn, subjects) if subjects else []
-    write_log(conversations, args.format, sys.stdout)
+    if args.format == "json":  # one document in the envelope every command's JSON has
+        args.reporter.answer(log_answer(conversations))
+    else:
+        write_log(conversations, args.format, sys.stdout)
     return ExitCode.FAILED if any(c.error for c in conversations) else ExitCode.OK

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from launcher.follow.log import Conversation, Said
+from launcher.output.reporter import Answer
 from launcher.text import printable
 
 SPEAKER_WORD = {"user": "user", "devin": "devin", "other": "event"}
@@ -63,7 +64,8 @@ def _jsonl(conversations: Sequence[Conversation], out: IO[str]) -> None:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _json(conversations: Sequence[Conversation], out: IO[str]) -> None:
+def log_answer(conversations: Sequence[Conversation]) -> Answer:
+    """`launcher log --format json`: one document, every session with its messages."""
     sessions = [
         {
             "entry": c.subject.entry,
@@ -85,13 +87,18 @@ def _json(conversations: Sequence[Conversation], out: IO[str]) -> None:
         }
         for c in conversations
     ]
-    out.write(json.dumps({"command": "log", "sessions": sessions}, indent=2) + "\n")
+    failed = sum(1 for c in conversations if c.error)
+    return Answer(
+        lines=[],
+        body={"count": len(sessions), "sessions": sessions},
+        exit_code=1 if failed else 0,
+        error=f"{failed} conversations could not be read",
+    )
 
 
 LOG_WRITER_BY_NAME: dict[str, Callable[[Sequence[Conversation], IO[str]], None]] = {
     "text": _text,
     "jsonl": _jsonl,
-    "json": _json,
 }
 
 
