@@ -526,7 +526,11 @@ def _target(conn: Connection) -> Iterator[Connection]:
 
 def config(args: argparse.Namespace) -> int:
     """`launcher config`: each setting's effective value and where it came from."""
+    from launcher.project import unknown_variables
+
     project = args.project_file
+    for warning in unknown_variables(os.environ):
+        _reporter(args).note(f"launcher: warning: {warning}")
     _reporter(args).config(list(args.config.values()), project and str(project.path))
     return ExitCode.OK
 
