@@ -15,7 +15,7 @@ import pytest
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.handle import SandboxHandle
 from launcher.sandbox.server import running_sandbox
-from tests.runkit import SECRET, assert_no_secrets, launcher_env, run_launcher
+from tests.support.runkit import SECRET, assert_no_secrets, launcher_env, run_launcher
 
 pytestmark = pytest.mark.slow
 
