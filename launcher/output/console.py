@@ -69,7 +69,8 @@ class Console:
         dumb = env.get("TERM") == "dumb"
         wide = terminal_size(self.err)[0] >= MIN_LIVE_WIDTH
         # A dumb or narrow terminal gets plain lines, as a log file does (but no stamps).
-        self.interactive = tty and not dumb and wide if live is None else live
+        # -q asks for warnings and errors only: no live region either.
+        self.interactive = tty and not dumb and wide and verbosity >= 0 if live is None else live
         self.color = tty and not dumb and "NO_COLOR" not in env
         self.stamp = not tty  # in cron and CI, each line needs its time
         self.stamp_out = not _isatty(self.out)
