@@ -102,7 +102,7 @@ class Reconciler:
         while failures < LOOKUP_ATTEMPTS:
             try:
                 async with self._slots:
-                    async with self._pace.start():
+                    async with self._pace.start(answered=False):
                         pass
                     found = await self._client.find_by_tag(
                         tag, since=since, known=[*self._known(entry.key), *result.known]

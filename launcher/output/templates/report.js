@@ -58,7 +58,11 @@
     if (search.value) state.set("q", search.value);
     if (sort) state.set("sort", sort);
     const text = state.toString();
-    history.replaceState(null, "", text ? "#" + text : location.pathname + location.search);
+    try {
+      history.replaceState(null, "", text ? "#" + text : location.pathname + location.search);
+    } catch (e) {
+      // Some browsers refuse it for a file opened from disk: the view still works.
+    }
   }
 
   function load() {
