@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from launcher.sandbox.handle import SandboxHandle
-from tests.runkit import MakeSandbox, launcher_env, run_launcher
+from tests.support.runkit import MakeSandbox, launcher_env, run_launcher
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 
