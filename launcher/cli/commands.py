@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from launcher.api.connection import Asked, Connection
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
+    from launcher.follow.results import Results
     from launcher.follow.run import Held, Pick
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.targets import Target
@@ -146,9 +147,13 @@ def _watch_settings(args: argparse.Namespace) -> WatchSettings:
 
 
 def _watch_reporter(args: argparse.Namespace, redact: Redactor) -> WatchReporter:
+    from launcher.output.console import Console
     from launcher.output.follow import WATCH_REPORTER_BY_NAME
 
-    return WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact)
+    console = Console(verbosity=_reporter(args).verbosity)
+    return WATCH_REPORTER_BY_NAME[args.format](
+        sys.stdout, sys.stderr, redact, console=console, heartbeat=args.heartbeat
+    )
 
 
 def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
@@ -168,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
+    from launcher.output.board import Board
+    from launcher.output.console import Console
     from launcher.output.progress import RunProgress
 
     if args.dry_run:
@@ -192,8 +199,16 @@ def run(args: argparse.Namespace) -> int:
     ):
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
+        live = {"always": True, "never": False}.get(args.progress)
+        if reporter.verbosity < 0 and live is None:
+            live = False
         progress = RunProgress(
-            len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
+            len(entries),
+            args.format,
+            args.progress,
+            redact,
+            console=Console(verbosity=reporter.verbosity, live=live),
+            board=Board(entries=[e.entry_id for e in entries]) if waits else None,
         )
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
@@ -227,9 +242,17 @@ def _run_and_watch(
     from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
     from launcher.text import printable
 
-    # The run's progress line is the live line: the watch adds plain lines only.
+    # One console and one table for the run and its watch: the run's line above the table
+    # on a terminal; off one, a line per create and per change.
     redact = conn.redact
-    watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
+    watcher = WATCH_REPORTER_BY_NAME[args.format](
+        sys.stdout,
+        sys.stderr,
+        redact,
+        console=progress.console,
+        board=progress.board,
+        heartbeat=args.heartbeat,
+    )
     watcher.command = "run"
     outcome = run_and_watch(
         settings, scheduled, entries, writer, os.environ, conn, progress, watcher
@@ -415,6 +438,8 @@ def results(args: argparse.Namespace) -> int:
             f"launcher: {chosen.dropped_columns} output properties past the first "
             f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
         )
+    if args.messages:  # the API is asked only then: results otherwise reads the ledger alone
+        chosen = _with_last_words(args, read[0], chosen)
     fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
     if fmt in RESULTS_WRITER_BY_NAME:
         RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
@@ -422,6 +447,28 @@ def results(args: argparse.Namespace) -> int:
     else:
         _reporter(args).results(chosen)
     return ExitCode.OK
+
+
+def _with_last_words(
+    args: argparse.Namespace, targets: Sequence[Target], chosen: Results
+) -> Results:
+    """`chosen` with `last_devin_message` in each record (and as a column): the last
+    message each session wrote, read through the API (the entries' secret values and the
+    key redacted)."""
+    from dataclasses import replace
+
+    from launcher.follow.log import subjects_of_targets
+    from launcher.follow.run import read_logs
+
+    conn = _connection(args, [t.entry for t in targets], os.environ)
+    logs = read_logs(conn, subjects_of_targets(targets)[0])
+    last = {c.subject.session_id: c.last_from_devin for c in logs}
+    for record in chosen.records:
+        said = last.get(record["session_id"] or "")
+        record["last_devin_message"] = said.text if said is not None else None
+    if chosen.chosen:
+        return chosen
+    return replace(chosen, columns=(*chosen.columns, "last_devin_message"))
 
 
 DEFAULT_REPORT = "launcher-report.html"
