@@ -40,7 +40,7 @@ EXAMPLES = 15  # entries in manifests/examples
 
 def fenced(heading: str, lang: str, text: str = README) -> str:
     """The first ```lang block after the line `heading` of `text`."""
-    start = text.index("\n" + heading + "\n")
+    start = ("\n" + text).index("\n" + heading + "\n")
     m = re.compile(rf"^```{lang}\n(.*?)^```$", re.M | re.S).search(text, start)
     assert m, f"no ```{lang} block after {heading}"
     return m.group(1)
