@@ -105,6 +105,10 @@ class SessionsAPI(Protocol):
         entry's first send), each `known` session id asked for. LookupFailed on any doubt."""
         ...
 
+    async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
+        """One session by id, None when the API does not know it; LookupFailed on doubt."""
+        ...
+
 
 class FollowAPI(Protocol):
     """What follow-through asks of the API; every call raises ApiError when it gets no

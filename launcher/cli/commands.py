@@ -421,6 +421,9 @@ def results(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+DEFAULT_REPORT = "launcher-report.html"
+
+
 def report(args: argparse.Namespace) -> int:
     """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
     from datetime import UTC, datetime
@@ -438,17 +441,20 @@ def report(args: argparse.Namespace) -> int:
         text = render_markdown(batch)
     else:
         text = render_html(batch, launcher.__version__)
-    if args.output == "-":
+    output = args.output
+    if output is None:  # a page is no text for a terminal: it goes to a file there
+        output = DEFAULT_REPORT if args.format == "html" and sys.stdout.isatty() else "-"
+    if output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return ExitCode.OK
     try:
-        Path(args.output).write_text(text, encoding="utf-8")
+        Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
     well = batch.ended_well
     _reporter(args).note(
-        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {output}"
     )
     return ExitCode.OK
 

@@ -55,21 +55,27 @@ async def refresh(
     on_change: Callable[[Target], None] = lambda t: None,
 ) -> PollResult:
     """One poll over the active targets; every change is recorded before it is shown."""
-    active = {t.session_id: t for t in targets if t.active and t.session_id}
+    # Two entries may share one session (idempotent requests with one prompt): each is
+    # followed, the session asked for once.
+    active: dict[str, list[Target]] = {}
+    for t in targets:
+        if t.active and t.session_id:
+            active.setdefault(t.session_id, []).append(t)
     try:
-        watched = {s: t.batch for s, t in active.items()}
-        ranks = {s: t.rank for s, t in active.items() if t.rank is not None}
+        watched = {s: group[0].batch for s, group in active.items()}
+        ranks = {s: group[0].rank for s, group in active.items() if group[0].rank is not None}
         result = await poll_once(api, watched, expected, policy, ranks)
     except ApiError as exc:
         if exc.auth:
             raise AuthError(f"the API rejected the credentials ({redact(str(exc))})") from None
         raise
     changed = []
-    for sid, target in active.items():
+    for sid, group in active.items():
         seen = result.seen.get(sid)
-        fields = None if seen is None else target.observe(seen, redact)
-        if fields is not None:
-            changed.append((target, fields))
+        for target in group:
+            fields = None if seen is None else target.observe(seen, redact)
+            if fields is not None:
+                changed.append((target, fields))
     # Appended side by side so that one fsync covers them all (the writer's group commit).
     async with anyio.create_task_group() as tg:
         for target, fields in changed:
