@@ -378,7 +378,7 @@ class DevinClient:
 
 
 class FollowClient(DevinClient):
-    """The follow-through calls (SPEC §9) beside create and look up: list, get, terminate
+    """The follow-through calls beside create and look up: list, get, terminate
     and message, as answers or ApiError, never httpx errors."""
 
     @property
