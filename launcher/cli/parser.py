@@ -14,6 +14,7 @@ from launcher.shard import shard_flag
 COMMANDS = (
     "validate",
     "plan",
+    "show",
     "run",
     "watch",
     "results",
