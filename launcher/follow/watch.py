@@ -53,8 +53,11 @@ async def refresh(
     policy: RetryPolicy,
     redact: Callable[[str], str],
     on_change: Callable[[Target], None] = lambda t: None,
+    on_problem: Callable[[str], None] = lambda m: None,
 ) -> PollResult:
-    """One poll over the active targets; every change is recorded before it is shown."""
+    """One poll over the active targets; every change is recorded before it is shown. A
+    session whose answer could not be used keeps its last known state; `on_problem` hears
+    of it once (until the problem changes)."""
     # Two entries may share one session (idempotent requests with one prompt): each is
     # followed, the session asked for once.
     active: dict[str, list[Target]] = {}
@@ -71,6 +74,12 @@ async def refresh(
         raise
     changed = []
     for sid, group in active.items():
+        problem = result.problems.get(sid)
+        for target in group:
+            if problem != target.problem:
+                target.problem = problem
+                if problem is not None:
+                    on_problem(f"warning: session {sid} ({target.entry.entry_id}): {problem}")
         seen = result.seen.get(sid)
         for target in group:
             fields = None if seen is None else target.observe(seen, redact)
@@ -120,7 +129,7 @@ async def watch(
             # A poll retrying a struggling server must not outlive --timeout either.
             with anyio.move_on_after(left):
                 result = await refresh(
-                    api, ledger, targets, expected, settings.retry, redact, on_change
+                    api, ledger, targets, expected, settings.retry, redact, on_change, reporter.log
                 )
                 outcome.requests += result.lists + result.gets
                 interval = settings.poll_interval
