@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -16,7 +15,7 @@ from launcher.follow.message import MessageOutcome
 from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
 from launcher.follow.status import printable
-from launcher.follow.targets import Target
+from launcher.follow.targets import Target, state_counts
 
 SHOWN = ("working", "blocked", "finished", "expired")
 REDRAW_EVERY = 0.5
@@ -77,7 +76,7 @@ class WatchReporter:
         if not force and now - self._drawn < REDRAW_EVERY:
             return
         self._drawn = now
-        counts = Counter(t.status or "unseen" for t in targets if t.session_id)
+        counts = state_counts([t for t in targets if t.session_id])
         parts = [f"{counts.get(s, 0)} {s}" for s in SHOWN]
         other = sum(n for s, n in counts.items() if s not in SHOWN)
         if other:
@@ -113,9 +112,7 @@ class WatchReporter:
                     file=self.out,
                 )
         well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
-        counts = Counter(t.status or "not created" for t in targets)
-        if any(t.cancelled for t in targets):
-            counts["cancelled"] = sum(t.cancelled for t in targets)
+        counts = state_counts(targets)  # each entry once, in one state
         shown = ", ".join(f"{n} {self._safe(s, 40)}" for s, n in sorted(counts.items()))
         print(
             f"{well} of {len(targets)} ended well ({shown})"
