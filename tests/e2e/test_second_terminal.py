@@ -1,0 +1,64 @@
+"""A second terminal can watch: while `run --wait` holds the ledger, `watch`, `results`
+and `ledger summary` work in other processes; `watch` follows read-only, says so once,
+records nothing, and exits 0 when the batch ends well."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from launcher.sandbox.handle import SandboxHandle
+from tests.runkit import (
+    assert_no_secrets,
+    launcher_env,
+    read_ledger,
+    run_launcher,
+    start_launcher,
+    write_manifest,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_second_watch_follows_while_run_wait_holds_the_ledger(
+    tmp_path: Path, sandbox: SandboxHandle
+) -> None:
+    env = launcher_env(sandbox.base_url)
+    manifest = str(write_manifest(tmp_path / "m.yaml", 3, tags=("bulk", "sandbox:work=4")))
+    ledger = tmp_path / "l.jsonl"
+    holder = start_launcher(
+        "run", manifest, "--ledger", str(ledger), "--wait", "--poll-interval", "0.5", env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while sum(e["event"] == "created" for e in _events(ledger)) < 3:
+            assert time.monotonic() < deadline and holder.poll() is None, "run --wait stalled"
+            time.sleep(0.1)
+        # The ledger is held: the run is still watching its 4-second sessions.
+        summary = run_launcher("ledger", "summary", str(ledger), env=env)
+        assert summary.returncode == 0 and "created 3" in summary.stdout, summary.stderr
+        results = run_launcher("results", manifest, "--ledger", str(ledger), env=env)
+        assert results.returncode == 0 and len(results.stdout.splitlines()) == 3
+        watched = run_launcher(
+            "watch", "--ledger", str(ledger), "--poll-interval", "0.5", env=env, timeout=60
+        )
+        assert holder.poll() is None or holder.returncode == 0
+    finally:
+        out, err = holder.communicate(timeout=60)
+    assert holder.returncode == 0, err
+    assert watched.returncode == 0, watched.stderr
+    assert "3 of 3 ended well (3 finished)" in watched.stdout
+    notes = [x for x in watched.stderr.splitlines() if "following read-only" in x]
+    assert len(notes) == 1 and "records nothing" in notes[0] and str(ledger) in notes[0]
+    run_ids = {e["run_id"] for e in read_ledger(ledger)}
+    assert len(run_ids) == 1, "only the holder wrote to the ledger"
+    assert_no_secrets(watched.stdout, watched.stderr, out, err)
+
+
+def _events(ledger: Path) -> list[dict[str, object]]:
+    try:
+        return read_ledger(ledger)
+    except (FileNotFoundError, ValueError):  # not there yet, or a line being written
+        return []
