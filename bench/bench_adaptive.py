@@ -1,9 +1,9 @@
 """Adaptive pace against a rate-limited server, side by side with a hand-written loop.
 
 Sandbox: 10 requests/s, burst 2, Retry-After 1. 150 entries, concurrency 8, no --rate.
-Target: the launcher sustains >= 8.5/s with at most 15 429s; a hand-written httpx +
-tenacity loop (per-request full-jitter backoff honouring Retry-After) manages about 5/s
-with a 429 for most requests.
+Target: the launcher reaches >= 9.5/s with at most 5 429s (the limit is 10/s); a
+hand-written httpx + tenacity loop (per-request full-jitter backoff honouring
+Retry-After) manages about 5-7/s with a 429 for most requests.
 """
 
 from __future__ import annotations
@@ -65,20 +65,25 @@ async def hand_written(base_url: str, bodies: list[dict[str, Any]]) -> None:
                 tg.start_soon(post, body)
 
 
-def measure(label: str, run: Any) -> tuple[float, int]:
+def measure(label: str, run: Any) -> tuple[float, float, int]:
+    """(sessions/s from the start of the command, sessions/s from the server's first create
+    to its last, 429s). The second is the pace's own figure: it leaves out the start-up
+    (reading manifests, opening the ledger), which a loaded machine stretches."""
     with start_sandbox_process(SERVER) as sb:
         t0 = time.perf_counter()
         run(sb.base_url)
         took = time.perf_counter() - t0
         stats = sb.stats()
+        created = [r["t"] for r in sb.requests_log() if r["session_id"] and r["status"] < 300]
     assert stats["sessions"] == ENTRIES, stats
     rate = ENTRIES / took
+    sustained = (len(created) - 1) / (created[-1] - created[0])
     print(
-        f"{label:<34} {took:6.2f}s  {rate:5.2f} sessions/s  "
-        f"429s {stats['rate_limited']:4d}  early retries {stats['early_retries']}",
+        f"{label:<34} {took:6.2f}s  {rate:5.2f} sessions/s ({sustained:5.2f}/s first to last "
+        f"create)  429s {stats['rate_limited']:4d}  early retries {stats['early_retries']}",
         flush=True,
     )
-    return rate, int(stats["rate_limited"])
+    return rate, sustained, int(stats["rate_limited"])
 
 
 def main_bench() -> None:
@@ -116,12 +121,16 @@ def main_bench() -> None:
             f"server: 10/s, burst 2, Retry-After 1; {ENTRIES} entries, concurrency "
             f"{CONCURRENCY}; ideal {ENTRIES / 10 + 0.2:.1f}s"
         )
-        base_rate, base_429 = measure("hand-written httpx + tenacity", theirs)
-        our_rate, our_429 = measure("launcher run (adaptive, no --rate)", ours)
+        base_rate, base_sustained, base_429 = measure("hand-written httpx + tenacity", theirs)
+        our_rate, our_sustained, our_429 = measure("launcher run (adaptive, no --rate)", ours)
         print(
-            f"adaptive: launcher {our_rate:.2f}/s with {our_429} 429s vs hand-written "
-            f"{base_rate:.2f}/s with {base_429} 429s (ratio {our_rate / base_rate:.2f}x); "
-            f"target >= 8.5/s and <= 15 429s"
+            f"adaptive: launcher {our_rate:.2f}/s ({our_sustained:.2f}/s sustained) with "
+            f"{our_429} 429s vs hand-written {base_rate:.2f}/s ({base_sustained:.2f}/s) with "
+            f"{base_429} 429s (ratio {our_rate / base_rate:.2f}x); the limit is 10/s; "
+            "target >= 9.5/s with <= 5 429s.\n"
+            "varies: the start-up (0.2 s quiet, over 1 s on a loaded machine) moves the "
+            "first figure by up to 0.6/s; the sustained figure and the 429 count vary "
+            "little (+-0.2/s, +-2)"
         )
 
 

@@ -239,7 +239,9 @@ def _file_value(setting: Setting, raw: Any, path: Path, line: int) -> Any:
     kinds = " or ".join(sorted({_KIND_NAMES[k] for k in setting.kinds}))
     if isinstance(raw, bool) or not isinstance(raw, setting.kinds):
         raise UsageError(f"{path}:{line}: {setting.key} must be a {kinds}, not {_kind_of(raw)}")
-    value = _convert(setting, str(raw), f"{path}:{line}: {setting.key} = {raw!r}")
+    # shown(): a password in a URL is never printed, not even in an error
+    given = shown(raw) if isinstance(raw, str) else raw
+    value = _convert(setting, str(raw), f"{path}:{line}: {setting.key} = {given!r}")
     if setting.key == "ledger":  # a path in the file is relative to the file
         value = str(path.parent / Path(value).expanduser())
     return value
@@ -312,3 +314,20 @@ def load_nearest(start: Path) -> ProjectFile | None:
     """The project file found upward from `start`, loaded; None when there is none."""
     path = find_project_file(start)
     return None if path is None else load_project_file(path)
+
+
+# Variables of this prefix that are not settings (a switch read where it applies).
+OTHER_VARIABLES = frozenset({"LAUNCHER_ALLOW_INSECURE_HTTP"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each `LAUNCHER_*` variable that names no setting: a typo such as
+    LAUNCHER_CONCURENCY would otherwise be silently ignored."""
+    known = {name for s in SETTINGS for name in s.env} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(environ):
+        if name.startswith("LAUNCHER_") and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"{name[:80]} is set but is no launcher setting{hint}")
+    return warnings

@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class FakeAPI:
         self.lookups = list(lookups)
         self.posts: list[Mapping[str, Any]] = []
         self.tags: list[str] = []
+        self.lookup_args: list[dict[str, Any]] = []
         self.on_post: Callable[[], None] | None = None
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
@@ -55,8 +57,9 @@ class FakeAPI:
             self.on_post()
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
-    async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
+    async def find_by_tag(self, tag: str, **kwargs: Any) -> list[dict[str, Any]]:
         self.tags.append(tag)
+        self.lookup_args.append(kwargs)
         answer = self.lookups.pop(0)
         if isinstance(answer, LookupFailed):
             raise answer
@@ -154,6 +157,24 @@ def test_in_doubt_reconciled_found_is_never_resent(tmp_path: Path) -> None:
     assert (r.outcome, r.session_id, r.reconciled) == ("created", "s-9", True)
     assert len(api.posts) == 1 and api.tags == [entry().reconcile_tag]
     assert '"reconciled":true' in run.ledger.read_text()
+
+
+def test_the_lookup_reads_back_to_the_first_send_and_asks_for_a_named_session(
+    tmp_path: Path,
+) -> None:
+    found = [{"session_id": "s-9", "url": "https://x/s-9"}]
+    doubt = InDoubt("HTTP 200 with a malformed answer: url is null", 200, session_id="s-9")
+    api = FakeAPI([doubt], lookups=[found])
+    run = Run(tmp_path, api, timeout=0.01)
+    [r] = run([entry()])
+    assert (r.outcome, r.session_id) == ("created", "s-9")
+    [asked] = api.lookup_args
+    assert asked["known"] == ["s-9"]
+    first = json.loads(run.ledger.read_text().splitlines()[0])
+    assert first["event"] == "sending"
+    sent = datetime.fromisoformat(first["ts"].replace("Z", "+00:00"))
+    # The first send (the ledger keeps milliseconds), not the time of the lookup.
+    assert asked["since"] < sent + timedelta(milliseconds=1)
 
 
 def test_in_doubt_reconciled_not_found_is_resent(tmp_path: Path) -> None:

@@ -17,13 +17,14 @@ from launcher.entry import Entry, add_batch_tag, batch_tag
 from launcher.follow.outputcheck import check_output
 from launcher.follow.poll import RetryPolicy, poll_once, rows_of
 from launcher.follow.results import choose
-from launcher.follow.status import MAX_OUTPUT_BYTES, normalise, printable
+from launcher.follow.status import MAX_OUTPUT_BYTES, normalise
 from launcher.follow.targets import Target, build_targets
 from launcher.ledger.read import read_state
 from launcher.ledger.summary import summarize
 from launcher.ledger.writer import LedgerWriter
 from launcher.output.follow import WatchReporter
 from launcher.output.results import write_csv, write_jsonl
+from launcher.text import printable
 
 SCHEMA = {
     "type": "object",
@@ -87,7 +88,7 @@ def test_pull_request_as_bare_string_and_wrong_types() -> None:
 
 
 def test_printable_escapes_control_characters() -> None:
-    assert printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\nc"
+    assert printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\x0ac"  # the one escaping function
 
 
 # --- output check ------------------------------------------------------------------

@@ -99,6 +99,7 @@ def test_cli_json(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(out)
     assert err == ""
     assert list(doc) == [
+        "format_version",
         "command",
         "ok",
         "exit_code",

@@ -43,83 +43,165 @@ def test_unlimited_until_the_first_throttle() -> None:
     assert pace.snapshot.rate is None and pace.snapshot.mode == "unlimited"
 
 
-def test_first_throttle_without_history_slow_starts_then_doubles_over_time() -> None:
+def test_the_opening_window_widens_by_one_request_per_answer() -> None:
+    """Before the first throttle, unanswered requests are capped by a window that starts
+    at one and widens by one with each success (x2 a round trip), so that a low limit meets
+    one or two requests, not a whole burst of concurrency."""
+    started: list[int] = []
+
+    async def go() -> None:
+        pace = Pace()
+
+        async def send(i: int) -> None:
+            async with pace.start():
+                pass
+            started.append(i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(4):
+                tg.start_soon(send, i)
+            await anyio.sleep(0.05)
+            assert started == [0]  # one in flight: the others wait for its answer
+            pace.on_success()
+            pace.landed()
+            await anyio.sleep(0.05)
+            assert len(started) == 3  # window 2, none unanswered: two more
+            pace.on_success()
+            pace.landed()
+            await anyio.sleep(0.05)
+            assert len(started) == 4  # window 3, one unanswered: the last one
+            for _ in range(3):
+                pace.landed()
+
+    anyio.run(go)
+
+
+def test_first_throttle_ramps_from_what_got_in_then_doubles_over_time() -> None:
     clock = FakeClock()
     pace = Pace(clock=clock)
     pace.on_success()
     pace.on_success()
     pace.on_throttle(0)
-    assert pace.snapshot.mode == "slow-start"
-    assert pace.snapshot.rate == 2.0  # what got in
-    pace.on_throttle(1)  # the opening burst's stragglers do not collapse it
-    assert pace.snapshot.mode == "slow-start" and pace.snapshot.rate == 2.0
-    clock.now += 2.0
+    assert pace.snapshot.mode == "ramp"
+    assert pace.snapshot.rate == 6.0  # RAMP_FROM x what got in over the last second
+    pace.on_throttle(0)  # the opening burst's stragglers are the same dry moment
+    assert pace.snapshot.mode == "ramp" and pace.snapshot.rate == 6.0
+    clock.now += 1.0
     pace.on_success()
-    assert pace.snapshot.rate == pytest.approx(8.0)  # doubled twice in two seconds
+    assert pace.snapshot.rate == pytest.approx(24.0)  # doubled twice in one second
 
 
-def test_slow_start_overshoot_is_bounded_by_the_pace_that_overshot() -> None:
+def test_throttles_from_one_episode_count_but_lower_the_pace_once() -> None:
     clock = FakeClock()
     pace = Pace(clock=clock)
     pace.on_success()
     pace.on_throttle(0)
-    for _ in range(40):  # four seconds of doubling from 1/s
-        clock.now += 0.1
-        pace.on_success()
-    overshot = pace.snapshot.rate
-    assert overshot is not None and overshot > 10
-    pace.on_throttle(1)  # a request started after the first throttle
-    assert pace.snapshot.mode == "avoidance"
-    rate = pace.snapshot.rate
-    assert rate is not None and 0.7 * overshot <= rate < overshot
+    clock.now += 1.0
+    pace.on_success()
+    pace.on_throttle(1)  # the ramp meets the limit: learned
+    learned = pace.snapshot.rate
+    for _ in range(5):
+        pace.on_throttle(1)  # in flight together: the same dry moment
+    assert pace.snapshot.mode == "learned" and pace.snapshot.rate == learned
+    assert pace.snapshot.throttles == 7
 
 
-def test_throttles_from_one_episode_lower_the_pace_once() -> None:
-    clock = FakeClock()
-    pace = Pace(clock=clock)
-    for i in range(20):  # about 17 accepted in the last second, after a full window
-        clock.now = 100 + i * 0.06
-        pace.on_success()
+class Bucket:
+    """The sandbox's token bucket, on the test's clock."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _drive(pace: Pace, clock: FakeClock, bucket: Bucket, seconds: float) -> tuple[int, int]:
+    """Send as fast as the pace lets one sender (answers are instant); (accepted, 429s)."""
+    accepted = throttled = 0
+    end = clock.now + seconds
     epoch = 0
-    pace.on_throttle(epoch)
-    lowered = pace.snapshot.rate
-    assert pace.snapshot.mode == "avoidance"
-    assert lowered is not None and 15 <= lowered <= 20
-    for _ in range(5):  # the others that were in flight with it
-        pace.on_throttle(epoch)
-    assert pace.snapshot.rate == lowered
-    assert pace.snapshot.throttles == 6
+    while clock.now < end:
+        if bucket.take(clock.now):
+            accepted += 1
+            pace.on_success()
+        else:
+            throttled += 1
+            pace.on_throttle(epoch)
+            epoch += 1
+        rate = pace.snapshot.rate
+        clock.now += 1.0 / rate if rate else 0.001
+    return accepted, throttled
 
 
-def test_avoidance_recovers_past_the_old_limit_while_accepted() -> None:
+@pytest.mark.parametrize(
+    ("limit", "burst", "used"),
+    [
+        (10.0, 2, 0.97),
+        (30.0, 5, 0.99),
+        (100.0, 20, 0.99),
+        (10.0, 10, 0.99),
+        (3.0, 1, 0.85),
+        (2.0, 4, 0.99),
+    ],
+)
+def test_the_pace_learns_a_token_buckets_rate_and_uses_it(
+    limit: float, burst: int, used: float
+) -> None:
+    """Over a minute against a token bucket, the learned limit is a true lower bound close
+    to the refill rate, almost every token is used (slow limits lose more to probing),
+    and throttles stay rare: well under one a second, where a retry loop gets hundreds."""
     clock = FakeClock()
     pace = Pace(clock=clock)
-    for i in range(12):
-        clock.now = 100 + i * 0.1
-        pace.on_success()
-    pace.on_throttle(0)
-    low = pace.snapshot.rate
-    assert low is not None
-    clock.now += 2
-    pace.on_success()
-    mid = pace.snapshot.rate
-    clock.now += 8
-    pace.on_success()
-    high = pace.snapshot.rate
-    assert mid is not None and high is not None
-    assert low < mid < high and high > 10
+    bucket = Bucket(limit, burst, clock.now)
+    accepted, throttled = _drive(pace, clock, bucket, 60.0)
+    learned = pace.snapshot.limit
+    assert pace.snapshot.mode == "learned" and learned is not None
+    assert 0.85 * limit <= learned <= limit
+    assert accepted >= used * limit * 60
+    assert throttled <= 30
+
+
+def test_the_learned_pace_never_falls_below_what_is_proven() -> None:
+    """A throttle after a long stretch at the limit steps the pace down by at most
+    STEP_DOWN, and never below the rate the accepted requests prove."""
+    clock = FakeClock()
+    pace = Pace(clock=clock)
+    bucket = Bucket(10.0, 2, clock.now)
+    _drive(pace, clock, bucket, 30.0)
+    before = pace.snapshot.rate
+    assert before is not None
+    pace.on_throttle(10_000)
+    after = pace.snapshot.rate
+    assert after is not None and 0.95 * before - 1e-9 <= after <= before
+    assert after >= 9.0  # 300 accepted in 30 s prove about 10/s
+
+
+def test_a_limit_that_rises_is_found_by_probing() -> None:
+    clock = FakeClock()
+    pace = Pace(clock=clock)
+    bucket = Bucket(5.0, 2, clock.now)
+    _drive(pace, clock, bucket, 20.0)
+    bucket.rate = 10.0
+    _drive(pace, clock, bucket, 30.0)
+    accepted, _ = _drive(pace, clock, bucket, 30.0)
+    assert accepted >= 0.9 * 10.0 * 30
 
 
 def test_cap_is_never_exceeded() -> None:
     clock = FakeClock()
     pace = Pace(cap=5.0, clock=clock)
     assert pace.snapshot.rate == 5.0
-    for _ in range(100):
-        pace.on_success()
+    bucket = Bucket(50.0, 5, clock.now)
+    _drive(pace, clock, bucket, 20.0)
     assert pace.snapshot.rate == 5.0
-    pace.on_throttle(0)
-    for _ in range(100):
-        pace.on_success()
+    bucket.rate = 2.0
+    _drive(pace, clock, bucket, 20.0)
     rate = pace.snapshot.rate
     assert rate is not None and rate <= 5.0
 

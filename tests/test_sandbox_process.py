@@ -140,3 +140,14 @@ def test_flags_round_trip(
     add_arguments(parser)
     assert from_args(parser.parse_args(to_args(config))) == config
     assert {f.name for f in fields(SandboxConfig)} >= {"host", "port", "seed"}
+
+
+def test_busy_listing_flags_round_trip() -> None:
+    config = SandboxConfig(
+        port=0, list_ignores_tags=True, other_sessions=300, others_per_create=120
+    )
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert from_args(parser.parse_args(to_args(config))) == config
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--other-sessions", "-1"])

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from launcher.output.safe import printable
 from launcher.sandbox.server import bind, url_of
+from launcher.text import printable
 
 # Clear the screen, set the window title, ring the bell, return to column 0 and forge a
 # line, reverse the text that follows, hide a character, a C1 CSI.

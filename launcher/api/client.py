@@ -11,7 +11,7 @@ import email.utils
 import json
 import math
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ import httpx
 
 from launcher import __version__
 from launcher.api.capacity import capacity_hit
+from launcher.api.lookup import Page, find_tagged
 from launcher.api.outcomes import (
     ApiError,
     AtLimit,
@@ -44,6 +45,7 @@ MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read a
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
 MAX_PAGE_BYTES = 16 * 1024 * 1024  # a list page of 100 rows with 64 KB outputs is ~7 MB
+LOOKUP_PAGE = 100  # rows asked for per page by the duplicate check
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -242,9 +244,20 @@ class DevinClient:
             return RetrySafe(f"HTTP {status}: {message}", status, retry_after)
         if status in (401, 403):
             return Fatal(f"HTTP {status}: {message}", status)
+        if status in (404, 405):
+            return Final(self._wrong_address(status), status)
         if 400 <= status < 500:
             return Final(f"HTTP {status}: {message}", status)
         return InDoubt(f"HTTP {status}: {message}", status)
+
+    def _wrong_address(self, status: int) -> str:
+        url = self._redact(f"{self._http.base_url}".rstrip("/") + self._sessions)
+        other = "v1" if self.generation == "v3" else "v3"
+        return (
+            f"HTTP {status} from POST {url}: no Devin sessions API there; fix the base URL "
+            f"(--base-url, e.g. https://api.devin.ai, without a path) or the API generation "
+            f"(--api {other}?); nothing was created"
+        )
 
     def _created(self, answer: Answer) -> Outcome:
         """A 2xx: the session, if the answer has its shape; else a protocol error, in doubt
@@ -264,26 +277,20 @@ class DevinClient:
         if problem is None and self._redact.holds_secret(data["session_id"] + data["url"]):
             problem = "session_id or url carries a secret value"
         if problem is not None:
-            return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status)
+            # A readable session id is kept: the duplicate check asks for it by id.
+            sid = data.get("session_id")
+            hint = None
+            if isinstance(sid, str) and _text_problem(sid, "session_id", MAX_ID_CHARS) is None:
+                hint = None if self._redact.holds_secret(sid) else sid
+            return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status, hint)
         return Created(data["session_id"], data["url"], data.get("is_new_session"))
 
-    async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
-        """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
-        try:
-            answer = await self._exchange("GET", self._sessions, params={"tags": tag, "limit": 100})
-        except ApiError as exc:
-            raise LookupFailed(f"lookup failed: {exc}") from None
-        if answer.status != 200:
-            raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
-        if answer.truncated:
-            raise LookupFailed(f"lookup failed: an answer over {MAX_BODY_BYTES} bytes")
-        try:
-            sessions = answer.json()["sessions"]
-        except (ValueError, KeyError, TypeError):
-            raise LookupFailed("lookup failed: unreadable answer") from None
-        if not isinstance(sessions, list):
-            raise LookupFailed("lookup failed: unreadable answer")
-        found = [s for s in sessions if isinstance(s, dict) and tag in (s.get("tags") or [])]
+    async def find_by_tag(
+        self, tag: str, *, since: datetime | None = None, known: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Sessions carrying `tag`, oldest first, the listing paged back past `since` and
+        each `known` id asked for (`launcher.api.lookup`). Raises LookupFailed on any doubt."""
+        found = await find_tagged(self, tag, since=since, known=known)
         for session in found:
             if _text_problem(session.get("session_id"), "session_id", MAX_ID_CHARS):
                 raise LookupFailed("lookup failed: a matching session has no valid session_id")
@@ -292,7 +299,63 @@ class DevinClient:
             url = session.get("url")
             if _text_problem(url, "url", MAX_URL_CHARS) or self._redact.holds_secret(str(url)):
                 session["url"] = None  # the session stands; a url that cannot is dropped
-        return sorted(found, key=lambda s: str(s.get("created_at", "")))
+        return found
+
+    async def lookup_page(self, tag: str, cursor: str | None) -> Page:
+        """One page of the listing asked to filter by `tag`: v1 pages by offset (`cursor`),
+        v3 by the `end_cursor` of the page before."""
+        if self.generation == "v3":
+            params: dict[str, Any] = {"tags": tag, "first": LOOKUP_PAGE}
+            if cursor is not None:
+                params["after"] = cursor
+            answer = await self._lookup("GET", self._sessions, params=params)
+            rows = answer.get("items") if isinstance(answer, dict) else None
+            if not isinstance(rows, list):
+                raise LookupFailed("lookup failed: unreadable answer")
+            after = answer.get("end_cursor")
+            if answer.get("has_next_page") is True and isinstance(after, str) and after:
+                return Page(rows, after)
+            return Page(rows, None)
+        offset = int(cursor or 0)
+        params = {"tags": tag, "limit": LOOKUP_PAGE, "offset": offset}
+        rows = _rows(await self._lookup("GET", self._sessions, params=params))
+        if rows is None:
+            raise LookupFailed("lookup failed: unreadable answer")
+        full = len(rows) >= LOOKUP_PAGE
+        return Page(rows, str(offset + len(rows)) if full else None)
+
+    async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
+        """One session by id, for the duplicate check: None when the API does not know it."""
+        path = f"{self._sessions}/{_path(session_id)}"
+        data = await self._lookup("GET", path, missing_ok=True)
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise LookupFailed("lookup failed: unreadable answer")
+        return data
+
+    async def _lookup(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            answer = await self._exchange(method, path, cap=MAX_PAGE_BYTES, params=params)
+        except ApiError as exc:
+            raise LookupFailed(f"lookup failed: {exc}") from None
+        if missing_ok and answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
+        if answer.truncated:
+            raise LookupFailed(f"lookup failed: an answer over {MAX_PAGE_BYTES} bytes")
+        try:
+            return answer.json()
+        except ValueError:
+            raise LookupFailed("lookup failed: unreadable answer") from None
 
     def _message(self, answer: Answer) -> str:
         """The API's message, secrets removed, then shortened."""
@@ -360,6 +423,13 @@ class FollowClient(DevinClient):
             return json.loads(answer.body) if answer.body else None
         except ValueError:
             raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+
+
+def _rows(answer: Any) -> list[Any] | None:
+    """The rows of a list answer: `{"sessions": [...]}` or, as some report, a bare list."""
+    if isinstance(answer, dict):
+        answer = answer.get("sessions")
+    return answer if isinstance(answer, list) else None
 
 
 def _text_problem(value: object, name: str, limit: int) -> str | None:

@@ -4,8 +4,9 @@ dispatcher and follow-through reason about nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -33,6 +34,7 @@ class InDoubt:
 
     error: str
     status: int | None = None
+    session_id: str | None = None  # a session id the unusable answer did carry
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,12 @@ class Final:
 
     error: str
     status: int
+
+    @property
+    def wrong_address(self) -> bool:
+        """A 404 or 405 on create: no sessions API here (a wrong base URL or generation);
+        the request took no effect."""
+        return self.status in (404, 405)
 
 
 @dataclass(frozen=True)
@@ -90,8 +98,11 @@ class SessionsAPI(Protocol):
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome: ...
 
-    async def find_by_tag(self, tag: str) -> list[dict[str, Any]]:
-        """Sessions carrying `tag`, oldest first. Raises LookupFailed on any doubt."""
+    async def find_by_tag(
+        self, tag: str, *, since: datetime | None = None, known: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Sessions carrying `tag`, oldest first: the listing read back past `since` (the
+        entry's first send), each `known` session id asked for. LookupFailed on any doubt."""
         ...
 
 

@@ -220,7 +220,9 @@ def _run_and_watch(
     progress: RunProgress,
 ) -> int:
     from launcher.follow.run import run_and_watch
-    from launcher.output.follow import WATCH_REPORTER_BY_NAME, cancel_report, slots_line
+    from launcher.output.answers import cancel_answer
+    from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
+    from launcher.text import printable
 
     # The run's progress line is the live line: the watch adds plain lines only.
     redact = conn.redact
@@ -232,6 +234,8 @@ def _run_and_watch(
     progress.finish()
     run = outcome.run
     run.warnings.extend(writer.state.warnings)
+    if run.config_error:  # nothing was created: one line, as for any other setting error
+        raise UsageError(conn.redact(run.config_error))
     if run.auth_error:
         _reporter(args).run(run, redact=redact)
         return int(run.exit_code)
@@ -243,8 +247,10 @@ def _run_and_watch(
         ExitCode.INTERRUPTED if run.interrupted else ExitCode.OK if ended_well else ExitCode.FAILED
     )
     watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None, int(code))
-    if outcome.cancelled is not None:
-        cancel_report(outcome.cancelled, sys.stderr, sys.stderr)
+    if outcome.cancelled is not None:  # stdout holds the summary (one JSON document)
+        answer = cancel_answer(outcome.cancelled)
+        for line in [*answer.problems, *answer.lines]:
+            print(printable(line), file=sys.stderr)
     return code
 
 
@@ -372,14 +378,14 @@ def watch(args: argparse.Namespace) -> int:
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
 
-def results(args: argparse.Namespace) -> int:
-    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:
+    """What the reading commands (results, report) show: the picked entries or sessions
+    joined with the ledger (several read as one). None once manifest errors are shown."""
     from launcher.ledger.read import read_state
-    from launcher.output.results import RESULTS_WRITER_BY_NAME
 
     picked = _pick(args)
     if picked is None:
-        return ExitCode.USAGE
+        return None
     pick, _ = picked
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     for ledger in ledgers:
@@ -390,7 +396,17 @@ def results(args: argparse.Namespace) -> int:
         from launcher.ledger.merge import merge_events
 
         state = merge_events(ledgers).state
-    chosen = choose(pick(state), args.status, args.fields)
+    return pick(state), state
+
+
+def results(args: argparse.Namespace) -> int:
+    from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
+    from launcher.output.results import RESULTS_WRITER_BY_NAME
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    chosen = choose(read[0], args.status, args.fields)
     if chosen.dropped_columns:
         _reporter(args).note(
             f"launcher: {chosen.dropped_columns} output properties past the first "
@@ -405,9 +421,41 @@ def results(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def report(args: argparse.Namespace) -> int:
+    """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
+    from datetime import UTC, datetime
+
+    import launcher
+    from launcher.follow.report import build_report
+    from launcher.output.report import render_html, render_markdown
+
+    read = _ledger_targets(args)
+    if read is None:
+        return ExitCode.USAGE
+    ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
+    batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "markdown":
+        text = render_markdown(batch)
+    else:
+        text = render_html(batch, launcher.__version__)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return ExitCode.OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+    well = batch.ended_well
+    _reporter(args).note(
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+    )
+    return ExitCode.OK
+
+
 def cancel(args: argparse.Namespace) -> int:
     from launcher.follow.run import cancel_targets
-    from launcher.output.follow import cancel_report
+    from launcher.output.answers import cancel_answer
 
     held = _held(args, read_only=args.dry_run)
     if held is None:
@@ -415,14 +463,15 @@ def cancel(args: argparse.Namespace) -> int:
     pick, conn, ledger = held
     with _released(ledger):
         outcome = cancel_targets(ledger, pick, conn, dry_run=args.dry_run)
-    cancel_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = cancel_answer(outcome, dry_run=args.dry_run)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 def message(args: argparse.Namespace) -> int:
     from launcher.follow.message import message_text
     from launcher.follow.run import message_targets
-    from launcher.output.follow import message_report
+    from launcher.output.answers import message_answer
 
     text = message_text(args.text, args.file)
     held = _held(args, read_only=args.dry_run)
@@ -431,8 +480,9 @@ def message(args: argparse.Namespace) -> int:
     pick, conn, ledger = held
     with _released(ledger):
         outcome = message_targets(ledger, pick, conn, text, args.status, dry_run=args.dry_run)
-    message_report(outcome, sys.stdout, sys.stderr, dry_run=args.dry_run)
-    return ExitCode.FAILED if outcome.failed else ExitCode.OK
+    answer = message_answer(outcome, dry_run=args.dry_run)
+    _reporter(args).answer(answer)
+    return answer.exit_code
 
 
 @contextmanager
@@ -451,7 +501,11 @@ def _target(conn: Connection) -> Iterator[Connection]:
 
 def config(args: argparse.Namespace) -> int:
     """`launcher config`: each setting's effective value and where it came from."""
+    from launcher.project import unknown_variables
+
     project = args.project_file
+    for warning in unknown_variables(os.environ):
+        _reporter(args).note(f"launcher: warning: {warning}")
     _reporter(args).config(list(args.config.values()), project and str(project.path))
     return ExitCode.OK
 

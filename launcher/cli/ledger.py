@@ -4,7 +4,6 @@ package and the reporters."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 from launcher.errors import ExitCode
@@ -60,31 +59,18 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
     return code
 
 
-def _warn(warnings: list[str]) -> None:
-    for warning in warnings:
-        print(f"launcher: warning: {warning}", file=sys.stderr)
-
-
 def ledger_merge(args: argparse.Namespace) -> int:
     from launcher.ledger.merge import merge_into
+    from launcher.output.answers import merge_answer
 
     merged = merge_into(args.ledger_files, args.output)
-    _warn(merged.state.warnings)
-    keys = len(merged.state.records())
-    print(
-        f"merged {len(args.ledger_files)} ledgers: {len(merged.lines)} events of {keys} keys"
-        f" ({merged.duplicates} found twice, kept once) into {args.output}"
-    )
+    _reporter(args).answer(merge_answer(args.ledger_files, args.output, merged))
     return ExitCode.OK
 
 
 def ledger_compact(args: argparse.Namespace) -> int:
     from launcher.ledger.compact import compact
+    from launcher.output.answers import compact_answer
 
-    done = compact(args.ledger_file)
-    _warn(done.warnings)
-    print(
-        f"compacted {done.path}: {done.keys:,} keys, {done.bytes_before:,} -> "
-        f"{done.bytes_after:,} bytes"
-    )
+    _reporter(args).answer(compact_answer(compact(args.ledger_file)))
     return ExitCode.OK

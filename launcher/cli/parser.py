@@ -17,6 +17,7 @@ COMMANDS = (
     "run",
     "watch",
     "results",
+    "report",
     "cancel",
     "message",
     "ledger",
@@ -246,6 +247,28 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
     p.set_defaults(func=commands.results)
 
+    p = sub.add_parser(
+        "report", help="the batch as one page: self-contained HTML, or Markdown for CI"
+    )
+    _add_follow_common(p, api=False)
+    p.add_argument(
+        "--format",
+        choices=("html", "markdown"),
+        default="html",
+        help="html: one self-contained page that opens offline (the default); markdown: the "
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="write the report to FILE (default: standard output)",
+    )
+    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.set_defaults(func=commands.report)
+
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
     p.add_argument(
@@ -254,6 +277,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="list the sessions that would be terminated (their status read first); "
         "terminate nothing, record nothing",
     )
+    _add_format(p)
     p.set_defaults(func=commands.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
@@ -266,6 +290,7 @@ def _add_follow_parsers(sub: Any) -> None:
         action="store_true",
         help="list the sessions the message would go to; send nothing, record nothing",
     )
+    _add_format(p)
     p.set_defaults(func=commands.message)
 
 
@@ -405,9 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
     q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
     q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")
+    _add_format(q)
     q.set_defaults(func=ledger.ledger_merge)
     q = lsub.add_parser("compact", help="rewrite a ledger to one line per dispatch key")
     q.add_argument("ledger_file", metavar="F", help="the ledger to compact, in place")
+    _add_format(q)
     q.set_defaults(func=ledger.ledger_compact)
 
     p = sub.add_parser("completion", help="print the shell completion script")

@@ -182,6 +182,8 @@ class Dispatcher:
             if stop := self.capacity.refused(outcome):
                 self.stop(stop)
             await self.recorder.deferred(result, outcome.error)
+        elif isinstance(outcome, Final) and outcome.wrong_address:
+            await self.recorder.voided(result, outcome.error, outcome.status)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
 
@@ -229,7 +231,10 @@ class Dispatcher:
                 await self.recorder.sending(result)
             self.recorder.sent()
             sent_at = time.monotonic()
-            outcome = await self.client.create_session(body)
+            try:
+                outcome = await self.client.create_session(body)
+            finally:
+                self.pace.landed()
         if isinstance(outcome, AtLimit):
             result.attempts -= 1  # not an attempt, not a throttle, not a server failure
             return outcome
@@ -245,6 +250,12 @@ class Dispatcher:
         if isinstance(outcome, Fatal):
             # Stopped at once, so that no request waiting for the probe starts meanwhile.
             self._credentials_rejected(outcome.error)
+            return outcome
+        if isinstance(outcome, Final) and outcome.wrong_address:
+            # No sessions API at this address: every other entry would get the same answer.
+            if self.config_error is None:
+                self.config_error = outcome.error
+                self.stop(outcome.error)
             return outcome
         if isinstance(outcome, InDoubt):
             await self.recorder.answered(result, outcome)

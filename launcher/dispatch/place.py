@@ -41,7 +41,7 @@ def check_place(
     `target`. Returns a note to show once when the ledger was written by an earlier
     launcher that recorded no API: its sessions are taken to live in `target`."""
     mine = target.as_record()
-    for record in state.apis:
+    for record in state.live_apis():
         if record != mine:
             held = ApiTarget.from_record(record)
             raise LedgerError(

@@ -42,6 +42,16 @@ class Reconciler:
         self._pace = pace
         self._delay = delay
 
+    def _known(self, key: str) -> list[str]:
+        return self._recorder.ledger.state.known_sessions(key)
+
+    def _first_sent(self, result: EntryResult) -> datetime | None:
+        """When the entry was first sent: by an earlier run (its ledger), else by this one."""
+        ts = self._recorder.ledger.state.first_sent(result.entry.key)
+        earlier = parse_ts(ts) if ts else None
+        times = [t for t in (earlier, result.first_sent) if t is not None]
+        return min(times) if times else None
+
     async def resume(
         self,
         result: EntryResult,
@@ -87,13 +97,16 @@ class Reconciler:
             )
             return "unknown"
         await anyio.sleep(self._delay)
+        since = self._first_sent(result)
         failures, last_error = 0, "lookup failed"
         while failures < LOOKUP_ATTEMPTS:
             try:
                 async with self._slots:
-                    async with self._pace.start():
+                    async with self._pace.start(answered=False):
                         pass
-                    found = await self._client.find_by_tag(tag)
+                    found = await self._client.find_by_tag(
+                        tag, since=since, known=[*self._known(entry.key), *result.known]
+                    )
             except LookupFailed as exc:
                 failures += 1
                 last_error = str(exc)
@@ -126,10 +139,17 @@ class Reconciler:
         return "unknown"
 
 
+def parse_ts(ts: str) -> datetime | None:
+    """A ledger timestamp as an aware datetime, None when unreadable."""
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def seconds_until(ts: str, after: float) -> float:
     """Seconds from now until `after` seconds past the ledger timestamp `ts`."""
-    try:
-        then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
+    then = parse_ts(ts)
+    if then is None:
         return after
     return max(0.0, then.timestamp() + after - datetime.now(UTC).timestamp())

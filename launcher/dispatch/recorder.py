@@ -3,6 +3,7 @@ is shown change together, so that they never disagree."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from launcher.api.outcomes import Created, Final, InDoubt, RetrySafe
@@ -38,6 +39,8 @@ class Recorder:
     async def sending(self, result: EntryResult) -> None:
         """The intent: durable, and its timestamp true, right before the send."""
         result.attempts += 1
+        if result.first_sent is None:
+            result.first_sent = datetime.now(UTC)
         extra = {"batch": result.batch} if result.batch else {}
         if result.entry.run_key:
             extra["run_key"] = result.entry.run_key
@@ -56,6 +59,8 @@ class Recorder:
         """An answer to be retried or reconciled: kept on the result until it is settled."""
         result.error, result.status = outcome.error, outcome.status
         result.last_in_doubt = isinstance(outcome, InDoubt)
+        if isinstance(outcome, InDoubt) and outcome.session_id:
+            result.known.append(outcome.session_id)
         if isinstance(outcome, RetrySafe) and not outcome.sent:
             # The `sending` intent is void: nothing reached the server, so a later run has
             # nothing to wait out or look up. Durable, for the run that follows a crash.
@@ -112,6 +117,13 @@ class Recorder:
             await self.failed(result, outcome.error, outcome.status or None)
         else:
             await self.in_doubt(result, outcome.error)
+
+    async def voided(self, result: EntryResult, error: str, status: int) -> None:
+        """Pending, durably: the request reached no API (a wrong address answered 404 or
+        405), so its `sending` intent is void and nothing is recorded as failed."""
+        result.outcome, result.error = "pending", error
+        await self.ledger.append("failed", result.entry, error=error, status=status, void=True)
+        self.progress.stopped(result)
 
     async def deferred(self, result: EntryResult, error: str) -> None:
         """Pending, durably: a `failed` event marked `at_capacity`, which the ledger folds

@@ -6,6 +6,7 @@ Kept apart from the loop that fills them so that reporters depend on values, not
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, get_args
 
 from launcher.entry import Entry
@@ -30,6 +31,8 @@ class EntryResult:
     batch: str | None = None  # the batch tag its latest request carried
     last_in_doubt: bool = False  # the last answer left it unknown whether it was created
     at_capacity: bool = False  # pending because the organisation was at its session limit
+    known: list[str] = field(default_factory=list)  # session ids an unusable answer named
+    first_sent: datetime | None = None  # when this run first sent it
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import SchemaError
 
-from launcher.follow.status import printable
+from launcher.text import printable
 
 MAX_ERRORS = 5
 MAX_MESSAGE_CHARS = 300

@@ -216,6 +216,7 @@ async def run_scheduled(
         run_id=writer.run_id,
         stopped=dispatcher.stop_reason if not dispatcher.auth_error else None,
         auth_error=dispatcher.auth_error,
+        config_error=dispatcher.config_error,
         interrupted=signals.count > 0,
         aborted=signals.count > 1,
         capacity_limit=scheduler.limit,

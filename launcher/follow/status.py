@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from launcher.text import printable
+
 MAX_ID_CHARS = 200
 MAX_STATUS_CHARS = 40
 MAX_URL_CHARS = 2000
@@ -18,14 +20,6 @@ MAX_OUTPUT_BYTES = 64 * 1024  # as large as an output schema may be; larger is n
 # `not_found` is ours: a GET answered 404.
 SETTLED = frozenset({"finished", "expired", "blocked", "stopped", "failed", "error", "not_found"})
 FINAL = SETTLED - {"blocked"}  # a message can wake a blocked session, nothing wakes these
-
-
-def printable(text: str, limit: int = 500) -> str:
-    """`text` shortened and with every control character escaped, safe for a terminal."""
-    if len(text) <= limit and text.isprintable():  # the usual case, at every poll
-        return text
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
-    return out[:limit] + ("…" if len(out) > limit or len(text) > limit else "")
 
 
 def _short_str(value: Any, limit: int) -> str | None:

@@ -138,6 +138,8 @@ def target_of(
         why = _NOT_CREATED.get(record.outcome, record.outcome)
         if record.at_capacity:
             why = "waiting for a slot (the organisation was at its concurrent-session limit)"
+        if record.void:
+            why = "never created (the API address was wrong)"
         target.create_error = f"{why}: {record.error}" if record.error else why
     else:
         target.session_id, target.url, target.batch = (

@@ -69,6 +69,8 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         optional = {"error": r.error, "status": r.status, "retry_at": r.retry_at}
         if r.at_capacity:
             optional["at_capacity"] = True  # refused at the limit: still pending
+        if r.void:
+            optional["void"] = True  # a wrong address: never took effect, still pending
         if r.outcome == "in_doubt":
             optional = {"error": r.error}
         ev.update({k: v for k, v in optional.items() if v is not None})

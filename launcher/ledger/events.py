@@ -62,6 +62,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "status": ((int, None), False),
         "retry_at": ((str,), False),
         "at_capacity": ((bool,), False),
+        "void": ((bool,), False),  # never took effect (a wrong address): still pending
         "batch": ((str,), False),  # written by `ledger compact`, which keeps one line a key
     },
     "in_doubt": {"error": ((str, None), False), "batch": ((str,), False)},

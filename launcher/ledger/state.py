@@ -30,6 +30,7 @@ class KeyRecord:
     status: int | None = None
     retry_at: str | None = None  # a throttled request may not be resent before this time
     at_capacity: bool = False  # refused at the concurrent-session limit: still pending
+    void: bool = False  # refused as a wrong address (404/405): never took effect, pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
     batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
     attempts: int = 0  # number of `sending` events for this key
@@ -56,6 +57,7 @@ class LedgerState:
     def __init__(self) -> None:
         self._latest: dict[str, Mapping[str, Any]] = {}  # key -> latest event that counted
         self._attempts: dict[str, int] = {}  # key -> its `sending` events
+        self._first_sent: dict[str, str] = {}  # key -> timestamp of its first `sending`
         self._batch_before: dict[str, str | None] = {}  # the batch of the record it replaced
         self._made: dict[str, KeyRecord] = {}  # records made since their key's latest event
         self._order: dict[str, int] = {}  # key -> position of its latest event
@@ -70,6 +72,16 @@ class LedgerState:
         self.unmarked = False
         self._last_api: Mapping[str, Any] | None = None
         self._reruns: dict[str, tuple[int, str | None]] = {}  # key -> latest rerun, of what
+        self._voided = False  # some request never took effect (a wrong address)
+
+    def live_apis(self) -> list[Mapping[str, Any]]:
+        """`apis`, less those named only by requests that never took effect (`void`: a
+        wrong address answered 404/405): no session can live there."""
+        if not self._voided:
+            return self.apis
+        named = [ev.get("api") for ev in self._latest.values() if not ev.get("void")]
+        named += [ev.get("api") for slots in self._follow.values() for _, ev in slots.values()]
+        return [api for api in self.apis if api in named]
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -82,6 +94,20 @@ class LedgerState:
         """The record of `key` if it is created (never to be sent again), else None."""
         record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
+
+    def first_sent(self, key: str) -> str | None:
+        """When `key` was first sent, as this ledger tells (a compacted one may not)."""
+        return self._first_sent.get(key)
+
+    def known_sessions(self, key: str) -> list[str]:
+        """Every session id the ledger has seen for `key` (its record, follow-through)."""
+        ids: list[str] = []
+        held = self._latest.get(key)
+        if held is not None and isinstance(held.get("session_id"), str):
+            ids.append(held["session_id"])
+        for _, ev in self._follow.get(key, {}).values():
+            ids.append(ev["session_id"])
+        return list(dict.fromkeys(ids))
 
     def created_for_name(self, name: str) -> list[KeyRecord]:
         # Indexed once: `plan` asks for every entry, and a scan each time is quadratic.
@@ -154,10 +180,14 @@ class LedgerState:
                 self.apis.append(api)
         self._order[key] = self._events
         self._events += 1
+        if event == "failed" and ev.get("void"):
+            self._voided = True
         if event in _FOLLOW:
             slot = event + (f":{ev['digest']}" if event == "message" else "")
             self._follow.setdefault(key, {})[slot] = (self._events, ev)
             return
+        if event == "sending" and key not in self._first_sent:
+            self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
         if held is None:
             self._latest[key] = ev
@@ -200,6 +230,7 @@ class LedgerState:
             status=ev.get("status"),
             retry_at=ev.get("retry_at"),
             at_capacity=bool(ev.get("at_capacity", False)),
+            void=bool(ev.get("void", False)),
             timeout=ev.get("timeout"),
             batch=ev.get("batch", self._batch_before.get(key)),
             attempts=self._attempts[key],

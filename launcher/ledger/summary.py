@@ -14,7 +14,8 @@ from launcher.ledger.state import KeyRecord, LedgerState
 
 # created: new sessions (is_new_session not false); adopted: is_new_session false;
 # pending: the latest event is `sending` (interrupted; the next run resolves it), or a
-# `failed` marked at_capacity (refused at the concurrent-session limit, never sent on).
+# `failed` marked at_capacity (refused at the concurrent-session limit, never sent on) or
+# void (refused as a wrong address: the request never took effect).
 SummaryOutcome = Literal["created", "adopted", "failed", "in_doubt", "pending"]
 SUMMARY_OUTCOMES: tuple[SummaryOutcome, ...] = get_args(SummaryOutcome)
 
@@ -34,7 +35,9 @@ class SummaryEntry:
             outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
             return cls(r, outcome, _latest_status(state, r.key))
         # A capacity refusal is no failure: the entry waits for a slot (SPEC §9 Capacity).
-        return cls(r, "pending" if r.outcome == "sending" or r.at_capacity else r.outcome)
+        if r.outcome == "sending" or r.at_capacity or r.void:
+            return cls(r, "pending")
+        return cls(r, r.outcome)
 
     @property
     def entry(self) -> str:

@@ -4,18 +4,16 @@ did. Rendering only; decides nothing."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from launcher.follow.cancel import CancelOutcome
-from launcher.follow.message import MessageOutcome
 from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
-from launcher.follow.status import printable
 from launcher.follow.targets import Target, state_counts
+from launcher.output.json_report import envelope
+from launcher.text import printable
 
 SHOWN = ("working", "blocked", "finished", "expired")
 REDRAW_EVERY = 0.5
@@ -146,9 +144,6 @@ class JsonWatchReporter(WatchReporter):
         well = sum(v.ended_well for v in verdicts)
         code = (0 if well == len(targets) else 1) if exit_code is None else exit_code
         doc: dict[str, Any] = {
-            "command": self.command,
-            "ok": code == 0,
-            "exit_code": code,
             "ended_well": well,
             "did_not_end_well": len(targets) - well,
             "timed_out": timed_out,
@@ -164,7 +159,8 @@ class JsonWatchReporter(WatchReporter):
         elif code:
             message = f"{len(targets) - well} of {len(targets)} entries did not end well"
             doc["error"] = {"kind": "failed", "message": message}
-        print(json.dumps(doc, indent=2, ensure_ascii=True), file=self.out, flush=True)
+        self.out.write(envelope(self.command, code, doc))
+        self.out.flush()
 
 
 WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
@@ -189,53 +185,3 @@ def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
 
 def _changed(target: Target) -> str:
     return "  (changed since sent)" if target.changed else ""
-
-
-def _would(verb: str, done: str, targets: Sequence[Target], out: IO[str]) -> None:
-    """A --dry-run's list: what would be done to each, and that nothing was."""
-    for target in targets:
-        status = printable(target.status or "?", 40)
-        print(
-            f"would {verb}  {target.entry.entry_id}  {status}  {target.url or ''}"
-            f"{_changed(target)}",
-            file=out,
-        )
-    n = len(targets)
-    print(f"--dry-run: {n} session{'s' * (n != 1)} would be {done}; nothing sent", file=out)
-    out.flush()
-
-
-def cancel_report(
-    outcome: CancelOutcome, out: IO[str], err: IO[str], *, dry_run: bool = False
-) -> None:
-    if dry_run:
-        _would("terminate", "terminated", outcome.would, out)
-        return
-    for target, error in outcome.failed:
-        print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
-    for target in outcome.terminated:
-        print(f"cancelled {target.entry.entry_id}  {target.url or ''}{_changed(target)}", file=out)
-    print(
-        f"{len(outcome.terminated)} terminated, {len(outcome.already_exited)} had already "
-        f"exited, {len(outcome.failed)} failed",
-        file=out,
-        flush=True,
-    )
-
-
-def message_report(
-    outcome: MessageOutcome, out: IO[str], err: IO[str], *, dry_run: bool = False
-) -> None:
-    if dry_run:
-        _would("message", "messaged", outcome.would, out)
-        return
-    for target, error in outcome.failed:
-        print(f"failed    {target.entry.entry_id}  {printable(error)}", file=err)
-    for target in outcome.sent:
-        print(f"sent      {target.entry.entry_id}  {target.url or ''}{_changed(target)}", file=out)
-    print(
-        f"{len(outcome.sent)} sent, {len(outcome.already)} already had it, "
-        f"{len(outcome.failed)} failed",
-        file=out,
-        flush=True,
-    )

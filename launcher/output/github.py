@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from launcher.output.reporter import TextReporter, check_summary
-from launcher.output.safe import printable
+from launcher.text import printable
 
 if TYPE_CHECKING:
     from launcher.errors import Diagnostic

@@ -1,6 +1,7 @@
 """The JSON reporter: every command prints exactly one JSON object on stdout, on every exit.
 
-Its top level is `{"command", "ok", "exit_code", ...}` plus the command's own keys, with
+Its top level is `{"format_version", "command", "ok", "exit_code", ...}` plus the command's
+own keys (each command's shape is a JSON Schema in `schemas/output/`), with
 `diagnostics` for invalid manifests and `error` (`{"kind", "message"}`) for anything that
 stopped the command. ASCII only (`ensure_ascii`): no control, bidi or zero-width character
 from outside can reach a terminal through it, escaped or not.
@@ -12,7 +13,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from launcher.output.reporter import Reporter, check_summary, plan_counts, run_counts
+from launcher.output.reporter import Answer, Reporter, check_summary, plan_counts, run_counts
+from launcher.text import printable
 
 if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
@@ -23,25 +25,49 @@ if TYPE_CHECKING:
     from launcher.plan import PlanItem
     from launcher.project import Value
 
+# The envelope's version: the minor part grows when keys are added, the major part when a
+# key changes meaning or goes away (terraform's `format_version`).
+FORMAT_VERSION = "1.0"
+
 # `error.kind` by exit code: what a script branches on.
 ERROR_KINDS = {1: "failed", 2: "usage", 3: "auth", 4: "locked", 130: "interrupted"}
+
+
+def envelope(command: str, exit_code: int, body: Mapping[str, Any], ok: bool | None = None) -> str:
+    """The one JSON document a command prints: the envelope, then the command's own keys."""
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "command": command,
+        "ok": exit_code == 0 if ok is None else ok,
+        "exit_code": exit_code,
+        **body,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
 
 
 class JsonReporter(Reporter):
     written = False  # one object per process, whatever happens after it
 
-    def document(self, exit_code: int, body: Mapping[str, Any]) -> None:
+    def document(self, exit_code: int, body: Mapping[str, Any], ok: bool | None = None) -> None:
         if self.written:
             return
         self.written = True
-        doc = {"command": self.command, "ok": exit_code == 0, "exit_code": exit_code, **body}
-        self.out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+        self.out.write(envelope(self.command, exit_code, body, ok))
         self.out.flush()
 
     def error(self, message: str, exit_code: int, kind: str | None = None) -> None:
         super().error(message, exit_code)  # the people reading the CI log see it too
         kind = kind or ERROR_KINDS.get(exit_code, "error")
         self.document(exit_code, {"error": {"kind": kind, "message": message}})
+
+    def answer(self, answer: Answer) -> None:
+        for line in answer.problems:  # the CI log's readers see them too
+            print(printable(line), file=self.err)
+        body = dict(answer.body)
+        if answer.exit_code:
+            kind = ERROR_KINDS.get(answer.exit_code, "error")
+            body["error"] = {"kind": kind, "message": answer.error or "failed"}
+        self.document(answer.exit_code, body)
 
     def interrupted(self, message: str) -> None:
         super().interrupted(message)
@@ -77,7 +103,9 @@ class JsonReporter(Reporter):
             }
             for item in items
         ]
-        self.document(exit_code, {"counts": plan_counts(items), "entries": entries})
+        # --detailed-exitcode's 10 says "work to do", which is no failure: ok stays true.
+        ok = exit_code in (0, 10)
+        self.document(exit_code, {"counts": plan_counts(items), "entries": entries}, ok)
 
     def ledger_summary(
         self, summary: LedgerSummary, *, unsent: Sequence[Entry], exit_code: int

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from launcher.output.formats import REPORTER_BY_NAME
-from launcher.output.safe import printable
+from launcher.text import printable
 
 if TYPE_CHECKING:
     from launcher.dispatch.pacing import Pace

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from launcher.dispatch.results import ENTRY_OUTCOMES, PROBLEMS
-from launcher.output.safe import printable
+from launcher.text import printable
 
 if TYPE_CHECKING:
     from launcher.dispatch.results import RunResult
@@ -44,6 +45,19 @@ def check_summary(result: CheckResult) -> str:
         where = f"in {bad} of {files}" if bad <= result.files else f"({files} read)"
         return f"{plural(len(result.diagnostics), 'error', 'errors')} {where}"
     return f"ok: {files}, {plural(len(result.entries), 'entry', 'entries')}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a command did, in both formats: `lines` for people (stdout), `problems` for
+    people too (stderr, in every format), `body` for scripts (the JSON document's own
+    keys). A new command builds one and hands it to `Reporter.answer`."""
+
+    lines: Sequence[str]
+    body: Mapping[str, Any]
+    exit_code: int = 0
+    problems: Sequence[str] = field(default_factory=tuple)
+    error: str | None = None  # the document's `error.message` when exit_code is not 0
 
 
 class Reporter(ABC):
@@ -97,6 +111,15 @@ class Reporter(ABC):
                 ),
                 file=self.err,
             )
+
+    def answer(self, answer: Answer) -> None:
+        """A command's answer (cancel, message, ledger merge, ...): the problems on stderr,
+        the lines on stdout."""
+        for line in answer.problems:
+            print(printable(line), file=self.err)
+        if answer.lines:
+            self.out.write("".join(printable(line) + "\n" for line in answer.lines))
+            self.out.flush()
 
     @abstractmethod
     def invalid(self, result: CheckResult) -> None:

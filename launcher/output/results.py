@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from launcher.follow.results import Results, value_of
-from launcher.output.safe import printable
+from launcher.text import printable
 
 # The table's columns unless --fields says otherwise: what a person scans for.
 TABLE_FIELDS = ("entry", "status", "pull_request_url", "output_valid", "url", "error")

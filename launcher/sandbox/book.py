@@ -38,6 +38,7 @@ class SessionBook:
         self.working = Occupancy()
         self.slots = Occupancy()
         self.terminated = 0
+        self.others = 0  # other teams' sessions (sandbox/others.py)
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -70,7 +71,7 @@ class SessionBook:
     ) -> list[dict[str, Any]]:
         """Newest first; a session matches when it carries every tag asked for."""
         rows: list[dict[str, Any]] = []
-        wanted = set(tags)
+        wanted = set() if self.config.list_ignores_tags else set(tags)
         skip = offset
         for session in reversed(self.sessions.values()):
             if wanted and not wanted.issubset(session.tags):
@@ -157,6 +158,7 @@ class SessionBook:
             "slots_held": self.slots.count(now),
             "max_slots_held": self.slots.peak,
             "terminated": self.terminated,
+            "other_sessions": self.others,
         }
 
     def lives(self, now: float) -> list[dict[str, Any]]:

@@ -33,6 +33,9 @@ class SandboxConfig:
     settled_holds_slot: bool = False  # finished/blocked sessions hold a slot until DELETE
     list_shape: str = "object"  # GET /v1/sessions: {"sessions": [...]} or a bare list
     null_status_enum: bool = False  # answer status_enum: null (clients fall back to status)
+    list_ignores_tags: bool = False  # GET /v1/sessions lists every session, whatever `tags`
+    other_sessions: int = 0  # other teams' sessions there from the start
+    others_per_create: int = 0  # other teams' sessions created right after each of ours
     seed: int | None = None  # makes the fault draws reproducible
     access_log: bool = False  # uvicorn's access log (paths only; off to keep output quiet)
 
@@ -60,6 +63,8 @@ class SandboxConfig:
             raise ValueError("blocked_share + expired_share must be at most 1")
         if self.concurrent_limit is not None and self.concurrent_limit < 1:
             raise ValueError("concurrent_limit must be >= 1 (or None for no limit)")
+        if self.other_sessions < 0 or self.others_per_create < 0:
+            raise ValueError("other_sessions and others_per_create must be >= 0")
         if self.list_shape not in LIST_SHAPES:
             raise ValueError(f"list_shape must be one of {', '.join(LIST_SHAPES)}")
 
@@ -90,6 +95,13 @@ def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is not an integer >= 0")
     return value
 
 
@@ -227,6 +239,22 @@ def _add_capacity(p: argparse.ArgumentParser) -> None:
         help='GET /v1/sessions as {"sessions": [...]} or a bare list (default: %(default)s)',
     )
     p.add_argument(
+        "--list-ignores-tags",
+        action="store_true",
+        help="GET /v1/sessions ignores its tags filter and lists every session (default: off)",
+    )
+    for flag, what in (
+        ("--other-sessions", "other teams' sessions there from the start, one a minute back"),
+        ("--others-per-create", "other teams' sessions created right after each of ours"),
+    ):
+        p.add_argument(
+            flag,
+            type=_count,
+            default=0,
+            metavar="N",
+            help=what + " (default: %(default)s)",
+        )
+    p.add_argument(
         "--null-status-enum",
         action="store_true",
         help="answer status_enum: null, to test clients' fallback to status (default: off)",
@@ -254,6 +282,9 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         settled_holds_slot=args.settled_holds_slot,
         list_shape=args.list_shape,
         null_status_enum=args.null_status_enum,
+        list_ignores_tags=args.list_ignores_tags,
+        other_sessions=args.other_sessions,
+        others_per_create=args.others_per_create,
         seed=args.seed,
         access_log=getattr(args, "access_log", False),
     )
@@ -283,6 +314,8 @@ def to_args(config: SandboxConfig) -> list[str]:
         "invalid-output-share": config.invalid_output_share,
         "concurrent-limit": config.concurrent_limit,
         "list-shape": config.list_shape,
+        "other-sessions": config.other_sessions or None,
+        "others-per-create": config.others_per_create or None,
         "seed": config.seed,
     }
     argv = [f"--{name}={value}" for name, value in values.items() if value is not None]
@@ -292,6 +325,7 @@ def to_args(config: SandboxConfig) -> list[str]:
         ("--access-log", config.access_log),
         ("--settled-holds-slot", config.settled_holds_slot),
         ("--null-status-enum", config.null_status_enum),
+        ("--list-ignores-tags", config.list_ignores_tags),
     ):
         if on:
             argv.append(flag)

@@ -23,6 +23,7 @@ from typing import Any
 from launcher.sandbox.book import SessionBook
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.life import Directives, Life
+from launcher.sandbox.others import add_others
 from launcher.sandbox.outputs import outputs_for
 from launcher.sandbox.problems import check_body, parse_json
 from launcher.sandbox.ratelimit import TokenBucket, retry_after_seconds
@@ -70,6 +71,7 @@ class SandboxState:
         now = self._clock()
         self.started = now
         self.book = SessionBook(self.config, now)
+        add_others(self.book, self.config.other_sessions, now, spread=True)
         self._idempotent: dict[str, str] = {}  # body digest → session id
         self._created_digests: Counter[str] = Counter()
         # Each life is drawn from (salt, body, how many such bodies came before): a seed
@@ -208,6 +210,7 @@ class SandboxState:
             pr_number=len(self.book) + 1,
         )
         self.book.add(session, now)
+        add_others(self.book, self.config.others_per_create, now, spread=False)
         self._created_digests[digest] += 1
         if idempotent:
             self._idempotent[digest] = session_id

@@ -7,6 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,10 +18,13 @@ import pytest
 
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.server import running_sandbox
+from tests.browserkit import ARTIFACTS, Browser, chromium
 from tests.runkit import launcher_env, run_launcher
 
 HOSTILE_TITLE = "<img src=x onerror=\"document.title='pwned'\">"
 HOSTILE_OUTPUT = "<script>document.title='pwned'</script>"
+HOSTILE_NOTE = '"><svg onload="document.documentElement.dataset.pwned=1">\u202e\x1b[2J'
+
 MANIFEST = f"""\
 version: 1
 defaults:
@@ -28,6 +34,7 @@ defaults:
     required: [summary, risk]
     properties:
       summary: {{const: {json.dumps(HOSTILE_OUTPUT)}}}
+      note: {{const: {json.dumps(HOSTILE_NOTE)}}}
       risk: {{enum: [low]}}
       details: {{type: object, properties: {{files: {{const: ["a.py", "b.py"]}}}}}}
 sessions:
@@ -86,10 +93,11 @@ def test_results_csv_has_matrix_and_output_property_columns(batch: Batch) -> Non
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     columns = res.stdout.splitlines()[0].split(",")
-    assert columns[-5:] == [
+    assert columns[-6:] == [
         "matrix.repo",
         "matrix.python",
         "output.summary",
+        "output.note",
         "output.risk",
         "output.details",
     ]
@@ -99,6 +107,7 @@ def test_results_csv_has_matrix_and_output_property_columns(batch: Batch) -> Non
     assert (row["status"], row["output_valid"]) == ("finished", "true")
     assert row["output.summary"] == HOSTILE_OUTPUT and row["output.risk"] == "low"
     assert json.loads(row["output.details"]) == {"files": ["a.py", "b.py"]}
+    assert row["output.note"] == HOSTILE_NOTE  # data, as the session wrote it
     assert by_name["stuck"]["matrix.repo"] == "" and by_name["stuck"]["status"] == "blocked"
 
     only = run_launcher(
@@ -115,3 +124,105 @@ def test_results_csv_has_matrix_and_output_property_columns(batch: Batch) -> Non
         env=launcher_env(),
     )
     assert only.stdout == "entry,status,output_valid\nm.yaml#stuck,blocked,false\n"
+
+
+def _expected_counts(ledger: Path) -> Counter[str]:
+    """Entries by latest recorded status, straight from the ledger's lines."""
+    latest: dict[str, str] = {}
+    for line in ledger.read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "status":
+            latest[event["entry"]] = event["status_enum"]
+    return Counter(latest.values())
+
+
+@pytest.fixture(scope="module")
+def report(batch: Batch) -> Path:
+    out = batch.folder / "report.html"
+    res = run_launcher(
+        "report",
+        str(batch.manifest),
+        "--ledger",
+        str(batch.ledger),
+        "-o",
+        str(out),
+        env=launcher_env(),
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"report of 5 entries (4 ended well) in {out}" in res.stderr
+    return out
+
+
+@pytest.mark.slow
+def test_report_in_a_real_browser(report: Path, batch: Batch, tmp_path: Path) -> None:
+    browser = Browser(chromium(), tmp_path)
+    dom = browser.dom(report.as_uri())
+    # The page's own script ran (its hash is in the CSP); nothing from the data did.
+    assert re.search(r'<html lang="en" data-ready="1"', dom)
+    assert "<title>launcher report: 5 entries, 4 ended well</title>" in dom
+    assert "pwned" not in re.search(r"<title>(.*?)</title>", dom).group(1)
+    assert "data-pwned" not in dom
+    # One row per entry, and the counts are the ledger's.
+    rows = re.findall(r'<tr data-status="([a-z_]+)"', dom)
+    assert sorted(rows) == sorted(_expected_counts(batch.ledger).elements())
+    shown = {s: int(n) for s, n in re.findall(r'<b data-count="([a-z_]+)">(\d+)</b>', dom)}
+    assert shown == dict(_expected_counts(batch.ledger)) == {"finished": 4, "blocked": 1}
+    assert '<b id="ended-well">4</b> of <b id="total">5</b>' in dom
+    # The hostile title and output are text, not elements.
+    assert dom.count("&lt;img src=x onerror=\"document.title='pwned'\"&gt;") == 4
+    assert "<img" not in dom and "<script>document" not in dom
+    assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
+    # Five sessions on the timeline, each from created to settled.
+    assert len(re.findall(r'<rect class="bar status-', dom)) == 5
+    assert 'href="https://github.com/example/repo/pull/' in dom
+
+    # Filtering and sorting run in the page, from the URL's fragment.
+    view = browser.dom(report.as_uri() + "#status=blocked&sort=-entry")
+    hidden = re.findall(r'<tr data-status="([a-z_]+)"( hidden="")?', view)
+    assert [(s, bool(h)) for s, h in hidden] == [
+        ("finished", True),
+        ("finished", True),
+        ("finished", True),
+        ("finished", True),
+        ("blocked", False),
+    ]
+    assert '<b id="shown">1</b>' in view
+    order = re.findall(r'<span class="entry">m\.yaml#([a-z0-9.-]+)</span>', view)
+    assert order == sorted(order, reverse=True)
+
+    shot = browser.screenshot(report.as_uri(), tmp_path / "report.png")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "report.png")
+    shutil.copy(report, ARTIFACTS / "report.html")
+
+
+@pytest.mark.slow
+def test_report_is_self_contained(report: Path) -> None:
+    html = report.read_text()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp and "default-src 'none'" in csp.group(1) and "unsafe-inline" not in csp.group(1)
+    assert not re.search(r"<(link|img|iframe|object|embed)\b|<script [^>]*src=|@import|url\(", html)
+    assert len(re.findall(r"<script>", html)) == 1
+    assert not re.search(r"<[a-z]+ [^>]*\bon[a-z]+=", html)  # no inline event handler
+
+
+@pytest.mark.slow
+def test_report_markdown_for_a_job_summary(batch: Batch) -> None:
+    res = run_launcher(
+        "report",
+        str(batch.manifest),
+        "--ledger",
+        str(batch.ledger),
+        "--format",
+        "markdown",
+        env=launcher_env(),
+    )
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "## launcher report"
+    assert "**4 of 5 ended well** (4 finished · 1 blocked)" in res.stdout
+    rows = [line for line in lines if line.startswith("| ") and "entry" not in line]
+    assert len(rows) == 5 and all(line.count(" | ") == 6 for line in rows)
+    assert "<img" not in res.stdout and "&lt;img src=x onerror=" in res.stdout
+    assert "[example/repo\\#1](https://github.com/example/repo/pull/1)" in res.stdout

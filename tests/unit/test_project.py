@@ -182,3 +182,24 @@ def test_the_file_sets_what_plan_reads(
     (tmp_path / "launcher.toml").write_text('run-key = "k1"\nledger = "sub/l.jsonl"\n')
     assert main(["plan", "m.yaml", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["entries"][0]["key"] == by_flag
+
+
+def test_a_password_in_the_file_is_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "launcher.toml"
+    path.write_text('\nbase-url = "https://bob:hunter2@api.example.com"\n')
+    with pytest.raises(UsageError) as err:
+        load_project_file(path)
+    assert str(err.value).startswith(f"{path}:2: base-url = 'https://***@api.example.com'")
+    assert "hunter2" not in str(err.value) and "bob" not in str(err.value)
+
+
+def test_config_warns_of_a_mistyped_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LAUNCHER_CONCURENCY", "3")
+    monkeypatch.setenv("LAUNCHER_ALLOW_INSECURE_HTTP", "1")
+    assert main(["config"]) == 0
+    err = capsys.readouterr().err
+    assert "LAUNCHER_CONCURENCY is set but is no launcher setting; did you mean " in err
+    assert "LAUNCHER_CONCURRENCY?" in err and "ALLOW_INSECURE" not in err

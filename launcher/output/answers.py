@@ -1,0 +1,142 @@
+"""The answers of the commands that change something and say what they did (`cancel`,
+`message`, `ledger merge`, `ledger compact`): one `Answer` each, rendered by whichever
+reporter `--format` picked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from launcher.output.reporter import Answer
+from launcher.text import printable
+
+if TYPE_CHECKING:
+    from launcher.follow.cancel import CancelOutcome
+    from launcher.follow.message import MessageOutcome
+    from launcher.follow.targets import Target
+    from launcher.ledger.compact import Compacted
+    from launcher.ledger.merge import Merged
+
+
+def _session(target: Target, **extra: Any) -> dict[str, Any]:
+    return {
+        "entry": target.entry.entry_id,
+        "session_id": target.session_id,
+        "url": target.url,
+        "changed": target.changed,
+        **extra,
+    }
+
+
+def _changed(target: Target) -> str:
+    return "  (changed since sent)" if target.changed else ""
+
+
+def _would(verb: str, done: str, targets: Sequence[Target]) -> Answer:
+    """A --dry-run's answer: what would be done to each, and that nothing was."""
+    lines = [
+        f"would {verb}  {t.entry.entry_id}  {printable(t.status or '?', 40)}  {t.url or ''}"
+        f"{_changed(t)}"
+        for t in targets
+    ]
+    n = len(targets)
+    lines.append(f"--dry-run: {n} session{'s' * (n != 1)} would be {done}; nothing sent")
+    body = {"dry_run": True, "counts": {"would": n}, "would": [_session(t) for t in targets]}
+    return Answer(lines=lines, body=body)
+
+
+def _failed(failed: Sequence[tuple[Target, str]]) -> list[dict[str, Any]]:
+    return [_session(t, error=error) for t, error in failed]
+
+
+def cancel_answer(outcome: CancelOutcome, *, dry_run: bool = False) -> Answer:
+    if dry_run:
+        return _would("terminate", "terminated", outcome.would)
+    counts = {
+        "terminated": len(outcome.terminated),
+        "already_exited": len(outcome.already_exited),
+        "failed": len(outcome.failed),
+    }
+    lines = [
+        f"cancelled {t.entry.entry_id}  {t.url or ''}{_changed(t)}" for t in outcome.terminated
+    ]
+    lines.append(
+        f"{counts['terminated']} terminated, {counts['already_exited']} had already exited, "
+        f"{counts['failed']} failed"
+    )
+    return Answer(
+        lines=lines,
+        body={
+            "dry_run": False,
+            "counts": counts,
+            "terminated": [_session(t) for t in outcome.terminated],
+            "already_exited": [_session(t) for t in outcome.already_exited],
+            "failed": _failed(outcome.failed),
+        },
+        exit_code=1 if outcome.failed else 0,
+        problems=[f"failed    {t.entry.entry_id}  {error}" for t, error in outcome.failed],
+        error=f"{counts['failed']} sessions could not be terminated",
+    )
+
+
+def message_answer(outcome: MessageOutcome, *, dry_run: bool = False) -> Answer:
+    if dry_run:
+        return _would("message", "messaged", outcome.would)
+    counts = {
+        "sent": len(outcome.sent),
+        "already": len(outcome.already),
+        "failed": len(outcome.failed),
+    }
+    lines = [f"sent      {t.entry.entry_id}  {t.url or ''}{_changed(t)}" for t in outcome.sent]
+    lines.append(
+        f"{counts['sent']} sent, {counts['already']} already had it, {counts['failed']} failed"
+    )
+    return Answer(
+        lines=lines,
+        body={
+            "dry_run": False,
+            "counts": counts,
+            "sent": [_session(t) for t in outcome.sent],
+            "already": [_session(t) for t in outcome.already],
+            "failed": _failed(outcome.failed),
+        },
+        exit_code=1 if outcome.failed else 0,
+        problems=[f"failed    {t.entry.entry_id}  {error}" for t, error in outcome.failed],
+        error=f"{counts['failed']} sessions did not get the message",
+    )
+
+
+def merge_answer(inputs: Sequence[str], output: str, merged: Merged) -> Answer:
+    keys = len(merged.state.records())
+    return Answer(
+        lines=[
+            f"merged {len(inputs)} ledgers: {len(merged.lines)} events of {keys} keys"
+            f" ({merged.duplicates} found twice, kept once) into {output}"
+        ],
+        body={
+            "inputs": list(inputs),
+            "output": output,
+            "events": len(merged.lines),
+            "keys": keys,
+            "duplicates": merged.duplicates,
+            "warnings": list(merged.state.warnings),
+        },
+        problems=[f"launcher: warning: {w}" for w in merged.state.warnings],
+    )
+
+
+def compact_answer(done: Compacted) -> Answer:
+    return Answer(
+        lines=[
+            f"compacted {done.path}: {done.keys:,} keys, {done.bytes_before:,} -> "
+            f"{done.bytes_after:,} bytes"
+        ],
+        body={
+            "ledger": done.path,
+            "keys": done.keys,
+            "bytes_before": done.bytes_before,
+            "bytes_after": done.bytes_after,
+            "warnings": list(done.warnings),
+        },
+        problems=[f"launcher: warning: {w}" for w in done.warnings],
+    )

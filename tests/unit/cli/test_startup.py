@@ -1,0 +1,61 @@
+"""The start-up budget: `launcher --version` and `validate` of one small file load no HTTP,
+server, terminal-UI or templating library (those are for the commands that use them).
+
+Measured with `python -X importtime` in a child process, so the check sees exactly what a
+user's command imports. The times themselves are measured in bench/bench_startup.py, not
+here: a shared machine makes any time assertion a coin toss.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# What the fast paths must never import: the HTTP stack, the sandbox's server, the terminal
+# UI and the report's templates. Each is imported by the command that needs it.
+MUST_NOT_LOAD = (
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "tenacity",
+    "starlette",
+    "uvicorn",
+    "rich",
+    "jinja2",
+    "argcomplete",
+)
+
+
+def _imported(*argv: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "launcher", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            names.add(name.split(".")[0])
+    assert "launcher" in names  # the check reads the right output
+    return names
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("--version",), ("validate", "manifests/examples/hello.yaml")],
+    ids=["version", "validate"],
+)
+def test_the_fast_paths_load_no_http_server_or_terminal_library(argv: tuple[str, ...]) -> None:
+    loaded = _imported(*argv)
+    assert sorted(loaded.intersection(MUST_NOT_LOAD)) == []

@@ -1,0 +1,145 @@
+"""The batch report's values and rendering: links only to http(s), every string escaped in
+HTML and inert in Markdown, the CSP hashes matching the page's own script and style, the
+timeline bounded."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from launcher.entry import Entry
+from launcher.follow.report import BatchReport, ReportRow, parse_ts, web_link
+from launcher.output.report import (
+    TIMELINE_ROWS,
+    csp_hash,
+    md_text,
+    render_html,
+    render_markdown,
+    timeline_of,
+)
+
+T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def row(name: str = "a", **changes: Any) -> ReportRow:
+    values: dict[str, Any] = {
+        "entry": f"m.yaml#{name}",
+        "name": name,
+        "title": EVIL,
+        "status": "finished",
+        "ended_well": True,
+        "reason": None,
+        "session_id": "s1",
+        "session_url": "https://app.devin.ai/sessions/s1",
+        "session_link": "https://app.devin.ai/sessions/s1",
+        "pr_url": "https://github.com/o/r/pull/7",
+        "pr_link": "https://github.com/o/r/pull/7",
+        "output_valid": True,
+        "output": {"summary": "</pre><script>alert(2)</script>", "n": 1},
+        "output_errors": [],
+        "acus": 1.5,
+        "error": None,
+        "matrix": {},
+        "created_at": T0,
+        "settled_at": T0 + timedelta(seconds=90),
+    }
+    values.update(changes)
+    return ReportRow(**values)
+
+
+def report(*rows: ReportRow) -> BatchReport:
+    return BatchReport(list(rows), ["l.jsonl"], T0 + timedelta(minutes=5))
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://github.com/o/r/pull/1", True),
+        ("http://127.0.0.1:8080/sessions/x", True),
+        ("javascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("https://e/a b", False),
+        ("//evil.example/x", False),
+        ("https:///nohost", False),
+        (None, False),
+    ],
+)
+def test_only_http_urls_are_links(url: str | None, linked: bool) -> None:
+    assert (web_link(url) is not None) is linked
+
+
+def test_every_string_is_escaped_in_html() -> None:
+    bad = row(
+        "b",
+        status="<b>x</b>",
+        pr_url="javascript:alert(3)",
+        pr_link=None,
+        error='"><svg onload=alert(4)>',
+        output_errors=[{"path": "$", "message": "<i>m</i>"}],
+    )
+    html = render_html(report(row(), bad), "1.0")
+    body = html.split("<body>", 1)[1].split("<script>", 1)[0]
+    assert "<img" not in body and "<svg onload" not in body and "<i>" not in body
+    assert "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body
+    assert 'href="javascript:' not in html and "javascript:alert(3)" in body  # shown as text
+    assert 'class="status-other"' in body  # an odd status makes no class of its own
+    assert not re.search(r"<[a-z]+ [^>]*\bon[a-z]+=", html)
+
+
+def test_csp_allows_exactly_the_page_own_script_and_style() -> None:
+    html = render_html(report(row()), "1.0")
+    script = html.split("<script>", 1)[1].split("</script>", 1)[0]
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    csp = re.search(r'Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None
+    assert f"script-src '{csp_hash(script)}'" in csp.group(1)
+    assert f"style-src '{csp_hash(style)}'" in csp.group(1)
+    assert "default-src 'none'" in csp.group(1) and "unsafe" not in csp.group(1)
+
+
+def test_counts_and_totals() -> None:
+    rows = [row("a"), row("b", status="blocked", ended_well=False, acus=None), row("c")]
+    html = render_html(report(*rows), "1.0")
+    assert '<b data-count="finished">2</b>' in html and '<b data-count="blocked">1</b>' in html
+    assert '<b id="ended-well">2</b> of <b id="total">3</b>' in html
+    assert '<b id="acus">3</b> ACUs' in html
+
+
+def test_timeline_bars_run_from_created_to_settled_and_are_bounded() -> None:
+    done = row("done")
+    running = row("running", status="working", settled_at=None)
+    never = row("never", status="not_created", created_at=None, settled_at=None)
+    line = timeline_of(report(done, running, never))
+    assert [b.label for b in line.bars] == ["done", "running"]
+    assert line.bars[1].open and not line.bars[0].open
+    assert line.bars[1].width > line.bars[0].width  # still working at the report's time
+    many = [row(f"r{i}", created_at=T0 + timedelta(seconds=i)) for i in range(TIMELINE_ROWS + 5)]
+    assert len(timeline_of(report(*many)).bars) == TIMELINE_ROWS
+
+
+def test_markdown_is_inert() -> None:
+    bad = row("b", title="@team | <img src=x> [x](javascript:alert(1)) `code`", pr_link=None)
+    text = render_markdown(report(row(), bad))
+    assert "<img" not in text and "@team" not in text and "](javascript" not in text
+    table = [line for line in text.splitlines() if line.startswith("| ") and "m\\.yaml" in line]
+    assert len(table) == 2 and all(line.count(" | ") == 6 for line in table)
+    assert "[o/r\\#7](https://github.com/o/r/pull/7)" in text
+    assert md_text("a\nb|c") == "a b\\|c"
+
+
+def test_ledger_timestamps_parse() -> None:
+    assert parse_ts("2026-12-03T08:00:00.000Z") == T0
+    assert parse_ts("yesterday") is None and parse_ts(None) is None
+    assert parse_ts("2026-12-03T08:00:00") is None  # no zone: not a ledger time
+
+
+def test_entry_keeps_its_matrix_out_of_its_key() -> None:
+    a = Entry("n", "m.yaml", "m.yaml", 1, {"prompt": "p"}, matrix={"x": 1})
+    b = Entry("n", "m.yaml", "m.yaml", 1, {"prompt": "p"})
+    assert a.key == b.key and a.matrix == {"x": 1}
