@@ -81,10 +81,16 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
 
 
 def compacted_lines(state: LedgerState) -> Iterator[bytes]:
-    """Every key once, with its follow-through events, in the order of each key's latest
-    event, so that the fold of the result names the same record per entry (what `ledger
-    summary` counts and follow-up follows)."""
-    for r in sorted(state.records(), key=lambda r: state.position(r.key)):
+    """Every key once, with its follow-through events: entry by entry in the order the
+    ledger first saw them, and an entry's keys in the order of their latest events, so that
+    the fold of the result lists the same entries and names the same record for each (what
+    `ledger summary` counts and follow-up follows)."""
+    for records in state.by_entry().values():
+        yield from _key_lines(state, sorted(records, key=lambda r: state.position(r.key)))
+
+
+def _key_lines(state: LedgerState, records: list[KeyRecord]) -> Iterator[bytes]:
+    for r in records:
         # The key's follow-through after its record: the latest status, a cancel, and each
         # message text (so that `message` never sends the same text twice), in their order.
         follow = sorted(state.follow(r.key).values(), key=lambda pair: pair[0])
