@@ -42,7 +42,8 @@ os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")
 
 
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    # pip too: uv's venvs come without it, and the Dockerfile's install steps run it.
+    session.install("pip", "-e", ".[test]")
 
 
 @nox.session(python=SUPPORTED)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.process import start_sandbox_process
-from tests.runkit import launcher_env, run_launcher
+from tests.support.runkit import launcher_env, run_launcher
 
 ENTRIES = 60
 LIMIT = 5

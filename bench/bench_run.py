@@ -22,7 +22,7 @@ from launcher.cli import main
 from launcher.manifest import check
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.process import start_sandbox_process
-from tests.runkit import launcher_env, run_launcher, write_manifest
+from tests.support.runkit import launcher_env, run_launcher, write_manifest
 
 ENTRIES = 600
 CONCURRENCY = 16

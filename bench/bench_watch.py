@@ -33,7 +33,7 @@ from launcher.manifest import check
 from launcher.output.follow import WatchReporter
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.process import start_sandbox_process
-from tests.runkit import write_manifest
+from tests.support.runkit import write_manifest
 
 SESSIONS = 1000
 SETTLE = 30.0  # sessions settle uniformly-ish over this many seconds

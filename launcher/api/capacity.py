@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-# Every wording seen in public, one test each in tests/test_capacity.py:
+# Every wording seen in public, one test each in tests/unit/api/test_capacity.py:
 #   "You exceeded your concurrent session limit of 5"           (Devin's 429 body)
 #   'HTTP 429 — "You exceeded your concurrent session limit of 5"' (quoted in reports)
 #   "concurrent session limit of 5"                             (shortened in reports)

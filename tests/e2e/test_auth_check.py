@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import LoggingProxy
-from tests.runkit import MakeSandbox, launcher_env, run_launcher, write_manifest
+from tests.support.hostile import LoggingProxy
+from tests.support.runkit import MakeSandbox, launcher_env, run_launcher, write_manifest
 
 PROXY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 PASSWORD = "PASSWORDMARKER9x"

@@ -18,8 +18,8 @@ import pytest
 
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.server import running_sandbox
-from tests.browserkit import ARTIFACTS, Browser, chromium
-from tests.runkit import launcher_env, run_launcher
+from tests.support.browserkit import ARTIFACTS, Browser, chromium
+from tests.support.runkit import launcher_env, run_launcher
 
 HOSTILE_TITLE = "<img src=x onerror=\"document.title='pwned'\">"
 HOSTILE_OUTPUT = "<script>document.title='pwned'</script>"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runkit import launcher_env, run_launcher
+from tests.support.runkit import launcher_env, run_launcher
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runkit import (
+from tests.support.runkit import (
     MakeSandbox,
     assert_no_secrets,
     launcher_env,

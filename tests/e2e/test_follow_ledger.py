@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.sandbox.handle import SandboxHandle
-from tests.runkit import assert_no_secrets, launcher_env, read_ledger, run_launcher
+from tests.support.runkit import assert_no_secrets, launcher_env, read_ledger, run_launcher
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from launcher.cli.parser import build_parser
 from launcher.output.json_report import FORMAT_VERSION
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.server import running_sandbox
-from tests.runkit import API_KEY, SECRET, assert_no_secrets
+from tests.support.runkit import API_KEY, SECRET, assert_no_secrets
 
 SCHEMAS = Path(__file__).parents[2] / "schemas" / "output"
 # Commands that print no JSON document: a server in the foreground, a shell script, a

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.sandbox.handle import SandboxHandle
-from tests.runkit import (
+from tests.support.runkit import (
     MakeSandbox,
     assert_no_secrets,
     launcher_env,

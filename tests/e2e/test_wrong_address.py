@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.hostile import serving
-from tests.runkit import (
+from tests.support.hostile import serving
+from tests.support.runkit import (
     MakeSandbox,
     assert_no_secrets,
     created,
@@ -21,7 +21,7 @@ from tests.runkit import (
     read_ledger,
     run_launcher,
 )
-from tests.runkit import write_manifest as write_entries
+from tests.support.runkit import write_manifest as write_entries
 
 
 @pytest.mark.slow
