@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from launcher.sandbox.handle import SandboxHandle
-from tests.runkit import (
+from tests.support.runkit import (
     assert_no_secrets,
     launcher_cmd,
     launcher_env,
