@@ -96,13 +96,16 @@ def _connect(
 ) -> tuple[Connection, list[str]]:
     """The one connection of `run` and the follow commands, and warnings. The key must be
     set (and sound) unless an embedded sandbox answers, which gets a token of its own,
-    never the user's key; `sending` (run) needs every secret's variable too."""
+    never the user's key. Every secret's variable must be set too, even for commands that
+    send no secret (`sending` is False): without its value, a secret a session echoes in
+    its output or PR URL could not be recognised, and would be printed, kept in the ledger
+    and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
 
     sandbox = getattr(args, "sandbox", False)
     dispatch.check_environment(
-        entries if sending else (), environ, None if sandbox else args.api_key_env
+        entries, environ, None if sandbox else args.api_key_env, sending=sending
     )
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(
@@ -421,6 +424,9 @@ def results(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+DEFAULT_REPORT = "launcher-report.html"
+
+
 def report(args: argparse.Namespace) -> int:
     """`launcher report`: the batch as one HTML page, or its summary in Markdown."""
     from datetime import UTC, datetime
@@ -438,17 +444,20 @@ def report(args: argparse.Namespace) -> int:
         text = render_markdown(batch)
     else:
         text = render_html(batch, launcher.__version__)
-    if args.output == "-":
+    output = args.output
+    if output is None:  # a page is no text for a terminal: it goes to a file there
+        output = DEFAULT_REPORT if args.format == "html" and sys.stdout.isatty() else "-"
+    if output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return ExitCode.OK
     try:
-        Path(args.output).write_text(text, encoding="utf-8")
+        Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
     well = batch.ended_well
     _reporter(args).note(
-        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {output}"
     )
     return ExitCode.OK
 

@@ -261,9 +261,10 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        default="-",
+        default=None,
         metavar="FILE",
-        help="write the report to FILE (default: standard output)",
+        help="write the report to FILE, - for standard output (default: standard output; "
+        "for HTML on a terminal, launcher-report.html)",
     )
     p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")

@@ -37,6 +37,9 @@ class RetryPolicy:
 @dataclass
 class PollResult:
     seen: dict[str, Observation] = field(default_factory=dict)
+    # session id -> why its answer could not be used (too large, too deep, not JSON, or
+    # no usable answer after the retries): that session's problem, never the others'
+    problems: dict[str, str] = field(default_factory=dict)
     lists: int = 0  # list requests made
     gets: int = 0  # single-session requests made
 
@@ -105,7 +108,14 @@ async def poll_once(
             continue  # fewer sessions left than pages to list: one GET each is cheaper
         offset = 0
         for _ in range(pages):
-            rows = rows_of(await call(policy, api.list_sessions, tag, PAGE, offset))
+            try:
+                answer = await call(policy, api.list_sessions, tag, PAGE, offset)
+            except ApiError as exc:
+                if not exc.unreadable:
+                    raise
+                result.lists += 1
+                break  # a page too large or too deep: its sessions are asked one by one
+            rows = rows_of(answer)
             result.lists += 1
             for row in rows:
                 if session_id_of(row) not in watched:
@@ -142,6 +152,7 @@ async def _get_each(
                 answer = await call(policy, api.get_session, sid)
             except ApiError as exc:  # kept, so that the caller sees an ApiError, not a group
                 errors.append(exc)
+                result.problems[sid] = str(exc)
                 return
             finally:
                 result.gets += 1
@@ -155,8 +166,11 @@ async def _get_each(
     async with anyio.create_task_group() as tg:
         for sid in missed:
             tg.start_soon(one, sid)
-    if errors:
-        raise errors[0]
+    # Rejected credentials stop everything; an API that answered nothing usable is an
+    # outage. Otherwise each failure is its own session's: the others are kept.
+    fatal = [e for e in errors if e.auth] or (errors if not result.seen else [])
+    if fatal and not all(e.unreadable for e in fatal):
+        raise fatal[0]
 
 
 def jittered(interval: float, rng: random.Random | None = None) -> float:

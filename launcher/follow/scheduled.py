@@ -75,9 +75,6 @@ class _Batch:
         self.reporter, self.redact = reporter, redact
         self.policy = RetryPolicy()
 
-    def _by_session(self) -> Mapping[str, Target]:
-        return {t.session_id: t for t in self.targets if t.session_id}
-
     async def start(self, result: EntryResult) -> StartResult:
         await self.dispatcher.dispatch(result)
         target = self.by_key[result.entry.key]
@@ -94,8 +91,9 @@ class _Batch:
         return Done()
 
     async def poll(self, ids: Collection[str]) -> Collection[str]:
-        by_session = self._by_session()
-        watched = [by_session[s] for s in ids if s in by_session]
+        asked = set(ids)
+        # Every entry of a session: two may share one (idempotent, one prompt).
+        watched = [t for t in self.targets if t.session_id in asked]
         expected = Counter(t.batch for t in self.targets if t.session_id and t.batch)
         try:
             await refresh(
@@ -106,11 +104,13 @@ class _Batch:
                 self.policy,
                 self.redact,
                 self.reporter.change,
+                self.reporter.log,
             )
         except ApiError as exc:
             self.reporter.log(f"warning: poll failed ({exc}); trying again at the next poll")
             return ()
-        return [t.session_id for t in watched if t.session_id and not t.active]
+        still = {t.session_id for t in watched if t.active}
+        return [s for s in asked if s not in still]
 
     async def terminate(self, session_id: str) -> bool:
         """`--terminate-settled`: the final status is recorded; free its slot."""
@@ -174,6 +174,7 @@ async def run_scheduled(
     async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
         dispatcher = Dispatcher(settings, client, writer, environ, progress)
         dispatcher.capacity.defer = True
+        dispatcher.expect(results)
         batch = _Batch(dispatcher, client, writer, targets, reporter, redact)
         scheduler = SlotScheduler(
             results,

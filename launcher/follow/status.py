@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from launcher.ids import session_id_problem
 from launcher.text import printable
 
 MAX_ID_CHARS = 200
@@ -49,8 +50,9 @@ def session_id_of(row: Any) -> str | None:
     if not isinstance(row, dict):
         return None
     sid = row.get("session_id")
-    if not isinstance(sid, str) or not sid or len(sid) > MAX_ID_CHARS or not sid.isprintable():
+    if session_id_problem(sid, MAX_ID_CHARS) is not None:
         return None
+    assert isinstance(sid, str)
     return sid
 
 
@@ -65,9 +67,23 @@ def normalise(row: Any) -> Observation | None:
     status = _short_str(raw, MAX_STATUS_CHARS)
     status = status.strip().lower() if status else "unknown"
     pr = row.get("pull_request")
-    pr_url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+    pr_url = pr_url_of(_short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS))
     output, dropped, text = bounded_output(row.get("structured_output"))
     return Observation(sid, status or "unknown", output, pr_url, dropped, text)
+
+
+NOT_A_URL = "not a URL"
+
+
+def pr_url_of(value: Any) -> str | None:
+    """A PR URL as kept and exported: only `http://` and `https://` ones (the agent writes
+    it: a `javascript:` or `file:` URL must never become a link); anything else is
+    NOT_A_URL."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.lower().startswith(("https://", "http://")) and value.isprintable():
+        return value
+    return NOT_A_URL
 
 
 def redact_json(value: Any, redact: Callable[[str], str]) -> Any:

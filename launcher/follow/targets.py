@@ -10,7 +10,14 @@ from typing import Any
 
 from launcher.entry import Entry, canonical_json
 from launcher.follow.outputcheck import check_output
-from launcher.follow.status import SETTLED, Observation, Verdict, redact_json, verdict
+from launcher.follow.status import (
+    SETTLED,
+    Observation,
+    Verdict,
+    pr_url_of,
+    redact_json,
+    verdict,
+)
 from launcher.ledger.events import Subject
 from launcher.ledger.state import KeyRecord, LedgerState
 
@@ -40,6 +47,7 @@ class Target:
     output_errors: list[dict[str, str]] = field(default_factory=list)
     cancelled: bool = False
     woken: bool = False  # a message was sent after the latest status: watch it again
+    problem: str | None = None  # why the last poll could not use its answer, if it could not
     messages: dict[str, tuple[int, Mapping[str, Any]]] = field(default_factory=dict)
     # The last observation as the server sent it: a poll showing the same again changes
     # nothing, and is dismissed without redacting, validating or re-encoding its output.
@@ -158,7 +166,7 @@ def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]
         status_at, ev = follow["status"]
         target.status = ev.get("status_enum") or "unknown"
         target.structured_output = ev.get("structured_output")
-        target.pull_request_url = ev.get("pull_request_url")
+        target.pull_request_url = pr_url_of(ev.get("pull_request_url"))  # an older ledger's
         target.output_valid = ev.get("output_valid")
         target.output_errors = [e for e in ev.get("output_errors", []) if isinstance(e, dict)]
     if "cancelled" in follow:

@@ -102,18 +102,31 @@ def _key_lines(state: LedgerState, records: list[KeyRecord]) -> Iterator[bytes]:
 def compact(path: str | os.PathLike[str]) -> Compacted:
     """Rewrite `path` to its latest state per key. The lock keeps runs out meanwhile; the
     rename makes a crash at any moment leave the old ledger or the new one."""
-    p = Path(path)
-    if not p.is_file():
-        raise LedgerError(f"no ledger at {p}; pass the file that `launcher run --ledger` wrote")
+    named = Path(path)
+    if not named.is_file():
+        raise LedgerError(f"no ledger at {named}; pass the file that `launcher run --ledger` wrote")
+    # The file itself, not a symbolic link to it: a rename over the link would leave the
+    # link's other names with the old file, its own lock and history (duplicate sessions).
+    p = Path(os.path.realpath(named))
     with LedgerWriter.open(p, new_run_id()) as writer:
         before = p.stat()
+        if before.st_nlink > 1:
+            # A rename gives only this name the new file: the other names would keep the
+            # old one. Rewriting in place is not crash-safe, so neither is done.
+            raise LedgerError(
+                f"ledger {named} has {before.st_nlink} names (hard links): compacting it would "
+                "split it in two; remove the other names (find / -samefile) or compact a copy "
+                "and put it in place while no run is active"
+            )
         tmp = p.with_name(f".{p.name}.{TMP_TAG}.tmp")
         # Under the lock, a leftover is from a compact that died: nobody else writes it.
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        tmp = write_beside(p, TMP_TAG, compacted_lines(writer.state), before.st_mode & 0o7777)
+        lines = compacted_lines(writer.state)
+        owner = (before.st_uid, before.st_gid)
+        tmp = write_beside(p, TMP_TAG, lines, before.st_mode & 0o7777, owner)
         replace_with(tmp, p)
         state = writer.state
     return Compacted(
-        str(p), len(state.records()), before.st_size, p.stat().st_size, list(state.warnings)
+        str(named), len(state.records()), before.st_size, p.stat().st_size, list(state.warnings)
     )

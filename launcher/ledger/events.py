@@ -8,6 +8,9 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
+from launcher import jsonio
+from launcher.ids import names_something
+
 VERSION = 1
 
 
@@ -147,6 +150,10 @@ def check_event(obj: Any) -> str | None:
                 return f"field {name!r} is missing"
         elif type(value) not in exact and not _type_ok(value, types):
             return f"field {name!r} has the wrong type"
+    sid = get("session_id")
+    if isinstance(sid, str) and not names_something(sid):
+        # "." or ".." would send follow-through requests to other API paths
+        return "field 'session_id' has no letter or digit"
     return None
 
 
@@ -163,7 +170,10 @@ def ignored_kind(obj: Any) -> str | None:
 
 
 def decode(line: bytes) -> Any:
-    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid."""
+    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid,
+    jsonio.JsonError (a ValueError) if nested deeper than jsonio.MAX_DEPTH levels."""
+    if jsonio.depth_of(line) > jsonio.MAX_DEPTH:  # before the decoder recurses
+        raise jsonio.JsonError(f"nested deeper than {jsonio.MAX_DEPTH} levels")
     text = line.decode("utf-8")  # strictly UTF-8: no encoding sniffing
     # The decoder alone, when the value starts the line and only its "\n" follows: what
     # json.loads does, without its two whitespace regex matches. Anything else goes through
@@ -174,7 +184,7 @@ def decode(line: bytes) -> Any:
     except ValueError:
         whole = False
     if not whole:
-        obj = json.loads(text)
+        obj = jsonio.loads(text)
     if not line.endswith(b"\n") and not isinstance(obj, dict):
         raise ValueError("incomplete")  # b"12" may be the start of b"123"
     return obj

@@ -4,6 +4,7 @@ in two inputs once; `ledger summary A B ...` reads the same merged fold."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -148,12 +149,21 @@ def merge_into(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLik
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise io_error(out, exc, "create the folder of") from None
-    tmp = write_beside(out, f"merge-{os.getpid()}", merged.lines)
+    tmp = write_beside(out, f"merge-{os.getpid()}", merged.lines, _narrowest_mode(paths))
     try:
         publish_new(tmp, out)
     except FileExistsError:
         raise LedgerError(f"--output {out} appeared while merging; nothing written") from None
     return merged
+
+
+def _narrowest_mode(paths: Sequence[str | os.PathLike[str]]) -> int:
+    """The permissions every input allows (0600 at most): the merge holds what they hold."""
+    mode = 0o600
+    for p in paths:
+        with contextlib.suppress(OSError):
+            mode &= os.stat(p).st_mode
+    return mode & 0o600
 
 
 def summarize_ledgers(paths: Sequence[str | os.PathLike[str]]) -> LedgerSummary:

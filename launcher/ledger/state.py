@@ -64,6 +64,7 @@ class LedgerState:
         self._events = 0
         self.warnings: list[str] = []
         self._created_by_name: dict[str, list[KeyRecord]] | None = None
+        self._holders: dict[str, KeyRecord] | None = None
         # key -> slot ("status", "cancelled", "message:DIGEST") -> (position, latest event)
         self._follow: dict[str, dict[str, tuple[int, Mapping[str, Any]]]] = {}
         # The APIs the events name (their `api` fields), in first-seen order, and whether
@@ -94,6 +95,16 @@ class LedgerState:
         """The record of `key` if it is created (never to be sent again), else None."""
         record = self.get(key)
         return record if record is not None and record.outcome == "created" else None
+
+    def held_by(self, session_id: str) -> KeyRecord | None:
+        """The first created record that holds `session_id` (two entries may share one)."""
+        if self._holders is None:
+            holders: dict[str, KeyRecord] = {}
+            for r in self.records():
+                if r.outcome == "created" and r.session_id is not None:
+                    holders.setdefault(r.session_id, r)
+            self._holders = holders
+        return self._holders.get(session_id)
 
     def first_sent(self, key: str) -> str | None:
         """When `key` was first sent, as this ledger tells (a compacted one may not)."""
@@ -168,7 +179,7 @@ class LedgerState:
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Fold one event that `events.check_event` accepted; the state keeps `ev`, which
         must not change afterwards."""
-        self._created_by_name = None
+        self._created_by_name = self._holders = None
         key, event = ev["key"], ev["event"]
         api = ev.get("api")
         if api is None:

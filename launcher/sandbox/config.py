@@ -10,6 +10,7 @@ DEFAULT_PORT = 8787
 DEFAULT_API_KEY = "sandbox-key"
 DEFAULT_WORK_SECONDS = 5.0
 LIST_SHAPES = ("object", "bare")
+IDEMPOTENT_MATCHES = ("prompt", "body")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class SandboxConfig:
     settled_holds_slot: bool = False  # finished/blocked sessions hold a slot until DELETE
     list_shape: str = "object"  # GET /v1/sessions: {"sessions": [...]} or a bare list
     null_status_enum: bool = False  # answer status_enum: null (clients fall back to status)
+    idempotent_match: str = "prompt"  # what makes idempotent requests one: prompt or body
     list_ignores_tags: bool = False  # GET /v1/sessions lists every session, whatever `tags`
     other_sessions: int = 0  # other teams' sessions there from the start
     others_per_create: int = 0  # other teams' sessions created right after each of ours
@@ -65,6 +67,8 @@ class SandboxConfig:
             raise ValueError("concurrent_limit must be >= 1 (or None for no limit)")
         if self.other_sessions < 0 or self.others_per_create < 0:
             raise ValueError("other_sessions and others_per_create must be >= 0")
+        if self.idempotent_match not in IDEMPOTENT_MATCHES:
+            raise ValueError(f"idempotent_match must be one of {', '.join(IDEMPOTENT_MATCHES)}")
         if self.list_shape not in LIST_SHAPES:
             raise ValueError(f"list_shape must be one of {', '.join(LIST_SHAPES)}")
 
@@ -239,6 +243,13 @@ def _add_capacity(p: argparse.ArgumentParser) -> None:
         help='GET /v1/sessions as {"sessions": [...]} or a bare list (default: %(default)s)',
     )
     p.add_argument(
+        "--idempotent-match",
+        choices=IDEMPOTENT_MATCHES,
+        default="prompt",
+        help="an idempotent create returns the session of an earlier one with the same "
+        "prompt, as Devin is reported to, or only of the same body (default: %(default)s)",
+    )
+    p.add_argument(
         "--list-ignores-tags",
         action="store_true",
         help="GET /v1/sessions ignores its tags filter and lists every session (default: off)",
@@ -282,6 +293,7 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         settled_holds_slot=args.settled_holds_slot,
         list_shape=args.list_shape,
         null_status_enum=args.null_status_enum,
+        idempotent_match=args.idempotent_match,
         list_ignores_tags=args.list_ignores_tags,
         other_sessions=args.other_sessions,
         others_per_create=args.others_per_create,
@@ -314,6 +326,7 @@ def to_args(config: SandboxConfig) -> list[str]:
         "invalid-output-share": config.invalid_output_share,
         "concurrent-limit": config.concurrent_limit,
         "list-shape": config.list_shape,
+        "idempotent-match": config.idempotent_match,
         "other-sessions": config.other_sessions or None,
         "others-per-create": config.others_per_create or None,
         "seed": config.seed,

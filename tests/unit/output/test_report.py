@@ -5,11 +5,15 @@ timeline bounded."""
 from __future__ import annotations
 
 import re
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from launcher.cli import main
+from launcher.cli.commands import DEFAULT_REPORT
 from launcher.entry import Entry
 from launcher.follow.report import BatchReport, ReportRow, parse_ts, web_link
 from launcher.output.report import (
@@ -143,3 +147,27 @@ def test_entry_keeps_its_matrix_out_of_its_key() -> None:
     a = Entry("n", "m.yaml", "m.yaml", 1, {"prompt": "p"}, matrix={"x": 1})
     b = Entry("n", "m.yaml", "m.yaml", 1, {"prompt": "p"})
     assert a.key == b.key and a.matrix == {"x": 1}
+
+
+def test_html_goes_to_a_file_on_a_terminal_and_to_stdout_in_a_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.yaml").write_text("version: 1\nsessions:\n  - name: a\n    prompt: p\n")
+    (tmp_path / "l.jsonl").write_text("")
+    argv = ["report", "m.yaml", "--ledger", "l.jsonl"]
+    assert main(argv) == 0
+    piped = capsys.readouterr()
+    assert piped.out.startswith("<!doctype html>") and not (tmp_path / DEFAULT_REPORT).exists()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(argv) == 0
+    shown = capsys.readouterr()
+    assert shown.out == "" and "report of 1 entries (0 ended well) in launcher-report.html" in (
+        shown.err
+    )
+    page = (tmp_path / DEFAULT_REPORT).read_text()
+    assert '<tr data-status="not_created">' in page and "never sent" in page
+    assert main([*argv, "--format", "markdown"]) == 0  # Markdown is text: stdout still
+    assert capsys.readouterr().out.startswith("## launcher report")
+    assert main([*argv, "-o", str(tmp_path / "no" / "such" / "dir.html")]) == 2
+    assert "cannot write the report to" in capsys.readouterr().err
