@@ -146,9 +146,13 @@ def _watch_settings(args: argparse.Namespace) -> WatchSettings:
 
 
 def _watch_reporter(args: argparse.Namespace, redact: Redactor) -> WatchReporter:
+    from launcher.output.console import Console
     from launcher.output.follow import WATCH_REPORTER_BY_NAME
 
-    return WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact)
+    console = Console(verbosity=_reporter(args).verbosity)
+    return WATCH_REPORTER_BY_NAME[args.format](
+        sys.stdout, sys.stderr, redact, console=console, heartbeat=args.heartbeat
+    )
 
 
 def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
@@ -168,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
+    from launcher.output.board import Board
+    from launcher.output.console import Console
     from launcher.output.progress import RunProgress
 
     if args.dry_run:
@@ -192,8 +198,16 @@ def run(args: argparse.Namespace) -> int:
     ):
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
+        live = {"always": True, "never": False}.get(args.progress)
+        if reporter.verbosity < 0 and live is None:
+            live = False
         progress = RunProgress(
-            len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
+            len(entries),
+            args.format,
+            args.progress,
+            redact,
+            console=Console(verbosity=reporter.verbosity, live=live),
+            board=Board(entries=[e.entry_id for e in entries]) if waits else None,
         )
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
@@ -227,9 +241,17 @@ def _run_and_watch(
     from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
     from launcher.text import printable
 
-    # The run's progress line is the live line: the watch adds plain lines only.
+    # One console and one table for the run and its watch: the run's line above the table
+    # on a terminal; off one, a line per create and per change.
     redact = conn.redact
-    watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
+    watcher = WATCH_REPORTER_BY_NAME[args.format](
+        sys.stdout,
+        sys.stderr,
+        redact,
+        console=progress.console,
+        board=progress.board,
+        heartbeat=args.heartbeat,
+    )
     watcher.command = "run"
     outcome = run_and_watch(
         settings, scheduled, entries, writer, os.environ, conn, progress, watcher

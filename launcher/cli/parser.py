@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, NoReturn
 
 import launcher
@@ -127,17 +128,52 @@ usage · 3 credentials rejected · 4 ledger held by another run · 10 plan
 """
 
 
-def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
+class _Deprecated(argparse.Action):
+    """An old spelling of a flag: it still works, and says which name to use."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        self.instead = kwargs.pop("instead")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None
+    ) -> None:
+        print(
+            f"launcher: warning: {option} is deprecated; use {self.instead} (same meaning)",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _add_watch_options(p: argparse.ArgumentParser, *, old_timeout: bool = False) -> None:
     configurable(
         p, "poll-interval", help="seconds between polls, ±20%% jitter; longer after 429/5xx"
     )
+    # One name on every command for "stop watching after": --wait-timeout.
     p.add_argument(
-        timeout_flag,
+        "--wait-timeout",
         dest="watch_timeout",
         type=settings.seconds,
         default=None,
         metavar="S",
         help="stop watching after S seconds; unsettled entries then count as not ended well",
+    )
+    if old_timeout:  # watch's first spelling, kept working
+        p.add_argument(
+            "--timeout",
+            dest="watch_timeout",
+            type=settings.seconds,
+            action=_Deprecated,
+            instead="--wait-timeout",
+            metavar="S",
+            help=argparse.SUPPRESS,
+        )
+    p.add_argument(
+        "--heartbeat",
+        type=settings.non_negative_seconds,
+        default=300.0,
+        metavar="S",
+        help="off a terminal, a line of counts every S seconds while waiting (300; 0: none)",
     )
     p.add_argument(
         "--blocked-ok",
@@ -213,7 +249,7 @@ def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
 def _add_follow_parsers(sub: Any) -> None:
     p = sub.add_parser("watch", help="follow created sessions until they settle")
     _add_follow_common(p)
-    _add_watch_options(p)
+    _add_watch_options(p, old_timeout=True)
     _add_format(p)
     p.set_defaults(func=commands.watch)
 
@@ -401,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="when sessions this run did not start hold every slot, try a create every S "
         "seconds (180)",
     )
-    _add_watch_options(p, "--wait-timeout")
+    _add_watch_options(p)
     # Not a feature: a user who expects one (as in many tools) is pointed to `plan`.
     p.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     _add_format(p)

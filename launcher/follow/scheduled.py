@@ -198,6 +198,7 @@ async def run_scheduled(
                 scheduler.stop()
 
             outer.start_soon(signals.watch, outer, progress.log)
+            outer.start_soon(_ticking, reporter, targets)
             # Sessions of earlier runs: one poll first, so that those already settled take
             # no slot and those still working count against the limit from the start.
             await batch.poll([t.session_id for t in targets if t.active and t.session_id])
@@ -224,6 +225,13 @@ async def run_scheduled(
     )
     _say_why_not_created(results, batch.by_key)
     return ScheduledOutcome(run, targets, timed_out, scheduler.snapshot(), cancelled)
+
+
+async def _ticking(reporter: WatchProgress, targets: Sequence[Target]) -> None:
+    """Once a second: the live table's clock and ETA move, a heartbeat line is due."""
+    while True:
+        await anyio.sleep(1.0)
+        reporter.tick(targets)
 
 
 def _say_why_not_created(results: Sequence[EntryResult], by_key: Mapping[str, Target]) -> None:

@@ -138,7 +138,7 @@ def verdict(
         return Verdict(False, "cancelled")
     if status is None or status not in SETTLED:
         shown = status or "not seen yet"
-        why = "--timeout passed" if timed_out else "not settled"
+        why = "--wait-timeout passed" if timed_out else "not settled"
         return Verdict(False, f"{why} while {shown}")
     if status == "blocked":
         # Devin often blocks after opening its PR, with its notepad (output) half filled:
