@@ -4,6 +4,7 @@ check that both the reader and the writer apply to every line."""
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -145,11 +146,38 @@ def check_event(obj: Any) -> str | None:
                 return f"field {name!r} is missing"
         elif type(value) not in exact and not _type_ok(value, types):
             return f"field {name!r} has the wrong type"
+    why = _wait_problem(obj)
+    if why is not None:
+        return why
     sid = get("session_id")
     if isinstance(sid, str) and not names_something(sid):
         # "." or ".." would send follow-through requests to other API paths
         return "field 'session_id' has no letter or digit"
     return None
+
+
+MAX_RETRY_AT = 86_400.0 + 60.0  # the client reads a Retry-After as a day at most
+
+
+def _wait_problem(obj: dict[str, Any]) -> str | None:
+    """A wait a later run would read back and hold the lock for: never absurd (a line the
+    launcher wrote has a finite timeout, and a retry_at at most a day after its time)."""
+    timeout = obj.get("timeout")
+    if timeout is not None and not 0 < timeout < math.inf:
+        return "field 'timeout' is not a positive finite number of seconds"
+    retry_at = obj.get("retry_at")
+    if retry_at is not None:
+        try:
+            gap = _when(retry_at) - _when(obj["ts"])
+        except ValueError:
+            return "field 'retry_at' or 'ts' is not a time"
+        if gap > MAX_RETRY_AT:
+            return "field 'retry_at' is more than a day after the line's time"
+    return None
+
+
+def _when(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def ignored_kind(obj: Any) -> str | None:
