@@ -83,12 +83,8 @@ class Reconciler:
         wait = 0.0
         if prior.outcome == "sending":
             wait = seconds_until(prior.ts, prior.timeout or self._settings.timeout)
-            if wait > longest:
-                return self._not_now(
-                    result,
-                    f"an earlier run's request may be in flight for {wait:.0f}s more (its "
-                    f"--timeout), more than --max-wait {longest:g}s; run again after it",
-                )
+        if wait > longest and result.entry.request.get("idempotent"):
+            return self._not_now(result, _in_flight(wait, longest))
         if result.entry.request.get("idempotent"):
             await sleep(wait)
             return "absent"
@@ -138,6 +134,8 @@ class Reconciler:
                 remaining = trust_after - time.monotonic()
                 if remaining <= 0:
                     return "absent"
+                if remaining > self._settings.max_wait:  # an earlier run's enormous timeout
+                    return self._not_now(result, _in_flight(remaining, self._settings.max_wait))
                 await anyio.sleep(remaining)  # ask again once the request cannot be pending
                 trust_after = 0.0
                 continue
@@ -159,6 +157,13 @@ class Reconciler:
             return "found"
         await self._recorder.in_doubt(result, f"{result.error}; then {last_error}")
         return "unknown"
+
+
+def _in_flight(wait: float, longest: float) -> str:
+    return (
+        f"an earlier run's request may be in flight for {wait:.0f}s more (its --timeout), "
+        f"more than --max-wait {longest:g}s; not sent: run again after it"
+    )
 
 
 def parse_ts(ts: str) -> datetime | None:

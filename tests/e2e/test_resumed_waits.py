@@ -55,12 +55,23 @@ def test_an_earlier_requests_enormous_timeout_is_not_waited_out(
     args = ("run", str(manifest), "--ledger", str(ledger), "--max-wait", "5")
     assert run_launcher(*args, env=env).returncode == 0
     sending = next(e for e in read_ledger(ledger) if e["event"] == "sending")
-    ledger.write_text(json.dumps({**sending, "key": sending["key"], "timeout": 1e9}) + "\n")
+    # Its session exists: the lookup finds it, at once.
+    ledger.write_text(json.dumps({**sending, "timeout": 1e9}) + "\n")
+    assert run_launcher(*args, env=env, timeout=60).returncode == 0
+    # Another entry's, which the server never received: not waited for, not sent.
+    other = write_manifest(tmp_path / "n.yaml", 1, prefix="other")
+    args = ("run", str(other), "--ledger", str(ledger), "--max-wait", "5")
+    planned = run_launcher("plan", str(other), "--format", "json", "--ledger", str(ledger), env=env)
+    entry = json.loads(planned.stdout)["entries"][0]
+    ghost = {**sending, "timeout": 1e9, "entry": entry["entry"], "name": entry["name"]}
+    ghost["key"] = entry["key"]
+    ledger.write_text(json.dumps(ghost) + "\n")
     started = time.monotonic()
-    resumed = run_launcher(*args, env=env, timeout=60)
+    resumed = run_launcher(*args, env=env, timeout=60)  # before: waited 1e9 s
     assert time.monotonic() - started < 60
     assert resumed.returncode == 1, resumed.stderr
     assert "its --timeout), more than --max-wait 5s" in resumed.stdout + resumed.stderr
+    assert sb.stats()["sessions"] == 1
     for absurd in ('"timeout":1e999', '"timeout":-1'):
         line = json.dumps(sending).replace(f'"timeout": {sending["timeout"]}', absurd)
         ledger.write_text(line + "\n")
