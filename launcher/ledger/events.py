@@ -156,28 +156,14 @@ def check_event(obj: Any) -> str | None:
     return None
 
 
-MAX_RETRY_AT = 86_400.0 + 60.0  # the client reads a Retry-After as a day at most
-
-
 def _wait_problem(obj: dict[str, Any]) -> str | None:
-    """A wait a later run would read back and hold the lock for: never absurd (a line the
-    launcher wrote has a finite timeout, and a retry_at at most a day after its time)."""
+    """A wait a later run would read back: a line the launcher wrote has a positive, finite
+    timeout (`1e999` reads as infinity). A far `retry_at` is not damage: the run that reads
+    it waits no longer than --max-wait, and says so."""
     timeout = obj.get("timeout")
     if timeout is not None and not 0 < timeout < math.inf:
         return "field 'timeout' is not a positive finite number of seconds"
-    retry_at = obj.get("retry_at")
-    if retry_at is not None:
-        try:
-            gap = _when(retry_at) - _when(obj["ts"])
-        except ValueError:
-            return "field 'retry_at' or 'ts' is not a time"
-        if gap > MAX_RETRY_AT:
-            return "field 'retry_at' is more than a day after the line's time"
     return None
-
-
-def _when(ts: str) -> float:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def ignored_kind(obj: Any) -> str | None:
