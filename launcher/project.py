@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -188,9 +190,11 @@ def _has_launcher_table(path: Path) -> bool:
     )
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, *, settings: bool = False) -> str:
     try:
         with path.open("rb") as f:
+            if settings:
+                _check_trusted(path, os.fstat(f.fileno()))
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the project file ({exc.strerror})") from None
@@ -202,10 +206,28 @@ def _read(path: Path) -> str:
         raise UsageError(f"{path}: the project file is not UTF-8 text") from None
 
 
+def _check_trusted(path: Path, st: os.stat_result) -> None:
+    """The file may point the API key at another URL: refuse one that someone else could
+    have written, as git does a repository another user owns (a `launcher.toml` left in
+    /tmp, above the folder the launcher runs in, would otherwise be obeyed)."""
+    if not hasattr(os, "getuid"):
+        return
+    if st.st_uid not in (os.getuid(), 0):
+        raise UsageError(
+            f"{path}: the project file belongs to another user (uid {st.st_uid}), who could "
+            "point your API key at another URL; make it yours (chown) or remove it"
+        )
+    if st.st_mode & stat.S_IWOTH:
+        raise UsageError(
+            f"{path}: anyone can write the project file, and so point your API key at another "
+            "URL; chmod o-w it"
+        )
+
+
 def load_project_file(path: Path) -> ProjectFile:
     """The file's launcher values, each checked; a UsageError naming `FILE:LINE` and the fix
     for TOML that does not parse, an unknown key or a value of the wrong kind."""
-    text = _read(path)
+    text = _read(path, settings=True)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -6,9 +6,10 @@ only when sessions end, so callers must not slow down, retry soon, or spend an a
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
+
+from launcher import jsonio
 
 # Every wording seen in public, one test each in tests/unit/api/test_capacity.py:
 #   "You exceeded your concurrent session limit of 5"           (Devin's 429 body)
@@ -39,7 +40,7 @@ def _text(message: str) -> str:
     if start < 0:
         return message
     try:
-        payload = json.loads(message[start:])
+        payload = jsonio.loads(message[start:])
     except ValueError:
         return message
     detail = payload.get("detail", payload) if isinstance(payload, dict) else payload

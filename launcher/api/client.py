@@ -8,7 +8,6 @@ server says is bounded here (size and time), type-checked and redacted before it
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +19,7 @@ from typing import Any, Literal
 import anyio
 import httpx
 
-from launcher import __version__
+from launcher import __version__, jsonio
 from launcher.api.capacity import capacity_hit
 from launcher.api.lookup import Page, find_tagged
 from launcher.api.outcomes import (
@@ -36,6 +35,8 @@ from launcher.api.outcomes import (
 )
 from launcher.api.redact import Redactor
 from launcher.api.target import Generation
+from launcher.api.v3 import PAGE_MAX, create_body, page_rows, session_row
+from launcher.ids import session_id_problem
 
 __all__ = ["DevinClient", "FollowClient", "Redactor", "api_message", "parse_retry_after"]
 
@@ -44,7 +45,12 @@ MAX_BODY_BYTES = 1 << 20  # an answer is a few hundred bytes; reading stops past
 MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read as a day
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
-MAX_PAGE_BYTES = 16 * 1024 * 1024  # a list page of 100 rows with 64 KB outputs is ~7 MB
+# Follow-through answers too: a list page larger than this is read again one session at a
+# time (`launcher.follow.poll`), and one session's larger answer is that session's problem.
+MAX_PAGE_BYTES = MAX_BODY_BYTES
+# The duplicate check's listing pages, read one at a time: 100 rows with 64 KB outputs are
+# ~7 MB, and a page it cannot read leaves the entry in doubt.
+LOOKUP_PAGE_BYTES = 16 * 1024 * 1024
 LOOKUP_PAGE = 100  # rows asked for per page by the duplicate check
 
 
@@ -87,7 +93,9 @@ class Answer:
         return self.body.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        """The body's JSON value; jsonio.JsonError (a ValueError) when it is not JSON or is
+        nested too deeply."""
+        return jsonio.loads(self.body)
 
 
 def api_message(answer: Answer) -> str:
@@ -210,7 +218,8 @@ class DevinClient:
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
         try:
-            answer = await self._exchange("POST", self._sessions, json=body)
+            sent = create_body(body) if self.generation == "v3" else body
+            answer = await self._exchange("POST", self._sessions, json=sent)
         except TransportFailure as exc:
             if exc.phase == "in_doubt":
                 return InDoubt(str(exc))
@@ -270,7 +279,7 @@ class DevinClient:
         if not isinstance(data, dict):
             return InDoubt(f"HTTP {status} with an answer that is not a JSON object", status)
         problem = (
-            _text_problem(data.get("session_id"), "session_id", MAX_ID_CHARS)
+            session_id_problem(data.get("session_id"), MAX_ID_CHARS)
             or _text_problem(data.get("url"), "url", MAX_URL_CHARS)
             or _bool_problem(data.get("is_new_session"))
         )
@@ -280,7 +289,7 @@ class DevinClient:
             # A readable session id is kept: the duplicate check asks for it by id.
             sid = data.get("session_id")
             hint = None
-            if isinstance(sid, str) and _text_problem(sid, "session_id", MAX_ID_CHARS) is None:
+            if isinstance(sid, str) and session_id_problem(sid, MAX_ID_CHARS) is None:
                 hint = None if self._redact.holds_secret(sid) else sid
             return InDoubt(f"HTTP {status} with a malformed answer: {problem}", status, hint)
         return Created(data["session_id"], data["url"], data.get("is_new_session"))
@@ -292,7 +301,7 @@ class DevinClient:
         each `known` id asked for (`launcher.api.lookup`). Raises LookupFailed on any doubt."""
         found = await find_tagged(self, tag, since=since, known=known)
         for session in found:
-            if _text_problem(session.get("session_id"), "session_id", MAX_ID_CHARS):
+            if session_id_problem(session.get("session_id"), MAX_ID_CHARS):
                 raise LookupFailed("lookup failed: a matching session has no valid session_id")
             if self._redact.holds_secret(session["session_id"]):
                 raise LookupFailed("lookup failed: a session_id carries a secret value")
@@ -343,7 +352,7 @@ class DevinClient:
         missing_ok: bool = False,
     ) -> Any:
         try:
-            answer = await self._exchange(method, path, cap=MAX_PAGE_BYTES, params=params)
+            answer = await self._exchange(method, path, cap=LOOKUP_PAGE_BYTES, params=params)
         except ApiError as exc:
             raise LookupFailed(f"lookup failed: {exc}") from None
         if missing_ok and answer.status == 404:
@@ -351,7 +360,7 @@ class DevinClient:
         if answer.status != 200:
             raise LookupFailed(f"lookup failed: HTTP {answer.status}: {self._message(answer)}")
         if answer.truncated:
-            raise LookupFailed(f"lookup failed: an answer over {MAX_PAGE_BYTES} bytes")
+            raise LookupFailed(f"lookup failed: an answer over {LOOKUP_PAGE_BYTES} bytes")
         try:
             return answer.json()
         except ValueError:
@@ -369,22 +378,44 @@ class DevinClient:
 
 
 class FollowClient(DevinClient):
-    """The follow-through calls (SPEC §9) beside create and look up: list, get, terminate
+    """The follow-through calls beside create and look up: list, get, terminate
     and message, as answers or ApiError, never httpx errors."""
+
+    @property
+    def lists_by_ids(self) -> bool:
+        """Whether the listing filters by session ids (v3): a poll then asks for exactly
+        the sessions it watches, PAGE_MAX a page."""
+        return self.generation == "v3"
 
     async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
         """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
         params = {"tags": tag, "limit": limit, "offset": offset}
         return await self._json("GET", "/v1/sessions", params=params)
 
+    async def list_by_ids(self, session_ids: Sequence[str], cursor: str | None = None) -> Any:
+        """One v3 page of the sessions `session_ids` (at most PAGE_MAX): (rows, the next
+        page's cursor or None); ApiError when the answer is not a page."""
+        params: dict[str, Any] = {"session_ids": list(session_ids), "first": PAGE_MAX}
+        if cursor is not None:
+            params["after"] = cursor
+        rows, after = page_rows(await self._json("GET", self._sessions, params=params))
+        if rows is None:
+            raise ApiError("the session list answer is not a page {items: [...]}", None)
+        return rows, after
+
     async def get_session(self, session_id: str) -> Any:
-        """GET /v1/sessions/{id}: the decoded JSON, or None when the API does not know it."""
-        return await self._json("GET", f"/v1/sessions/{_path(session_id)}", missing_ok=True)
+        """GET one session: the decoded JSON (a v3 row read as v1 names), or None when the
+        API does not know it."""
+        found = await self._json("GET", self._one(session_id), missing_ok=True)
+        return session_row(found) if self.generation == "v3" else found
+
+    def _one(self, session_id: str) -> str:
+        return f"{self._sessions}/{_path(session_id)}"
 
     async def delete_session(self, session_id: str) -> str:
         """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
         try:
-            await self._json("DELETE", f"/v1/sessions/{_path(session_id)}")
+            await self._json("DELETE", self._one(session_id))
         except ApiError as exc:
             if exc.status == 422:
                 return "already exited"
@@ -392,8 +423,8 @@ class FollowClient(DevinClient):
         return "terminated"
 
     async def send_message(self, session_id: str, text: str) -> None:
-        """POST /v1/sessions/{id}/message; ApiError when it was not accepted."""
-        path = f"/v1/sessions/{_path(session_id)}/message"
+        """POST …/sessions/{id}/message (v3: /messages); ApiError when not accepted."""
+        path = self._one(session_id) + ("/messages" if self.generation == "v3" else "/message")
         await self._json("POST", path, body={"message": text})
 
     async def _json(
@@ -412,17 +443,23 @@ class FollowClient(DevinClient):
         except ApiError as exc:
             raise ApiError(f"{method} failed: {exc}") from None
         status = answer.status
+        if answer.truncated and 200 <= status < 300:
+            raise ApiError(
+                f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes; not read",
+                status,
+                unreadable=True,
+            )
         if answer.truncated:
-            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES} bytes", status)
+            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes", status)
         if missing_ok and status == 404:
             return None
         if not 200 <= status < 300:
             retry = parse_retry_after(answer.headers.get("Retry-After"))
             raise ApiError(f"HTTP {status}: {self._message(answer)}", status, retry)
         try:
-            return json.loads(answer.body) if answer.body else None
-        except ValueError:
-            raise ApiError(f"HTTP {status} with an unreadable body", status) from None
+            return answer.json() if answer.body else None
+        except ValueError as exc:
+            raise ApiError(f"HTTP {status}: the answer is {exc}", status, unreadable=True) from None
 
 
 def _rows(answer: Any) -> list[Any] | None:

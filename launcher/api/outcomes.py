@@ -74,14 +74,26 @@ Outcome = Created | RetrySafe | InDoubt | Final | Fatal | AtLimit
 class ApiError(Exception):
     """A call other than create got no usable answer: the client's one error type."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        unreadable: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        # An answer came, but too large, too deeply nested or not JSON: a problem of the
+        # one session (or page) asked for, never of the others.
+        self.unreadable = unreadable
 
     @property
     def transient(self) -> bool:
         """Worth asking again later: no answer, a throttle or a server error."""
+        if self.unreadable:
+            return False  # the same answer again
         return self.status is None or self.status in (408, 429) or self.status >= 500
 
     @property
@@ -103,6 +115,10 @@ class SessionsAPI(Protocol):
     ) -> list[dict[str, Any]]:
         """Sessions carrying `tag`, oldest first: the listing read back past `since` (the
         entry's first send), each `known` session id asked for. LookupFailed on any doubt."""
+        ...
+
+    async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
+        """One session by id, None when the API does not know it; LookupFailed on doubt."""
         ...
 
 

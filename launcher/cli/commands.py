@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from launcher.api.connection import Asked, Connection
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
+    from launcher.follow.results import Results
     from launcher.follow.run import Held, Pick
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.targets import Target
@@ -72,7 +73,22 @@ def plan(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and any(i.action == "create" for i in items):
         code = ExitCode.TO_CREATE
     reporter.plan(items, show_requests=args.show_requests, exit_code=int(code))
+    if args.out:
+        from launcher.cli.plans import write_plan
+
+        write_plan(args, items, state, reporter)
     return code
+
+
+def show(args: argparse.Namespace) -> int:
+    """`launcher show FILE`: a plan file, shown the way `plan` shows a plan."""
+    from launcher import planfile
+
+    plan = planfile.read(args.plan_file)
+    _reporter(args).plan(
+        planfile.plan_items(plan), show_requests=args.show_requests, exit_code=ExitCode.OK
+    )
+    return ExitCode.OK
 
 
 def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None:
@@ -96,13 +112,16 @@ def _connect(
 ) -> tuple[Connection, list[str]]:
     """The one connection of `run` and the follow commands, and warnings. The key must be
     set (and sound) unless an embedded sandbox answers, which gets a token of its own,
-    never the user's key; `sending` (run) needs every secret's variable too."""
+    never the user's key. Every secret's variable must be set too, even for commands that
+    send no secret (`sending` is False): without its value, a secret a session echoes in
+    its output or PR URL could not be recognised, and would be printed, kept in the ledger
+    and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
 
     sandbox = getattr(args, "sandbox", False)
     dispatch.check_environment(
-        entries if sending else (), environ, None if sandbox else args.api_key_env
+        entries, environ, None if sandbox else args.api_key_env, sending=sending
     )
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(
@@ -143,9 +162,13 @@ def _watch_settings(args: argparse.Namespace) -> WatchSettings:
 
 
 def _watch_reporter(args: argparse.Namespace, redact: Redactor) -> WatchReporter:
+    from launcher.output.console import Console
     from launcher.output.follow import WATCH_REPORTER_BY_NAME
 
-    return WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact)
+    console = Console(verbosity=_reporter(args).verbosity)
+    return WATCH_REPORTER_BY_NAME[args.format](
+        sys.stdout, sys.stderr, redact, console=console, heartbeat=args.heartbeat
+    )
 
 
 def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
@@ -154,7 +177,22 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
 
     watch = _watch_settings(args)
     slots = SlotSettings(args.max_active, watch.poll_interval, args.probe_interval)
-    return ScheduledSettings(slots, watch, args.terminate_settled)
+    return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
+
+
+def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
+    """Under a budget every entry says what it may spend; one that may spend more than the
+    whole budget could never start."""
+    missing = [e.entry_id for e in entries if not e.request.get("max_acu_limit")]
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise UsageError(
+            f"--max-acus needs a max_acu_limit on every entry, to know what a session may "
+            f"spend; {shown} {'has' if len(missing) == 1 else 'have'} none: set "
+            "max_acu_limit (in defaults: for all)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
+    from launcher.output.board import Board
+    from launcher.output.console import Console
     from launcher.output.progress import RunProgress
 
     if args.dry_run:
@@ -173,24 +213,46 @@ def run(args: argparse.Namespace) -> int:
             "(--show-requests: the exact request bodies); it sends nothing"
         )
     environ = dict(os.environ)
-    waits = args.wait or args.max_active is not None
+    waits = args.wait or args.max_active is not None or args.max_acus is not None
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
+    plan = None
+    if args.plan is not None:
+        from launcher.cli.plans import planned_args
+
+        plan = planned_args(args)  # the PATHs, run key, selection and ledger of the plan
+    elif not args.paths:
+        raise UsageError("run needs PATH... (manifests), or --plan FILE (a reviewed plan)")
     entries = _entries(args, reporter)
     if entries is None:
         return ExitCode.USAGE
+    if args.max_acus is not None:
+        _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
+    run_id = plan.run_id if plan is not None else new_run_id()
     with (
-        LedgerWriter.open(ledger, new_run_id()) as writer,
+        LedgerWriter.open(ledger, run_id) as writer,
         _target(conn) as conn,
     ):
+        if plan is not None:
+            from launcher import planfile
+
+            entries = planfile.check_before_run(plan, entries, writer.state, environ)
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
+        live = {"always": True, "never": False}.get(args.progress)
+        if reporter.verbosity < 0 and live is None:
+            live = False
         progress = RunProgress(
-            len(entries), args.format, args.progress, redact, verbosity=reporter.verbosity
+            len(entries),
+            args.format,
+            args.progress,
+            redact,
+            console=Console(verbosity=reporter.verbosity, live=live),
+            board=Board(entries=[e.entry_id for e in entries]) if waits else None,
         )
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
@@ -198,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
-            # throughout: cron cannot start the next batch meanwhile (SPEC §9).
+            # throughout: cron cannot start the next batch meanwhile.
             return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, conn, progress
@@ -224,9 +286,17 @@ def _run_and_watch(
     from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
     from launcher.text import printable
 
-    # The run's progress line is the live line: the watch adds plain lines only.
+    # One console and one table for the run and its watch: the run's line above the table
+    # on a terminal; off one, a line per create and per change.
     redact = conn.redact
-    watcher = WATCH_REPORTER_BY_NAME[args.format](sys.stdout, sys.stderr, redact, live=False)
+    watcher = WATCH_REPORTER_BY_NAME[args.format](
+        sys.stdout,
+        sys.stderr,
+        redact,
+        console=progress.console,
+        board=progress.board,
+        heartbeat=args.heartbeat,
+    )
     watcher.command = "run"
     outcome = run_and_watch(
         settings, scheduled, entries, writer, os.environ, conn, progress, watcher
@@ -241,6 +311,8 @@ def _run_and_watch(
         return int(run.exit_code)
     if args.format != "json":
         watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
+    if outcome.budget_note:
+        watcher.log(outcome.budget_note)
     blocked_ok = scheduled.watch.blocked_ok
     ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
     code = (
@@ -412,6 +484,8 @@ def results(args: argparse.Namespace) -> int:
             f"launcher: {chosen.dropped_columns} output properties past the first "
             f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
         )
+    if args.messages:  # the API is asked only then: results otherwise reads the ledger alone
+        chosen = _with_last_words(args, read[0], chosen)
     fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
     if fmt in RESULTS_WRITER_BY_NAME:
         RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
@@ -419,6 +493,31 @@ def results(args: argparse.Namespace) -> int:
     else:
         _reporter(args).results(chosen)
     return ExitCode.OK
+
+
+def _with_last_words(
+    args: argparse.Namespace, targets: Sequence[Target], chosen: Results
+) -> Results:
+    """`chosen` with `last_devin_message` in each record (and as a column): the last
+    message each session wrote, read through the API (the entries' secret values and the
+    key redacted)."""
+    from dataclasses import replace
+
+    from launcher.follow.log import subjects_of_targets
+    from launcher.follow.run import read_logs
+
+    conn = _connection(args, [t.entry for t in targets], os.environ)
+    logs = read_logs(conn, subjects_of_targets(targets)[0])
+    last = {c.subject.session_id: c.last_from_devin for c in logs}
+    for record in chosen.records:
+        said = last.get(record["session_id"] or "")
+        record["last_devin_message"] = said.text if said is not None else None
+    if chosen.chosen:
+        return chosen
+    return replace(chosen, columns=(*chosen.columns, "last_devin_message"))
+
+
+DEFAULT_REPORT = "launcher-report.html"
 
 
 def report(args: argparse.Namespace) -> int:
@@ -438,17 +537,20 @@ def report(args: argparse.Namespace) -> int:
         text = render_markdown(batch)
     else:
         text = render_html(batch, launcher.__version__)
-    if args.output == "-":
+    output = args.output
+    if output is None:  # a page is no text for a terminal: it goes to a file there
+        output = DEFAULT_REPORT if args.format == "html" and sys.stdout.isatty() else "-"
+    if output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return ExitCode.OK
     try:
-        Path(args.output).write_text(text, encoding="utf-8")
+        Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {args.output}: {exc.strerror}") from None
+        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
     well = batch.ended_well
     _reporter(args).note(
-        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {args.output}"
+        f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {output}"
     )
     return ExitCode.OK
 

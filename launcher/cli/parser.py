@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, NoReturn
 
 import launcher
-from launcher.cli import auth, commands, ledger
+from launcher.cli import auth, commands, ledger, log
 from launcher.dispatch import settings
 from launcher.project import SETTING_BY_KEY, SETTINGS
 from launcher.shard import shard_flag
@@ -14,9 +15,11 @@ from launcher.shard import shard_flag
 COMMANDS = (
     "validate",
     "plan",
+    "show",
     "run",
     "watch",
     "results",
+    "log",
     "report",
     "cancel",
     "message",
@@ -113,7 +116,10 @@ def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.set_defaults(subparser=p)
 
 
-FORMAT_HELP = {"github": "GitHub Actions annotations (::error file=...,line=...::...)"}
+FORMAT_HELP = {
+    "github": "GitHub Actions annotations (::error file=...,line=...::...)",
+    "jsonl": "one JSON object per message",
+}
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
@@ -127,17 +133,52 @@ usage · 3 credentials rejected · 4 ledger held by another run · 10 plan
 """
 
 
-def _add_watch_options(p: argparse.ArgumentParser, timeout_flag: str = "--timeout") -> None:
+class _Deprecated(argparse.Action):
+    """An old spelling of a flag: it still works, and says which name to use."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        self.instead = kwargs.pop("instead")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None
+    ) -> None:
+        print(
+            f"launcher: warning: {option} is deprecated; use {self.instead} (same meaning)",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _add_watch_options(p: argparse.ArgumentParser, *, old_timeout: bool = False) -> None:
     configurable(
         p, "poll-interval", help="seconds between polls, ±20%% jitter; longer after 429/5xx"
     )
+    # One name on every command for "stop watching after": --wait-timeout.
     p.add_argument(
-        timeout_flag,
+        "--wait-timeout",
         dest="watch_timeout",
         type=settings.seconds,
         default=None,
         metavar="S",
         help="stop watching after S seconds; unsettled entries then count as not ended well",
+    )
+    if old_timeout:  # watch's first spelling, kept working
+        p.add_argument(
+            "--timeout",
+            dest="watch_timeout",
+            type=settings.seconds,
+            action=_Deprecated,
+            instead="--wait-timeout",
+            metavar="S",
+            help=argparse.SUPPRESS,
+        )
+    p.add_argument(
+        "--heartbeat",
+        type=settings.non_negative_seconds,
+        default=300.0,
+        metavar="S",
+        help="off a terminal, a line of counts every S seconds while waiting (300; 0: none)",
     )
     p.add_argument(
         "--blocked-ok",
@@ -213,7 +254,7 @@ def _add_follow_common(p: argparse.ArgumentParser, *, api: bool = True) -> None:
 def _add_follow_parsers(sub: Any) -> None:
     p = sub.add_parser("watch", help="follow created sessions until they settle")
     _add_follow_common(p)
-    _add_watch_options(p)
+    _add_watch_options(p, old_timeout=True)
     _add_format(p)
     p.set_defaults(func=commands.watch)
 
@@ -245,7 +286,21 @@ def _add_follow_parsers(sub: Any) -> None:
     )
     p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.add_argument(
+        "--messages",
+        action="store_true",
+        help="add `last_devin_message`, the last message each session wrote (asks the API; "
+        "without it results reads the ledger alone)",
+    )
+    _add_api_options(p)
     p.set_defaults(func=commands.results)
+
+    p = sub.add_parser(
+        "log", help="each selected session's conversation: what it was told, what it wrote"
+    )
+    _add_follow_common(p)
+    _add_format(p, "jsonl")
+    p.set_defaults(func=log.log)
 
     p = sub.add_parser(
         "report", help="the batch as one page: self-contained HTML, or Markdown for CI"
@@ -261,9 +316,10 @@ def _add_follow_parsers(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        default="-",
+        default=None,
         metavar="FILE",
-        help="write the report to FILE (default: standard output)",
+        help="write the report to FILE, - for standard output (default: standard output; "
+        "for HTML on a terminal, launcher-report.html)",
     )
     p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
@@ -315,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(p)
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the plan to FILE: the exact requests, the manifests' digests and "
+        "the ledger state, secrets as references; `run --plan FILE` applies it as written",
+    )
+    p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 10 when some entry would be created, 0 when none (errors keep their codes)",
@@ -322,8 +384,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
     p.set_defaults(func=commands.plan)
 
+    p = sub.add_parser("show", help="show a plan file that `plan --out` wrote")
+    p.add_argument("plan_file", metavar="FILE", help="the plan file")
+    p.add_argument("--show-requests", action="store_true", help="print request bodies")
+    _add_format(p)
+    p.set_defaults(func=commands.show)
+
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
-    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("paths", nargs="*", metavar="PATH", help=PATH_HELP)
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="send exactly the requests of a plan `plan --out FILE` wrote; refused (exit 2, "
+        "nothing sent) when a manifest, a secret's presence or the ledger changed since",
+    )
     configurable(
         p,
         "ledger",
@@ -386,6 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most N of the run's sessions working at once; the next entry starts as "
         "soon as one settles (implies --wait)",
     )
+    configurable(
+        p,
+        "max-acus",
+        help="the batch's budget in ACUs: no session starts while the ACUs consumed plus "
+        "the max_acu_limit of the sessions still working would pass N; every entry needs a "
+        "max_acu_limit (implies --wait; exit 1 when the budget leaves entries unstarted)",
+    )
     p.add_argument(
         "--terminate-settled",
         action="store_true",
@@ -400,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="when sessions this run did not start hold every slot, try a create every S "
         "seconds (180)",
     )
-    _add_watch_options(p, "--wait-timeout")
+    _add_watch_options(p)
     # Not a feature: a user who expects one (as in many tools) is pointed to `plan`.
     p.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     _add_format(p)

@@ -20,6 +20,7 @@ from launcher.api.outcomes import (
     RetrySafe,
     SessionsAPI,
 )
+from launcher.dispatch.adopted import Adoptions
 from launcher.dispatch.breaker import CircuitBreaker
 from launcher.dispatch.capacity import Capacity
 from launcher.dispatch.pacing import Pace, RetryWait
@@ -134,6 +135,7 @@ class Dispatcher:
         )
         self._cancel: anyio.CancelScope | None = None
         self.capacity = Capacity()
+        self.adoptions: Adoptions | None = None
         progress.attach(self.pace)
 
     @property
@@ -143,7 +145,13 @@ class Dispatcher:
     def stop(self, reason: str) -> None:
         self.halt.set(reason)
 
+    def expect(self, results: Sequence[EntryResult]) -> None:
+        """The run's entries, so that an adopted session can be told as another's."""
+        keys = [(r.entry.key, r.entry.entry_id) for r in results]
+        self.adoptions = Adoptions(self.client, self.ledger.state, keys)
+
     async def run(self, results: Sequence[EntryResult]) -> None:
+        self.expect(results)
         async with anyio.create_task_group() as tg:
             self._cancel = tg.cancel_scope
             for result in results:
@@ -186,6 +194,15 @@ class Dispatcher:
             await self.recorder.voided(result, outcome.error, outcome.status)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
+        if result.outcome in ("created", "adopted"):
+            await self._explain(result)
+
+    async def _explain(self, result: EntryResult) -> None:
+        """Say whose session an adopted entry got (another entry's, or an older one)."""
+        if self.adoptions is None:
+            self.adoptions = Adoptions(self.client, self.ledger.state, ())
+        if warning := await self.adoptions.explain(result):
+            self.recorder.warn(warning)
 
     async def _send_with_retries(self, result: EntryResult) -> Settled:
         settings = self.settings

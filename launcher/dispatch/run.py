@@ -22,9 +22,14 @@ from launcher.ledger.writer import LedgerWriter
 
 
 def check_environment(
-    entries: Sequence[Entry], environ: Mapping[str, str], api_key_env: str | None
+    entries: Sequence[Entry],
+    environ: Mapping[str, str],
+    api_key_env: str | None,
+    *,
+    sending: bool = True,
 ) -> None:
-    """Exit 2 before sending anything when the key or a secret's variable is unset."""
+    """Exit 2 before sending anything when the key or a secret's variable is unset (also
+    when not `sending`: the value is what recognises the secret in what a session says)."""
     lines = []
     if api_key_env is not None and not environ.get(api_key_env):
         lines.append(f"  {api_key_env} (the API key)")
@@ -37,8 +42,10 @@ def check_environment(
         shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
         lines.append(f"  {name} (used by {shown})")
     if lines:
+        why = "" if sending else " (a session may echo a secret: its value is what hides it)"
         raise UsageError(
-            "these environment variables are not set; set them and run again:\n" + "\n".join(lines)
+            f"these environment variables are not set{why}; set them and run again:\n"
+            + "\n".join(lines)
         )
 
 

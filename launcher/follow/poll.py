@@ -23,6 +23,7 @@ from launcher.follow.status import Observation, normalise, session_id_of
 
 PAGE = 100  # Devin's default page size, and the most a list is asked for
 GET_CONCURRENCY = 8
+BY_IDS_PAGE = 200  # the API v3's largest page
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class RetryPolicy:
 @dataclass
 class PollResult:
     seen: dict[str, Observation] = field(default_factory=dict)
+    # session id -> why its answer could not be used (too large, too deep, not JSON, or
+    # no usable answer after the retries): that session's problem, never the others'
+    problems: dict[str, str] = field(default_factory=dict)
     lists: int = 0  # list requests made
     gets: int = 0  # single-session requests made
 
@@ -95,6 +99,12 @@ async def poll_once(
     (plus one), so a server that ignores the filter cannot make a poll endless.
     """
     result = PollResult()
+    if getattr(api, "lists_by_ids", False):
+        await _list_by_ids(api, list(watched), policy, result)
+        missed = [sid for sid in watched if sid not in result.seen]
+        if missed:
+            await _get_each(api, missed, policy, result)
+        return result
     by_tag: dict[str, set[str]] = {}
     for sid, tag in watched.items():
         if tag:
@@ -105,7 +115,14 @@ async def poll_once(
             continue  # fewer sessions left than pages to list: one GET each is cheaper
         offset = 0
         for _ in range(pages):
-            rows = rows_of(await call(policy, api.list_sessions, tag, PAGE, offset))
+            try:
+                answer = await call(policy, api.list_sessions, tag, PAGE, offset)
+            except ApiError as exc:
+                if not exc.unreadable:
+                    raise
+                result.lists += 1
+                break  # a page too large or too deep: its sessions are asked one by one
+            rows = rows_of(answer)
             result.lists += 1
             for row in rows:
                 if session_id_of(row) not in watched:
@@ -120,6 +137,28 @@ async def poll_once(
     if missed:
         await _get_each(api, missed, policy, result)
     return result
+
+
+async def _list_by_ids(
+    api: Any, wanted: list[str], policy: RetryPolicy, result: PollResult
+) -> None:
+    """The API v3 lists exactly the sessions asked for (`session_ids`, 200 a page): a poll
+    costs ceil(unsettled/200) lists, and one more at most if a page says there is more."""
+    chunks = [wanted[i : i + BY_IDS_PAGE] for i in range(0, len(wanted), BY_IDS_PAGE)]
+    budget = len(chunks) + 1
+    for chunk in chunks:
+        cursor: str | None = None
+        while budget > 0:
+            rows, cursor = await call(policy, api.list_by_ids, chunk, cursor)
+            result.lists += 1
+            budget -= 1
+            for row in rows:
+                if session_id_of(row) in chunk:
+                    seen = normalise(row)
+                    if seen is not None:
+                        result.seen[seen.session_id] = seen
+            if cursor is None or set(chunk) <= result.seen.keys():
+                break
 
 
 def _pages_needed(wanted: set[str], ranks: Mapping[str, int] | None, pages: int) -> int:
@@ -142,6 +181,7 @@ async def _get_each(
                 answer = await call(policy, api.get_session, sid)
             except ApiError as exc:  # kept, so that the caller sees an ApiError, not a group
                 errors.append(exc)
+                result.problems[sid] = str(exc)
                 return
             finally:
                 result.gets += 1
@@ -155,8 +195,11 @@ async def _get_each(
     async with anyio.create_task_group() as tg:
         for sid in missed:
             tg.start_soon(one, sid)
-    if errors:
-        raise errors[0]
+    # Rejected credentials stop everything; an API that answered nothing usable is an
+    # outage. Otherwise each failure is its own session's: the others are kept.
+    fatal = [e for e in errors if e.auth] or (errors if not result.seen else [])
+    if fatal and not all(e.unreadable for e in fatal):
+        raise fatal[0]
 
 
 def jittered(interval: float, rng: random.Random | None = None) -> float:

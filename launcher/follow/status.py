@@ -1,5 +1,5 @@
 """What a session row from the API says, made safe (type-checked, bounded, escaped), and
-the rules for when an entry has settled and whether it ended well (SPEC §9)."""
+the rules for when an entry has settled and whether it ended well."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from launcher.api.statuses import v1_status
+from launcher.ids import session_id_problem
 from launcher.text import printable
 
 MAX_ID_CHARS = 200
@@ -18,8 +20,25 @@ MAX_OUTPUT_BYTES = 64 * 1024  # as large as an output schema may be; larger is n
 # Devin documents no terminal value; these are what batch tools treat as settled.
 # `stopped`, `failed` and `error` are seen in public reports after a termination;
 # `not_found` is ours: a GET answered 404.
-SETTLED = frozenset({"finished", "expired", "blocked", "stopped", "failed", "error", "not_found"})
-FINAL = SETTLED - {"blocked"}  # a message can wake a blocked session, nothing wakes these
+# The API v3's are mapped onto these and `awaiting_approval`, `sleeping`, `acu_limit`
+# and `out_of_credits` (`launcher.api.statuses`).
+SETTLED = frozenset(
+    {
+        "finished",
+        "expired",
+        "blocked",
+        "stopped",
+        "failed",
+        "error",
+        "not_found",
+        "awaiting_approval",
+        "sleeping",
+        "acu_limit",
+        "out_of_credits",
+    }
+)
+# A message can wake a blocked, waiting or sleeping session; nothing wakes these.
+FINAL = SETTLED - {"blocked", "awaiting_approval", "sleeping"}
 
 
 def _short_str(value: Any, limit: int) -> str | None:
@@ -38,6 +57,8 @@ class Observation:
     pull_request_url: str | None = None
     output_dropped: str | None = None  # why the output was not kept (too large, not JSON)
     output_text: str | None = None  # the output as JSON text: the same text, the same value
+    pull_requests: tuple[str, ...] = ()  # every PR it opened (v1 shows one)
+    acus: float | None = None  # ACUs consumed so far, where the API says (v3)
 
     @property
     def settled(self) -> bool:
@@ -49,8 +70,9 @@ def session_id_of(row: Any) -> str | None:
     if not isinstance(row, dict):
         return None
     sid = row.get("session_id")
-    if not isinstance(sid, str) or not sid or len(sid) > MAX_ID_CHARS or not sid.isprintable():
+    if session_id_problem(sid, MAX_ID_CHARS) is not None:
         return None
+    assert isinstance(sid, str)
     return sid
 
 
@@ -63,11 +85,52 @@ def normalise(row: Any) -> Observation | None:
     # status_enum may be null on Devin; then `status` says it.
     raw = row.get("status_enum") or row.get("status")
     status = _short_str(raw, MAX_STATUS_CHARS)
-    status = status.strip().lower() if status else "unknown"
+    status = v1_status(status.strip().lower()) if status else "unknown"
     pr = row.get("pull_request")
-    pr_url = _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+    pr_url = pr_url_of(_short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS))
     output, dropped, text = bounded_output(row.get("structured_output"))
-    return Observation(sid, status or "unknown", output, pr_url, dropped, text)
+    prs = _pull_requests(row.get("pull_requests"), pr_url)
+    acus = _acus(row.get("acus_consumed"))
+    return Observation(
+        sid, status or "unknown", output, prs[0] if prs else None, dropped, text, prs, acus
+    )
+
+
+MAX_PULL_REQUESTS = 50
+
+
+def _pull_requests(value: Any, first: str | None) -> tuple[str, ...]:
+    """Every PR URL of a row (`pull_requests`: [{url}] as the client reads v3), bounded."""
+    urls = [first] if first else []
+    if isinstance(value, list):
+        for pr in value[:MAX_PULL_REQUESTS]:
+            url = pr_url_of(
+                _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+            )
+            if url and url not in urls:
+                urls.append(url)
+    return tuple(urls)
+
+
+def _acus(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return round(number, 3) if 0 <= number < 1e9 else None
+
+
+NOT_A_URL = "not a URL"
+
+
+def pr_url_of(value: Any) -> str | None:
+    """A PR URL as kept and exported: only `http://` and `https://` ones (the agent writes
+    it: a `javascript:` or `file:` URL must never become a link); anything else is
+    NOT_A_URL."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.lower().startswith(("https://", "http://")) and value.isprintable():
+        return value
+    return NOT_A_URL
 
 
 def redact_json(value: Any, redact: Callable[[str], str]) -> Any:
@@ -122,7 +185,7 @@ def verdict(
         return Verdict(False, "cancelled")
     if status is None or status not in SETTLED:
         shown = status or "not seen yet"
-        why = "--timeout passed" if timed_out else "not settled"
+        why = "--wait-timeout passed" if timed_out else "not settled"
         return Verdict(False, f"{why} while {shown}")
     if status == "blocked":
         # Devin often blocks after opening its PR, with its notepad (output) half filled:

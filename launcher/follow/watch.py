@@ -53,23 +53,38 @@ async def refresh(
     policy: RetryPolicy,
     redact: Callable[[str], str],
     on_change: Callable[[Target], None] = lambda t: None,
+    on_problem: Callable[[str], None] = lambda m: None,
 ) -> PollResult:
-    """One poll over the active targets; every change is recorded before it is shown."""
-    active = {t.session_id: t for t in targets if t.active and t.session_id}
+    """One poll over the active targets; every change is recorded before it is shown. A
+    session whose answer could not be used keeps its last known state; `on_problem` hears
+    of it once (until the problem changes)."""
+    # Two entries may share one session (idempotent requests with one prompt): each is
+    # followed, the session asked for once.
+    active: dict[str, list[Target]] = {}
+    for t in targets:
+        if t.active and t.session_id:
+            active.setdefault(t.session_id, []).append(t)
     try:
-        watched = {s: t.batch for s, t in active.items()}
-        ranks = {s: t.rank for s, t in active.items() if t.rank is not None}
+        watched = {s: group[0].batch for s, group in active.items()}
+        ranks = {s: group[0].rank for s, group in active.items() if group[0].rank is not None}
         result = await poll_once(api, watched, expected, policy, ranks)
     except ApiError as exc:
         if exc.auth:
             raise AuthError(f"the API rejected the credentials ({redact(str(exc))})") from None
         raise
     changed = []
-    for sid, target in active.items():
+    for sid, group in active.items():
+        problem = result.problems.get(sid)
+        for target in group:
+            if problem != target.problem:
+                target.problem = problem
+                if problem is not None:
+                    on_problem(f"warning: session {sid} ({target.entry.entry_id}): {problem}")
         seen = result.seen.get(sid)
-        fields = None if seen is None else target.observe(seen, redact)
-        if fields is not None:
-            changed.append((target, fields))
+        for target in group:
+            fields = None if seen is None else target.observe(seen, redact)
+            if fields is not None:
+                changed.append((target, fields))
     # Appended side by side so that one fsync covers them all (the writer's group commit).
     async with anyio.create_task_group() as tg:
         for target, fields in changed:
@@ -114,7 +129,7 @@ async def watch(
             # A poll retrying a struggling server must not outlive --timeout either.
             with anyio.move_on_after(left):
                 result = await refresh(
-                    api, ledger, targets, expected, settings.retry, redact, on_change
+                    api, ledger, targets, expected, settings.retry, redact, on_change, reporter.log
                 )
                 outcome.requests += result.lists + result.gets
                 interval = settings.poll_interval

@@ -49,6 +49,10 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         ev["batch"] = r.batch
     if r.run_key and r.outcome in ("sending", "created"):
         ev["run_key"] = r.run_key
+    if r.rerun and r.outcome in ("sending", "created"):
+        ev["rerun"] = r.rerun  # a later fold must take its session over the first one's
+        if r.rerun_of is not None:
+            ev["rerun_of"] = r.rerun_of
     if r.outcome == "sending":
         ev["attempt"] = 1  # not a count the fold reads; a constant keeps compact idempotent
         if r.timeout is not None:
@@ -77,13 +81,16 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
 
 
 def compacted_lines(state: LedgerState) -> Iterator[bytes]:
-    """Every key once, with its follow-through events. Each entry's latest key comes after
-    its others, so that the fold of the result names the same latest key per entry (what
-    `ledger summary` counts)."""
-    latest = state.latest()
-    latest_keys = {r.key for r in latest}
-    others = [r for r in state.records() if r.key not in latest_keys]
-    for r in (*others, *latest):
+    """Every key once, with its follow-through events: entry by entry in the order the
+    ledger first saw them, and an entry's keys in the order of their latest events, so that
+    the fold of the result lists the same entries and names the same record for each (what
+    `ledger summary` counts and follow-up follows)."""
+    for records in state.by_entry().values():
+        yield from _key_lines(state, sorted(records, key=lambda r: state.position(r.key)))
+
+
+def _key_lines(state: LedgerState, records: list[KeyRecord]) -> Iterator[bytes]:
+    for r in records:
         # The key's follow-through after its record: the latest status, a cancel, and each
         # message text (so that `message` never sends the same text twice), in their order.
         follow = sorted(state.follow(r.key).values(), key=lambda pair: pair[0])
@@ -95,18 +102,31 @@ def compacted_lines(state: LedgerState) -> Iterator[bytes]:
 def compact(path: str | os.PathLike[str]) -> Compacted:
     """Rewrite `path` to its latest state per key. The lock keeps runs out meanwhile; the
     rename makes a crash at any moment leave the old ledger or the new one."""
-    p = Path(path)
-    if not p.is_file():
-        raise LedgerError(f"no ledger at {p}; pass the file that `launcher run --ledger` wrote")
+    named = Path(path)
+    if not named.is_file():
+        raise LedgerError(f"no ledger at {named}; pass the file that `launcher run --ledger` wrote")
+    # The file itself, not a symbolic link to it: a rename over the link would leave the
+    # link's other names with the old file, its own lock and history (duplicate sessions).
+    p = Path(os.path.realpath(named))
     with LedgerWriter.open(p, new_run_id()) as writer:
         before = p.stat()
+        if before.st_nlink > 1:
+            # A rename gives only this name the new file: the other names would keep the
+            # old one. Rewriting in place is not crash-safe, so neither is done.
+            raise LedgerError(
+                f"ledger {named} has {before.st_nlink} names (hard links): compacting it would "
+                "split it in two; remove the other names (find / -samefile) or compact a copy "
+                "and put it in place while no run is active"
+            )
         tmp = p.with_name(f".{p.name}.{TMP_TAG}.tmp")
         # Under the lock, a leftover is from a compact that died: nobody else writes it.
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        tmp = write_beside(p, TMP_TAG, compacted_lines(writer.state), before.st_mode & 0o7777)
+        lines = compacted_lines(writer.state)
+        owner = (before.st_uid, before.st_gid)
+        tmp = write_beside(p, TMP_TAG, lines, before.st_mode & 0o7777, owner)
         replace_with(tmp, p)
         state = writer.state
     return Compacted(
-        str(p), len(state.records()), before.st_size, p.stat().st_size, list(state.warnings)
+        str(named), len(state.records()), before.st_size, p.stat().st_size, list(state.warnings)
     )

@@ -1,12 +1,16 @@
-"""Ledger events (SPEC §5): the v1 line format, its time and run-id formats, and the one
+"""Ledger events: the v1 line format, its time and run-id formats, and the one
 check that both the reader and the writer apply to every line."""
 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
+
+from launcher import jsonio
+from launcher.ids import names_something
 
 VERSION = 1
 
@@ -27,7 +31,7 @@ class Subject(Protocol):
 
 Outcome = Literal["sending", "created", "failed", "in_doubt"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
-# Follow-through events (SPEC §9): they never change a key's dispatch outcome.
+# Follow-through events (docs/guides/follow-through.md): they never change a key's dispatch outcome.
 FollowEvent = Literal["status", "cancelled", "message"]
 FOLLOW_EVENTS: tuple[FollowEvent, ...] = get_args(FollowEvent)
 Event = Outcome | FollowEvent
@@ -43,6 +47,9 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "timeout": ((int, float), False),
         "batch": ((str,), False),
         "run_key": ((str,), False),  # the --run-key of the run, when not empty
+        # `launcher rerun`: the how-manieth new session of the entry, and the one it replaces
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
     "created": {
         "session_id": ((str,), True),
@@ -51,6 +58,8 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
         "run_key": ((str,), False),
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
     "failed": {
         "error": ((str, None), False),
@@ -66,6 +75,8 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "status_enum": ((str, None), True),
         "structured_output": (_JSON, False),
         "pull_request_url": ((str, None), False),
+        "pull_requests": ((list,), False),  # every PR, when there are more than one
+        "acus_consumed": ((int, float), False),  # where the API reports it (v3)
         "output_valid": ((bool, None), False),
         "output_errors": ((list,), False),
     },
@@ -142,6 +153,23 @@ def check_event(obj: Any) -> str | None:
                 return f"field {name!r} is missing"
         elif type(value) not in exact and not _type_ok(value, types):
             return f"field {name!r} has the wrong type"
+    why = _wait_problem(obj)
+    if why is not None:
+        return why
+    sid = get("session_id")
+    if isinstance(sid, str) and not names_something(sid):
+        # "." or ".." would send follow-through requests to other API paths
+        return "field 'session_id' has no letter or digit"
+    return None
+
+
+def _wait_problem(obj: dict[str, Any]) -> str | None:
+    """A wait a later run would read back: a line the launcher wrote has a positive, finite
+    timeout (`1e999` reads as infinity). A far `retry_at` is not damage: the run that reads
+    it waits no longer than --max-wait, and says so."""
+    timeout = obj.get("timeout")
+    if timeout is not None and not 0 < timeout < math.inf:
+        return "field 'timeout' is not a positive finite number of seconds"
     return None
 
 
@@ -158,7 +186,10 @@ def ignored_kind(obj: Any) -> str | None:
 
 
 def decode(line: bytes) -> Any:
-    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid."""
+    """The line's JSON value; raises ValueError (UnicodeDecodeError included) if invalid,
+    jsonio.JsonError (a ValueError) if nested deeper than jsonio.MAX_DEPTH levels."""
+    if jsonio.depth_of(line) > jsonio.MAX_DEPTH:  # before the decoder recurses
+        raise jsonio.JsonError(f"nested deeper than {jsonio.MAX_DEPTH} levels")
     text = line.decode("utf-8")  # strictly UTF-8: no encoding sniffing
     # The decoder alone, when the value starts the line and only its "\n" follows: what
     # json.loads does, without its two whitespace regex matches. Anything else goes through
@@ -169,7 +200,7 @@ def decode(line: bytes) -> Any:
     except ValueError:
         whole = False
     if not whole:
-        obj = json.loads(text)
+        obj = jsonio.loads(text)
     if not line.endswith(b"\n") and not isinstance(obj, dict):
         raise ValueError("incomplete")  # b"12" may be the start of b"123"
     return obj

@@ -4,6 +4,7 @@ in two inputs once; `ledger summary A B ...` reads the same merged fold."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,10 +89,13 @@ def merge_events(paths: Sequence[str | os.PathLike[str]], *, one_api: bool = Fal
         seen.add(event.line)
         merged.lines.append(event.line)
         if event.obj["event"] == "created":
-            sessions.setdefault(event.obj["key"], set()).add(event.obj["session_id"])
+            key = event.obj["key"]
+            if "rerun" in event.obj:  # each rerun is a new session of the key, on purpose
+                key = f"{key}/{event.obj['rerun']}"
+            sessions.setdefault(key, set()).add(event.obj["session_id"])
         merged.state.apply(event.obj)
     for key, ids in sessions.items():
-        record = merged.state.get(key)
+        record = merged.state.get(key.split("/")[0])
         if len(ids) > 1 and record is not None:
             warnings.append(
                 f"key {key} ({record.entry}) was recorded created {len(ids)} times with "
@@ -145,12 +149,21 @@ def merge_into(paths: Sequence[str | os.PathLike[str]], output: str | os.PathLik
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise io_error(out, exc, "create the folder of") from None
-    tmp = write_beside(out, f"merge-{os.getpid()}", merged.lines)
+    tmp = write_beside(out, f"merge-{os.getpid()}", merged.lines, _narrowest_mode(paths))
     try:
         publish_new(tmp, out)
     except FileExistsError:
         raise LedgerError(f"--output {out} appeared while merging; nothing written") from None
     return merged
+
+
+def _narrowest_mode(paths: Sequence[str | os.PathLike[str]]) -> int:
+    """The permissions every input allows (0600 at most): the merge holds what they hold."""
+    mode = 0o600
+    for p in paths:
+        with contextlib.suppress(OSError):
+            mode &= os.stat(p).st_mode
+    return mode & 0o600
 
 
 def summarize_ledgers(paths: Sequence[str | os.PathLike[str]]) -> LedgerSummary:

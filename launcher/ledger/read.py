@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from launcher.errors import LedgerError
+from launcher.jsonio import JsonError
 from launcher.ledger.events import check_event, decode, ignored_kind
 from launcher.ledger.state import LedgerState
 
@@ -112,8 +113,11 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
     sessions: dict[str, set[str]] = {}
     keep, add_newline, first = 0, False, True
     for number, offset, line, last in _lines(f, path):
+        why_unreadable = "not valid JSON"
         try:
             obj = decode(line)
+        except JsonError as exc:
+            obj, why_unreadable = _UNREADABLE, str(exc)
         except ValueError:
             obj = _UNREADABLE
         if first:
@@ -129,9 +133,9 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
         if obj is _UNREADABLE:
             if not (last and _torn(line)):
                 raise LedgerError(
-                    f"ledger {path} is damaged at line {number}: not valid JSON; repair that "
-                    "line by hand or restore a backup (never drop a `created` line: it is what "
-                    "stops a task from being sent twice)"
+                    f"ledger {path} is damaged at line {number}: {why_unreadable}; repair "
+                    "that line by hand or restore a backup (never drop a `created` line: it is "
+                    "what stops a task from being sent twice)"
                 )
             # Only the last line can be torn by a crash mid-write, and its append never
             # returned, so nothing was sent on its account.
@@ -156,6 +160,8 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
             )
         if obj["event"] == "created":
             key, session = obj["key"], obj["session_id"]
+            if "rerun" in obj:  # each rerun is a new session of the key, on purpose
+                key = f"{key}/{obj['rerun']}"
             known = first_session.setdefault(key, session)
             if known != session:
                 sessions.setdefault(key, {known}).add(session)
@@ -177,7 +183,7 @@ def _finish(
         state.warnings.append(f"ignored {n} event{'s' * (n > 1)} {kind} (from a newer launcher?)")
     for key in first_session if sessions else ():  # in the order the keys were first created
         ids = sessions.get(key, ())
-        record = state.get(key) if len(ids) > 1 else None
+        record = state.get(key.split("/")[0]) if len(ids) > 1 else None
         if record is not None:
             state.warnings.append(
                 f"key {key} ({record.entry}) was recorded created {len(ids)} times "

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from launcher import jsonio
 from launcher.errors import LedgerError, LedgerLocked, LedgerWriteFailed
 from launcher.ledger.events import Event, Subject, encode, timestamp
 from launcher.ledger.read import check_regular, io_error, parse
@@ -39,7 +40,7 @@ def _holder(fd: int) -> str:
     if not hasattr(os, "getxattr"):
         return "another run"
     try:
-        info = json.loads(os.getxattr(fd, HOLDER_XATTR))
+        info = jsonio.loads(os.getxattr(fd, HOLDER_XATTR))
         run, pid, host, started = (_shown(info[k]) for k in ("run_id", "pid", "host", "started"))
     except (OSError, ValueError, KeyError, TypeError):
         # Not named yet (it has just taken the lock), or no extended attributes here.
@@ -86,7 +87,7 @@ def _open_locked(path: Path) -> int:
         try:
             # O_NONBLOCK: a FIFO must not block the open; check_regular refuses it next.
             flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
-            fd = os.open(path, flags, 0o644)
+            fd = os.open(path, flags, 0o600)  # outputs, PR URLs, messages: the owner's
         except OSError as exc:
             raise io_error(path, exc, "open ledger") from None
         try:

@@ -69,7 +69,31 @@ def check(paths: Sequence[str], *, run_key: str = "") -> CheckResult:
         diagnostics.update(found.diagnostics)
     result.files += len(refs.named)  # data and prompt files are read too
     result.diagnostics = sorted(diagnostics)
+    result.notes.extend(shared_prompts(result.entries))
     return result
+
+
+def shared_prompts(entries: Sequence[Entry]) -> list[str]:
+    """A warning for each prompt that idempotent entries of the run share: Devin is
+    reported to match idempotent requests on the prompt alone, so they would be one
+    session."""
+    by_prompt: dict[str, list[Entry]] = {}
+    for entry in entries:
+        if entry.request.get("idempotent") is True:
+            by_prompt.setdefault(str(entry.request.get("prompt")), []).append(entry)
+    warnings = []
+    for group in by_prompt.values():
+        if len(group) < 2:
+            continue
+        names = [f"{e.entry_id} (line {e.line})" for e in group[:4]]
+        more = f" and {len(group) - 4} more" if len(group) > 4 else ""
+        shown = ", ".join(names[:-1]) + f" and {names[-1]}" if not more else ", ".join(names)
+        warnings.append(
+            f"warning: idempotent entries {shown}{more} share one prompt: Devin matches "
+            "idempotent requests on the prompt, so they would become one session; make "
+            "the prompts differ, or drop `idempotent` from all but one"
+        )
+    return warnings
 
 
 def _check_file(source: Source, run_key: str, names: RunNames, refs: Referenced) -> _FileResult:

@@ -4,24 +4,27 @@ did. Rendering only; decides nothing."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from rich.console import RenderableType
+
 from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
-from launcher.follow.targets import Target
+from launcher.follow.targets import Target, state_counts
+from launcher.output.board import Board
+from launcher.output.console import Console
 from launcher.output.json_report import envelope
 from launcher.text import printable
 
-SHOWN = ("working", "blocked", "finished", "expired")
 REDRAW_EVERY = 0.5
+HEARTBEAT = 300.0  # seconds between heartbeat lines off a terminal (--heartbeat)
 
 
 class WatchReporter:
-    """Text: the live line on a terminal, else a plain line per change; then the summary."""
+    """Text: on a terminal, the live table; else one stamped line per change (never a
+    repeat) and a heartbeat of counts; then the summary. Through the one console."""
 
     command = "watch"  # what the JSON envelope names: `run` for run --wait
 
@@ -31,22 +34,29 @@ class WatchReporter:
         err: IO[str],
         redact: Callable[[str], str],
         live: bool | None = None,
+        *,
+        console: Console | None = None,
+        board: Board | None = None,
+        heartbeat: float | None = HEARTBEAT,
     ) -> None:
-        self.out = out
-        self.err = err
+        self.console = console or Console(out, err, live=live)
+        self.out, self.err = self.console.out, self.console.err
         self.redact = redact
-        tty = self.err.isatty() and os.environ.get("TERM") != "dumb"
-        self.live = tty if live is None else live
+        self.board = board or Board()
+        self.heartbeat = heartbeat or None
         self.started = time.monotonic()
-        self._shown = False
+        self._beat = self.started
         self._drawn = 0.0
+
+    @property
+    def live(self) -> bool:
+        return self.console.interactive
 
     def _safe(self, text: str, limit: int = 500) -> str:
         return printable(self.redact(text), limit)
 
     def log(self, message: str) -> None:
-        self._clear()
-        print(f"launcher: {self._safe(message, 2000)}", file=self.err, flush=True)
+        self.console.log(self.redact(message))
 
     def start(self, active: int, settled: int, not_created: int) -> None:
         parts = [f"watching {active} session{'s' * (active != 1)}"]
@@ -55,41 +65,40 @@ class WatchReporter:
         if not_created:
             parts.append(f"{not_created} never created")
         self.log(", ".join(parts))
+        self.console.show(self._view)
+
+    def _view(self) -> RenderableType:
+        width, height = self.console.size
+        return self.board.render(width, height, "launcher: watch · ")
 
     def change(self, target: Target) -> None:
-        if self.live:
-            return
-        pr = f"  PR {self._safe(target.pull_request_url)}" if target.pull_request_url else ""
-        bad = "  output does not conform" if target.output_valid is False else ""
-        status = self._safe(target.status or "?", 40)
-        print(
-            f"{status:<9} {target.entry.entry_id}  {target.url or ''}{pr}{bad}{_changed(target)}",
-            file=self.out,
-            flush=True,
+        line = self._update(target)
+        if line is not None and not self.live:
+            self.console.line(line + _changed(target))
+
+    def _update(self, target: Target) -> str | None:
+        return self.board.update(
+            target.entry.entry_id,
+            self._safe(target.status or "?", 40),
+            target.url,
+            self._safe(target.pull_request_url) if target.pull_request_url else None,
+            target.output_valid,
+            settled=not target.active,
         )
 
     def tick(self, targets: Sequence[Target], force: bool = False) -> None:
-        if not self.live:
-            return
         now = time.monotonic()
-        if not force and now - self._drawn < REDRAW_EVERY:
-            return
-        self._drawn = now
-        counts = Counter(t.status or "unseen" for t in targets if t.session_id)
-        parts = [f"{counts.get(s, 0)} {s}" for s in SHOWN]
-        other = sum(n for s, n in counts.items() if s not in SHOWN)
-        if other:
-            parts.append(f"{other} other")
-        line = f"launcher: {' · '.join(parts)} · {now - self.started:.0f}s"
-        self.err.write("\r\x1b[2K" + line[:200])
-        self.err.flush()
-        self._shown = True
-
-    def _clear(self) -> None:
-        if self._shown:
-            self.err.write("\r\x1b[2K")
-            self.err.flush()
-            self._shown = False
+        if self.live:
+            if force or now - self._drawn >= REDRAW_EVERY:
+                self._drawn = now
+                for target in targets:  # sessions this watch has not seen change yet
+                    if target.session_id and target.entry.entry_id not in self.board.rows:
+                        self._update(target)
+                self.console.show(self._view)
+                self.console.refresh()
+        elif self.heartbeat is not None and now - self._beat >= self.heartbeat:
+            self._beat = now
+            self.log(self.board.heartbeat())
 
     def summary(
         self,
@@ -101,25 +110,20 @@ class WatchReporter:
         exit_code: int | None = None,
     ) -> None:
         """Every entry that did not end well, with why and its session; then the counts."""
-        self._clear()
+        self.console.stop()
         for t in targets:
             v = t.verdict(blocked_ok, timed_out)
             if not v.ended_well:
                 reason = self._safe(v.reason or "", 300)
-                print(
-                    f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}{_changed(t)}",
-                    file=self.out,
+                self.console.line(
+                    f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}{_changed(t)}"
                 )
         well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
-        counts = Counter(t.status or "not created" for t in targets)
-        if any(t.cancelled for t in targets):
-            counts["cancelled"] = sum(t.cancelled for t in targets)
+        counts = state_counts(targets)  # each entry once, in one state
         shown = ", ".join(f"{n} {self._safe(s, 40)}" for s, n in sorted(counts.items()))
-        print(
+        self.console.line(
             f"{well} of {len(targets)} ended well ({shown})"
-            + ("; --timeout passed" if timed_out else ""),
-            file=self.out,
-            flush=True,
+            + ("; --wait-timeout passed" if timed_out else "")
         )
         if polls is not None:  # a scheduled run polls as slots need, and does not count
             self.log(f"{polls} poll{'s' * (polls != 1)}, {requests} API requests")
@@ -131,7 +135,8 @@ class JsonWatchReporter(WatchReporter):
     ASCII only, as the other JSON documents: no byte from the server acts on a terminal."""
 
     def change(self, target: Target) -> None:
-        pass
+        if self.live:  # the table on stderr; stdout waits for the one document
+            super().change(target)
 
     def summary(
         self,
@@ -142,7 +147,7 @@ class JsonWatchReporter(WatchReporter):
         requests: int | None,
         exit_code: int | None = None,
     ) -> None:
-        self._clear()
+        self.console.stop()
         verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
         well = sum(v.ended_well for v in verdicts)
         code = (0 if well == len(targets) else 1) if exit_code is None else exit_code

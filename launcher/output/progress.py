@@ -1,36 +1,33 @@
-"""What a run says while it works: a live status line on a terminal, plain lines in cron.
+"""What a run says while it works: a live region on a terminal (the run's line, and with
+`--wait` the table of its sessions), plain lines in cron, all through the one console.
 
 Created sessions' URLs go to stdout as they are created (text mode); everything else
-goes to stderr, each line stamped with the time when stderr is not a terminal. Error texts
-pass through the redactor once more (the client already scrubbed them); every line passes
-through `printable`, since session ids, URLs and errors come from the server.
+goes to stderr. Off a terminal each line is stamped with the UTC time. Error texts pass
+through the redactor once more (the client already scrubbed them); the console escapes
+every line, since session ids, URLs and errors come from the server.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from launcher.output.board import Board
+from launcher.output.console import Console
 from launcher.output.formats import REPORTER_BY_NAME
-from launcher.text import printable
 
 if TYPE_CHECKING:
     from launcher.dispatch.pacing import Pace
     from launcher.dispatch.results import EntryResult
     from launcher.follow.slots import SlotSnapshot
 
-REDRAW_EVERY = 0.1  # seconds between live-line redraws
+REDRAW_EVERY = 0.1  # seconds between live-region redraws
 RATE_WINDOW = 5.0  # seconds over which the shown request rate is measured
-
-
-def use_color(stream: IO[str]) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 class RunProgress:
@@ -45,17 +42,21 @@ class RunProgress:
         out: IO[str] | None = None,
         err: IO[str] | None = None,
         verbosity: int = 0,
+        *,
+        console: Console | None = None,
+        board: Board | None = None,
     ) -> None:
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        live = {"always": True, "never": False}.get(mode)
+        if live is None and verbosity < 0:
+            live = False
+        self.console = console or Console(out, err, verbosity=verbosity, live=live)
+        self.out, self.err = self.console.out, self.console.err
+        self.board = board  # run --wait: the sessions' table, shared with the watch
         self.total = total
         self.shows_urls = REPORTER_BY_NAME[fmt].shows_urls
         self.redact = redact
-        tty = self.err.isatty() and os.environ.get("TERM") != "dumb"
-        self.verbosity = verbosity  # -1 quiet: warnings only; 1 verbose: retries and skips too
-        self.stamp = not self.err.isatty()  # in cron and CI, lines need their time
-        self.live = mode == "always" or (mode == "auto" and tty and verbosity >= 0)
-        self.color = use_color(self.err) and self.live
+        self.verbosity = self.console.verbosity
+        self.live = self.console.interactive
         self._done = self._failed = 0
         self._retrying: set[str] = set()
         self.sends: deque[float] = deque()
@@ -63,7 +64,6 @@ class RunProgress:
         self._pace: Pace | None = None
         self._slots: Callable[[], SlotSnapshot] | None = None
         self._drawn = 0.0
-        self._line_shown = False
 
     # --- events from the dispatcher --------------------------------------------------------
 
@@ -76,6 +76,7 @@ class RunProgress:
             f"{self.total} entries{already}: dispatching to {base_url} "
             f"(concurrency {concurrency}, {pace}); ledger {ledger}"
         )
+        self.console.show(self._view)
 
     def attach(self, pace: Pace) -> None:
         self._pace = pace
@@ -86,12 +87,14 @@ class RunProgress:
 
     def created(self, result: EntryResult) -> None:
         self._settled(result)
+        if self.board is not None:
+            self.board.created(result.entry.entry_id, result.url)
         if self.shows_urls:
             label = "adopted" if result.outcome == "adopted" else "created"
             how = " (found by lookup)" if result.reconciled else ""
-            self._clear()
-            line = f"{label}  {result.entry.entry_id}  {result.url or '(no url given)'}{how}"
-            print(printable(line), file=self.out, flush=True)
+            self.console.line(
+                f"{label}  {result.entry.entry_id}  {result.url or '(no url given)'}{how}"
+            )
         self._redraw()
 
     def skipped(self, result: EntryResult) -> None:
@@ -112,11 +115,15 @@ class RunProgress:
     def failed(self, result: EntryResult) -> None:
         self._failed += 1
         self._settled(result)
+        if self.board is not None:
+            self.board.failed(result.entry.entry_id)
         self.log(f"failed {result.entry.entry_id}: {self._error(result)}", warn=True)
 
     def in_doubt(self, result: EntryResult) -> None:
         self._failed += 1
         self._settled(result)
+        if self.board is not None:
+            self.board.failed(result.entry.entry_id)
         self.log(f"in doubt {result.entry.entry_id}: {self._error(result)}", warn=True)
 
     def sent(self) -> None:
@@ -126,22 +133,10 @@ class RunProgress:
             self.sends.popleft()
 
     def log(self, message: str, *, warn: bool = False) -> None:
-        if self.verbosity < 0 and not warn:
-            return
-        self._clear()
-        message = printable(message)
-        prefix = "launcher: "
-        if self.stamp:
-            now = datetime.now(UTC).isoformat(timespec="milliseconds")
-            prefix = now.replace("+00:00", "Z") + " " + prefix
-        if warn and self.color:
-            prefix += "\x1b[33m"
-            message += "\x1b[0m"
-        print(prefix + message, file=self.err, flush=True)
-        self._redraw(force=True)
+        self.console.log(message, warn=warn)
 
     def finish(self) -> None:
-        self._clear()
+        self.console.stop()
 
     # --- the live line ------------------------------------------------------------------
 
@@ -156,19 +151,18 @@ class RunProgress:
         self._done += 1
         self._retrying.discard(result.entry.entry_id)
 
-    def _clear(self) -> None:
-        if self._line_shown:
-            self.err.write("\r\x1b[2K")
-            self.err.flush()
-            self._line_shown = False
-
     def _redraw(self, force: bool = False) -> None:
-        if not self.live:
+        if not self.console.interactive:
             return
+        self.console.show(self._view)  # once: from then on, redrawn
         now = time.monotonic()
         if not force and now - self._drawn < REDRAW_EVERY and self._done < self.total:
             return
         self._drawn = now
+        self.console.refresh()
+
+    def _line(self) -> str:
+        now = time.monotonic()
         elapsed = now - self.started
         window = min(RATE_WINDOW, elapsed) or 1.0
         rate = len(self.sends) / window
@@ -188,13 +182,12 @@ class RunProgress:
                 f"launcher: {self._done}/{self.total} started · {slots.working} working"
                 f"{limit} · {slots.queued} waiting · {self._failed} failed"
             )
-        self.err.write("\r\x1b[2K" + line[: _width(self.err) - 1])
-        self.err.flush()
-        self._line_shown = True
+        return line
 
-
-def _width(stream: IO[str]) -> int:
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return 120
+    def _view(self) -> RenderableType:
+        """The live region: the run's line; with --wait, the table of its sessions."""
+        width, height = self.console.size
+        line = Text(self.console.escape(self._line()), no_wrap=True, overflow="ellipsis")
+        if self.board is None:
+            return line
+        return Group(line, self.board.render(width, height - 1))

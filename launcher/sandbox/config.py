@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
@@ -10,6 +11,7 @@ DEFAULT_PORT = 8787
 DEFAULT_API_KEY = "sandbox-key"
 DEFAULT_WORK_SECONDS = 5.0
 LIST_SHAPES = ("object", "bare")
+IDEMPOTENT_MATCHES = ("prompt", "body")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class SandboxConfig:
     latency_ms: float = 0.0  # delay before each answer
     work_seconds: float = DEFAULT_WORK_SECONDS  # how long a session stays `working`
     work_spread: float = 0.0  # ± seconds, drawn per session (seeded)
+    acus_per_second: float = 1.0  # ACUs a working session consumes per second (v3 shows it)
     blocked_share: float = 0.0  # share of sessions that settle `blocked`
     expired_share: float = 0.0  # share that settle `expired`; the rest `finished`
     invalid_output_share: float = 0.0  # share of outputs that break their schema
@@ -33,16 +36,44 @@ class SandboxConfig:
     settled_holds_slot: bool = False  # finished/blocked sessions hold a slot until DELETE
     list_shape: str = "object"  # GET /v1/sessions: {"sessions": [...]} or a bare list
     null_status_enum: bool = False  # answer status_enum: null (clients fall back to status)
+    idempotent_match: str = "prompt"  # what makes idempotent requests one: prompt or body
     list_ignores_tags: bool = False  # GET /v1/sessions lists every session, whatever `tags`
     other_sessions: int = 0  # other teams' sessions there from the start
     others_per_create: int = 0  # other teams' sessions created right after each of ours
     seed: int | None = None  # makes the fault draws reproducible
     access_log: bool = False  # uvicorn's access log (paths only; off to keep output quiet)
 
+    @property
+    def loopback(self) -> bool:
+        """Whether only this machine can reach the address the sandbox binds."""
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False  # a name: it may resolve to anything
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """The Host headers the sandbox answers (a page in a browser that rebinds its own
+        name to 127.0.0.1 sends its own name, and is refused)."""
+        if self.loopback:
+            return sorted({"127.0.0.1", "localhost", "::1", self.host.strip("[]")})
+        if self.host in ("0.0.0.0", "::", ""):  # every interface: any of their names
+            return ["*"]
+        return [self.host.strip("[]")]
+
     def __post_init__(self) -> None:
         # Caught here rather than as a ZeroDivisionError deep inside a request.
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.api_key == DEFAULT_API_KEY and not self.loopback:
+            # The default key is in the docs: on an address others reach, anyone could
+            # reset or steer the sandbox (and read every prompt sent to it).
+            raise ValueError(
+                f"--host {self.host} is reachable from other machines, and the default "
+                "--api-key is public; pass --api-key with a key of your own"
+            )
         if self.rate is not None and self.rate <= 0:
             raise ValueError("rate must be > 0 (or None for no limit)")
         if self.burst < 1:
@@ -54,6 +85,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.fail_rate + self.drop_rate + self.unavailable_rate > 1.0:
             raise ValueError("fail_rate + drop_rate + unavailable_rate must be at most 1")
+        if not 0 < self.acus_per_second < float("inf"):
+            raise ValueError("acus_per_second must be a positive number")
         if self.latency_ms < 0 or self.work_seconds < 0 or self.work_spread < 0:
             raise ValueError("latency_ms, work_seconds and work_spread must be >= 0")
         for name in ("blocked_share", "expired_share", "invalid_output_share"):
@@ -65,6 +98,8 @@ class SandboxConfig:
             raise ValueError("concurrent_limit must be >= 1 (or None for no limit)")
         if self.other_sessions < 0 or self.others_per_create < 0:
             raise ValueError("other_sessions and others_per_create must be >= 0")
+        if self.idempotent_match not in IDEMPOTENT_MATCHES:
+            raise ValueError(f"idempotent_match must be one of {', '.join(IDEMPOTENT_MATCHES)}")
         if self.list_shape not in LIST_SHAPES:
             raise ValueError(f"list_shape must be one of {', '.join(LIST_SHAPES)}")
 
@@ -204,6 +239,14 @@ def _add_life(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="each session works --work-seconds ± up to S, seeded (default: %(default)s)",
     )
+    p.add_argument(
+        "--acus-per-second",
+        type=_positive,
+        default=1.0,
+        metavar="N",
+        help="ACUs a working session consumes a second, up to its max_acu_limit, where it "
+        "stops (the API v3 shows acus_consumed; default: %(default)s)",
+    )
     for flag, what in (
         ("--blocked-share", "share of sessions that settle blocked"),
         ("--expired-share", "share of sessions that settle expired (the rest finish)"),
@@ -237,6 +280,13 @@ def _add_capacity(p: argparse.ArgumentParser) -> None:
         choices=LIST_SHAPES,
         default="object",
         help='GET /v1/sessions as {"sessions": [...]} or a bare list (default: %(default)s)',
+    )
+    p.add_argument(
+        "--idempotent-match",
+        choices=IDEMPOTENT_MATCHES,
+        default="prompt",
+        help="an idempotent create returns the session of an earlier one with the same "
+        "prompt, as Devin is reported to, or only of the same body (default: %(default)s)",
     )
     p.add_argument(
         "--list-ignores-tags",
@@ -275,6 +325,7 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         latency_ms=args.latency_ms,
         work_seconds=args.work_seconds,
         work_spread=args.work_spread,
+        acus_per_second=args.acus_per_second,
         blocked_share=args.blocked_share,
         expired_share=args.expired_share,
         invalid_output_share=args.invalid_output_share,
@@ -282,6 +333,7 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         settled_holds_slot=args.settled_holds_slot,
         list_shape=args.list_shape,
         null_status_enum=args.null_status_enum,
+        idempotent_match=args.idempotent_match,
         list_ignores_tags=args.list_ignores_tags,
         other_sessions=args.other_sessions,
         others_per_create=args.others_per_create,
@@ -309,11 +361,13 @@ def to_args(config: SandboxConfig) -> list[str]:
         "latency-ms": config.latency_ms,
         "work-seconds": config.work_seconds,
         "work-spread": config.work_spread,
+        "acus-per-second": config.acus_per_second,
         "blocked-share": config.blocked_share,
         "expired-share": config.expired_share,
         "invalid-output-share": config.invalid_output_share,
         "concurrent-limit": config.concurrent_limit,
         "list-shape": config.list_shape,
+        "idempotent-match": config.idempotent_match,
         "other-sessions": config.other_sessions or None,
         "others-per-create": config.others_per_create or None,
         "seed": config.seed,

@@ -72,7 +72,7 @@ class SandboxState:
         self.started = now
         self.book = SessionBook(self.config, now)
         add_others(self.book, self.config.other_sessions, now, spread=True)
-        self._idempotent: dict[str, str] = {}  # body digest → session id
+        self._idempotent: dict[str, str] = {}  # idempotency match (idem_key) → session id
         self._created_digests: Counter[str] = Counter()
         # Each life is drawn from (salt, body, how many such bodies came before): a seed
         # reproduces them all, whatever order concurrent requests arrive in.
@@ -157,7 +157,17 @@ class SandboxState:
 
     def _needs_slot(self, data: dict[str, Any], digest: str) -> bool:
         """An idempotent request answered with its existing session starts nothing."""
-        return not (data.get("idempotent") is True and digest in self._idempotent)
+        return not (
+            data.get("idempotent") is True and self._idem_key(data, digest) in self._idempotent
+        )
+
+    def _idem_key(self, data: dict[str, Any], digest: str) -> str:
+        """What makes two idempotent requests one session: their prompt, as public reports
+        say Devin matches (an older, even finished, session is returned), or their whole
+        body (`--idempotent-match body`)."""
+        if self.config.idempotent_match == "body":
+            return digest
+        return "prompt:" + str(data.get("prompt"))
 
     def _create_or_fault(
         self, data: dict[str, Any], digest: str, base_url: str
@@ -184,10 +194,9 @@ class SandboxState:
 
     def _create(self, data: dict[str, Any], digest: str, base_url: str) -> tuple[Session, bool]:
         idempotent = data.get("idempotent") is True
-        # Devin matches idempotent requests on the prompt; equal bodies is our stand-in,
-        # stricter, so a twin found here would be found by Devin too.
-        if idempotent and digest in self._idempotent:
-            return self.book.sessions[self._idempotent[digest]], False
+        match = self._idem_key(data, digest)
+        if idempotent and match in self._idempotent:
+            return self.book.sessions[self._idempotent[match]], False
         if not idempotent and digest in self._created_digests:
             self.duplicate_bodies += 1
         session_id = f"devin-{uuid.uuid4().hex}"
@@ -208,12 +217,15 @@ class SandboxState:
             life=life,
             outputs=outputs_for(data.get("structured_output_schema")),
             pr_number=len(self.book) + 1,
+            max_acu_limit=_acu_limit(data.get("max_acu_limit")),
+            acus_per_second=self.config.acus_per_second,
         )
+        session.cap_acus()
         self.book.add(session, now)
         add_others(self.book, self.config.others_per_create, now, spread=False)
         self._created_digests[digest] += 1
         if idempotent:
-            self._idempotent[digest] = session_id
+            self._idempotent[match] = session_id
         return session, True
 
     def _record(
@@ -261,7 +273,13 @@ class SandboxState:
             **{name: self.counts[name] for name in REQUEST_COUNTS},
             **self.book.counts(now),
             "lives": self.book.lives(now),
+            # every session's ACUs so far (the API v3 reports them per session)
+            "acus_consumed": round(sum(s.acus(now) for s in self.book.sessions.values()), 3),
         }
 
     def requests_log(self) -> list[dict[str, Any]]:
         return [dict(entry) for entry in self._log]
+
+
+def _acu_limit(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

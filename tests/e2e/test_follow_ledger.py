@@ -48,7 +48,8 @@ def test_entries_edited_after_the_run_are_followed_cancelled_and_marked(
     assert watched.returncode == 1  # still working when --timeout passes
     assert "never sent" not in watched.stdout + watched.stderr
     assert "launcher run" not in watched.stdout + watched.stderr
-    lines = watched.stdout.splitlines()
+    # Off a terminal each line starts with its UTC time stamp.
+    lines = [x.split(" ", 1)[1] for x in watched.stdout.splitlines()]
     marked = [x for x in lines if x.startswith("working") and x.endswith("(changed since sent)")]
     assert len(marked) == ENTRIES
     assert f"0 of {ENTRIES} ended well ({ENTRIES} working)" in watched.stdout

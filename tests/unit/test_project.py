@@ -4,6 +4,7 @@ applied under the flags (flag > environment > file > default), through `main`.""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,6 @@ from launcher.project import find_project_file, key_lines, load_project_file, re
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     for name in list(os.environ):
         if name.startswith("LAUNCHER_") or name == "DEVIN_BASE_URL":
             monkeypatch.delenv(name)
@@ -203,3 +202,20 @@ def test_config_warns_of_a_mistyped_variable(
     err = capsys.readouterr().err
     assert "LAUNCHER_CONCURENCY is set but is no launcher setting; did you mean " in err
     assert "LAUNCHER_CONCURRENCY?" in err and "ALLOW_INSECURE" not in err
+
+
+def test_a_file_anyone_can_write_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "launcher.toml"
+    path.write_text('base-url = "https://evil.example"\n')
+    path.chmod(0o666)
+    with pytest.raises(UsageError, match="anyone can write the project file"):
+        load_project_file(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_a_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "launcher.toml"
+    path.write_text('base-url = "https://evil.example"\n')
+    os.chown(path, 4242, -1)
+    with pytest.raises(UsageError, match=r"belongs to another user \(uid 4242\)"):
+        load_project_file(path)

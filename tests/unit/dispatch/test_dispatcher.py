@@ -49,6 +49,7 @@ class FakeAPI:
         self.posts: list[Mapping[str, Any]] = []
         self.tags: list[str] = []
         self.lookup_args: list[dict[str, Any]] = []
+        self.sessions: dict[str, Mapping[str, Any]] = {}  # what GET /v1/sessions/{id} knows
         self.on_post: Callable[[], None] | None = None
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
@@ -56,6 +57,9 @@ class FakeAPI:
         if self.on_post is not None:
             self.on_post()
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
+        return self.sessions.get(session_id)
 
     async def find_by_tag(self, tag: str, **kwargs: Any) -> list[dict[str, Any]]:
         self.tags.append(tag)

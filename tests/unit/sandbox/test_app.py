@@ -228,15 +228,27 @@ def test_idempotent_twin_and_duplicate_bodies(sandbox: SandboxHandle) -> None:
         # Same body, other key order and spacing: the same session.
         twin = c.post("/v1/sessions", content=b'{"tags":["t"],  "idempotent":true,"prompt":"p"}')
         assert twin.json() == {**first, "is_new_session": False}
+        # Another body with the same prompt: the same session too, as Devin is reported to.
         other = post({"prompt": "p", "idempotent": True, "tags": ["u"]})
-        assert other["is_new_session"] is True and other["session_id"] != first["session_id"]
+        assert other == {**first, "is_new_session": False}
         assert sandbox.stats()["duplicate_bodies"] == 0
 
         plain = [post({"prompt": "q"}) for _ in range(3)]
         assert len({p["session_id"] for p in plain}) == 3
         assert all("is_new_session" not in p for p in plain)
     stats = sandbox.stats()
-    assert stats["duplicate_bodies"] == 2 and stats["sessions"] == 5
+    assert stats["duplicate_bodies"] == 2 and stats["sessions"] == 4
+
+
+def test_idempotent_body_match_keeps_other_bodies_apart(make_sandbox: Any) -> None:
+    sb = make_sandbox(idempotent_match="body")
+    with client(sb) as c:
+        first = c.post("/v1/sessions", json={"prompt": "p", "idempotent": True, "tags": ["t"]})
+        twin = c.post("/v1/sessions", json={"tags": ["t"], "prompt": "p", "idempotent": True})
+        other = c.post("/v1/sessions", json={"prompt": "p", "idempotent": True, "tags": ["u"]})
+    assert twin.json() == {**first.json(), "is_new_session": False}
+    assert other.json()["is_new_session"] is True
+    assert other.json()["session_id"] != first.json()["session_id"]
 
 
 def test_tags_filter_all_of_and_pagination_newest_first(sandbox: SandboxHandle) -> None:

@@ -1,0 +1,52 @@
+"""The one reader of JSON from outside (API answers, error bodies, ledger lines): bounded in
+size and depth, so that no text, however nested or large, raises anything but JsonError."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64  # levels of arrays and objects: an answer or a ledger line never needs more
+# A string (escapes included) or a bracket: what decides the depth, strings skipped whole.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_OPEN = frozenset(b"[{")
+
+
+class JsonError(ValueError):
+    """Text that is not JSON, or JSON nested deeper or larger than the bounds."""
+
+
+def depth_of(data: bytes, limit: int = MAX_DEPTH) -> int:
+    """The nesting depth of JSON text, counted without recursion; counting stops past
+    `limit` (then `limit + 1` is returned). Brackets inside strings do not count."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return 0 if limit >= 0 else 1  # not enough brackets to go deeper: the usual case
+    depth = deepest = 0
+    for match in _TOKEN.finditer(data):
+        token = match.group()
+        if token[0] in _OPEN:
+            depth += 1
+            if depth > limit:
+                return depth
+            deepest = max(deepest, depth)
+        elif token[0] != 0x22:  # a closing bracket ('"' starts a string)
+            depth -= 1
+    return deepest
+
+
+def loads(data: bytes | str, *, max_bytes: int | None = None, max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON value of `data`; JsonError when it is not JSON, has more than `max_bytes`
+    bytes or is nested more than `max_depth` levels. Never RecursionError or MemoryError
+    from the text's shape: depth is checked before the decoder recurses."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise JsonError(f"over {max_bytes:,} bytes")
+    if depth_of(raw, max_depth) > max_depth:
+        raise JsonError(f"nested deeper than {max_depth} levels")
+    try:
+        return json.loads(data)
+    except RecursionError:  # a deep stack at the caller: still only this text's problem
+        raise JsonError(f"nested deeper than {max_depth} levels") from None
+    except ValueError:  # UnicodeDecodeError included
+        raise JsonError("not valid JSON") from None
