@@ -26,6 +26,24 @@ GET_CONCURRENCY = 8
 BY_IDS_PAGE = 200  # the API v3's largest page
 
 
+# A session's last row as the server sent it, and what it was read as: a poll that shows
+# the same row again skips reading it (the per-row work of a quiet poll is one comparison).
+Memo = dict[str, tuple[Any, Observation]]
+
+
+def _read(row: Any, sid: str, memo: Memo | None) -> Observation | None:
+    """`normalise(row)` (whose session id is `sid`), or the Observation of the same row
+    seen at an earlier poll."""
+    if memo is not None:
+        last = memo.get(sid)
+        if last is not None and last[0] == row:
+            return last[1]
+    seen = normalise(row)
+    if memo is not None and seen is not None:
+        memo[seen.session_id] = (row, seen)
+    return seen
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Per request: attempts, and the exponential, jittered wait between them (seconds)."""
@@ -87,6 +105,7 @@ async def poll_once(
     expected: Mapping[str, int],
     policy: RetryPolicy,
     ranks: Mapping[str, int] | None = None,
+    memo: Memo | None = None,
 ) -> PollResult:
     """Observe every session of `watched` (session id -> its batch tag or None): only the
     unsettled ones are passed, since a settled one's final state is already recorded.
@@ -96,11 +115,13 @@ async def poll_once(
     listed only while that costs fewer requests than one GET per watched session (the
     pages down to the last one watched, when every rank is known); listing stops once
     every watched session of the tag is seen, at a short page, or after `expected` pages
-    (plus one), so a server that ignores the filter cannot make a poll endless.
+    (plus one), so a server that ignores the filter cannot make a poll endless. With
+    `memo` (kept by the caller from poll to poll), a row unchanged since the last poll is
+    not read again.
     """
     result = PollResult()
     if getattr(api, "lists_by_ids", False):
-        await _list_by_ids(api, list(watched), policy, result)
+        await _list_by_ids(api, list(watched), policy, result, memo)
         missed = [sid for sid in watched if sid not in result.seen]
         if missed:
             await _get_each(api, missed, policy, result)
@@ -125,9 +146,10 @@ async def poll_once(
             rows = rows_of(answer)
             result.lists += 1
             for row in rows:
-                if session_id_of(row) not in watched:
+                row_id = session_id_of(row)
+                if row_id is None or row_id not in watched:
                     continue  # settled, or not ours: not worth normalising
-                seen = normalise(row)
+                seen = _read(row, row_id, memo)
                 if seen is not None:
                     result.seen[seen.session_id] = seen
             if len(rows) < PAGE or wanted <= result.seen.keys():
@@ -140,24 +162,26 @@ async def poll_once(
 
 
 async def _list_by_ids(
-    api: Any, wanted: list[str], policy: RetryPolicy, result: PollResult
+    api: Any, wanted: list[str], policy: RetryPolicy, result: PollResult, memo: Memo | None
 ) -> None:
     """The API v3 lists exactly the sessions asked for (`session_ids`, 200 a page): a poll
     costs ceil(unsettled/200) lists, and one more at most if a page says there is more."""
     chunks = [wanted[i : i + BY_IDS_PAGE] for i in range(0, len(wanted), BY_IDS_PAGE)]
     budget = len(chunks) + 1
     for chunk in chunks:
+        asked = set(chunk)
         cursor: str | None = None
         while budget > 0:
             rows, cursor = await call(policy, api.list_by_ids, chunk, cursor)
             result.lists += 1
             budget -= 1
             for row in rows:
-                if session_id_of(row) in chunk:
-                    seen = normalise(row)
+                row_id = session_id_of(row)
+                if row_id is not None and row_id in asked:
+                    seen = _read(row, row_id, memo)
                     if seen is not None:
                         result.seen[seen.session_id] = seen
-            if cursor is None or set(chunk) <= result.seen.keys():
+            if cursor is None or asked <= result.seen.keys():
                 break
 
 

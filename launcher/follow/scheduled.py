@@ -23,7 +23,7 @@ from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
 from launcher.follow import cancel as cancel_mod
 from launcher.follow.budget import Budget, budget_note, limit_of
-from launcher.follow.poll import RetryPolicy
+from launcher.follow.poll import Memo, RetryPolicy
 from launcher.follow.ports import SlotsProgress, WatchProgress
 from launcher.follow.signals import SIGNALS, until_signal
 from launcher.follow.slots import (
@@ -78,6 +78,7 @@ class _Batch:
         self.by_key = {t.entry.key: t for t in targets}
         self.reporter, self.redact = reporter, redact
         self.policy = RetryPolicy()
+        self._memo: Memo = {}  # rows seen at the last poll: an unchanged one is not read again
         self.budget: Budget | None = None
 
     def over_budget(self, result: EntryResult) -> StartResult | None:
@@ -136,6 +137,7 @@ class _Batch:
                 self.redact,
                 self.reporter.change,
                 self.reporter.log,
+                self._memo,
             )
         except ApiError as exc:
             self.reporter.log(f"warning: poll failed ({exc}); trying again at the next poll")

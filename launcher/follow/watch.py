@@ -13,7 +13,7 @@ import anyio
 
 from launcher.api.outcomes import ApiError, FollowAPI
 from launcher.errors import AuthError
-from launcher.follow.poll import PollResult, RetryPolicy, jittered, poll_once
+from launcher.follow.poll import Memo, PollResult, RetryPolicy, jittered, poll_once
 from launcher.follow.ports import Ledger, WatchProgress
 from launcher.follow.targets import Target
 
@@ -54,6 +54,7 @@ async def refresh(
     redact: Callable[[str], str],
     on_change: Callable[[Target], None] = lambda t: None,
     on_problem: Callable[[str], None] = lambda m: None,
+    memo: Memo | None = None,
 ) -> PollResult:
     """One poll over the active targets; every change is recorded before it is shown. A
     session whose answer could not be used keeps its last known state; `on_problem` hears
@@ -67,7 +68,7 @@ async def refresh(
     try:
         watched = {s: group[0].batch for s, group in active.items()}
         ranks = {s: group[0].rank for s, group in active.items() if group[0].rank is not None}
-        result = await poll_once(api, watched, expected, policy, ranks)
+        result = await poll_once(api, watched, expected, policy, ranks, memo)
     except ApiError as exc:
         if exc.auth:
             raise AuthError(f"the API rejected the credentials ({redact(str(exc))})") from None
@@ -120,6 +121,7 @@ async def watch(
         reporter.change(target)
         reporter.tick(targets)
 
+    memo: Memo = {}
     while any(t.active for t in targets):
         if deadline is not None and time.monotonic() >= deadline:
             outcome.timed_out = True
@@ -129,7 +131,15 @@ async def watch(
             # A poll retrying a struggling server must not outlive --timeout either.
             with anyio.move_on_after(left):
                 result = await refresh(
-                    api, ledger, targets, expected, settings.retry, redact, on_change, reporter.log
+                    api,
+                    ledger,
+                    targets,
+                    expected,
+                    settings.retry,
+                    redact,
+                    on_change,
+                    reporter.log,
+                    memo,
                 )
                 outcome.requests += result.lists + result.gets
                 interval = settings.poll_interval

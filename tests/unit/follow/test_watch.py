@@ -15,7 +15,7 @@ import pytest
 from launcher.api.outcomes import ApiError
 from launcher.entry import Entry, add_batch_tag, batch_tag
 from launcher.follow.outputcheck import check_output
-from launcher.follow.poll import RetryPolicy, poll_once, rows_of
+from launcher.follow.poll import Memo, RetryPolicy, poll_once, rows_of
 from launcher.follow.results import choose
 from launcher.follow.status import MAX_OUTPUT_BYTES, normalise
 from launcher.follow.targets import Target, build_targets
@@ -422,3 +422,25 @@ def test_an_api_error_inside_task_groups_reaches_the_user_as_one_exit_1_error() 
     assert "HTTP 503" in str(error)
     auth = AuthError("rejected")
     assert _unwrapped(Group(auth)) is auth
+
+
+class FreshRows(FakeApi):
+    """Each page decoded anew, as from the wire: equal rows, never the same objects."""
+
+    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
+        return json.loads(json.dumps(await super().list_sessions(tag, limit, offset)))
+
+
+def test_a_row_unchanged_since_the_last_poll_is_not_read_again() -> None:
+    rows = [{"session_id": f"s{i}", "status_enum": "working"} for i in range(150)]
+    api = FreshRows({"t": rows})
+    watched: dict[str, str | None] = dict.fromkeys((f"s{i}" for i in range(150)), "t")
+    memo: Memo = {}
+    first = anyio.run(poll_once, api, watched, {"t": 150}, FAST, None, memo)
+    rows[7] = {"session_id": "s7", "status_enum": "finished", "structured_output": {"a": 1}}
+    second = anyio.run(poll_once, api, watched, {"t": 150}, FAST, None, memo)
+    assert all(second.seen[s] is first.seen[s] for s in watched if s != "s7")
+    assert second.seen["s7"].status == "finished" and first.seen["s7"].status == "working"
+    assert memo["s7"][1] is second.seen["s7"]
+    without = anyio.run(poll_once, api, watched, {"t": 150}, FAST)
+    assert without.seen["s1"] is not second.seen["s1"] and without.seen["s1"] == second.seen["s1"]
