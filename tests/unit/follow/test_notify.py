@@ -59,9 +59,8 @@ def test_no_connection_is_a_warning_without_the_url() -> None:
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
     [warning] = post_once([URL], b"{}", FAST, client)
-    assert (
-        warning
-        == "could not notify https://hooks.slack.com/…: no connection (ConnectError) after 3 attempts"
+    assert warning == (
+        "could not notify https://hooks.slack.com/…: no connection (ConnectError) after 3 attempts"
     )
 
 
