@@ -222,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
-            # throughout: cron cannot start the next batch meanwhile (SPEC §9).
+            # throughout: cron cannot start the next batch meanwhile.
             return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, conn, progress

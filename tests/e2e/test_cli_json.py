@@ -1,5 +1,6 @@
 """The JSON contract: every command with `--format json` prints exactly one JSON object on
-stdout on every exit, of the shape the README documents, with the exit code it documents.
+stdout on every exit, of the shape docs/reference/json-output.md documents, with the exit
+code it documents.
 
 Every command × {success, invalid manifest, missing variable, usage error, wrong key}, run
 in-process through `main` against a real sandbox (in a thread, over loopback) that accepts
@@ -24,7 +25,7 @@ from tests.support.runkit import API_KEY, SECRET, MakeSandbox, assert_no_secrets
 SCENARIOS = ("success", "invalid manifest", "missing variable", "usage error", "wrong key")
 COMMANDS = ("validate", "plan", "run", "watch", "ledger summary", "auth check")
 
-# The exit code the README's "Exit codes" table promises, per command and scenario.
+# The exit code docs/reference/exit-codes.md promises, per command and scenario.
 # validate/plan/ledger summary need no key and no variable (plan shows secrets as "***");
 # watch needs the secrets' variables too (their values mask a secret a session echoes).
 EXPECTED = {
@@ -36,7 +37,7 @@ EXPECTED = {
     "auth check": (0, 0, 2, 2, 3),
 }
 ENVELOPE = {"command": str, "ok": bool, "exit_code": int}
-# The command's own keys on success (SPEC §4 names plan's `entries`, run's counts...).
+# The command's own keys on success (docs/reference/json-output.md).
 OWN_KEYS = {
     "validate": {"counts", "diagnostics"},
     "plan": {"counts", "entries"},
