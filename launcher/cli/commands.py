@@ -311,6 +311,10 @@ def _run_and_watch(
         return int(run.exit_code)
     if args.format != "json":
         watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
+    if args.format != "json":
+        from launcher.follow.budget import spent_line
+
+        watcher.log(spent_line(outcome.targets, conn.generation))
     if outcome.budget_note:
         watcher.log(outcome.budget_note)
     blocked_ok = scheduled.watch.blocked_ok
@@ -446,6 +450,10 @@ def watch(args: argparse.Namespace) -> int:
             for warning in ledger.ledger.state.warnings:
                 watcher.log(f"warning: {warning}")
         w = watch_targets(ledger, pick, conn, settings, watcher)
+    if args.format != "json":
+        from launcher.follow.budget import spent_line
+
+        watcher.log(spent_line(w.targets, conn.generation))
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
