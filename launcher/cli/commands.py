@@ -180,6 +180,24 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
     return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
 
 
+def _v1_only_warnings(entries: Sequence[Entry], generation: str) -> list[str]:
+    """One warning naming the fields only v1 has, when the run speaks v3: they are not sent
+    (the client leaves them out), which may change what a session does."""
+    from launcher.api.v3 import V1_ONLY
+
+    if generation != "v3":
+        return []
+    users = [e for e in entries if any(k in e.request for k in V1_ONLY)]
+    if not users:
+        return []
+    names = sorted({k for e in users for k in V1_ONLY if k in e.request})
+    return [
+        f"{', '.join(names)} exist{'s' if len(names) == 1 else ''} only in the API v1: not "
+        f"sent to v3 ({len(users)} entr{'y' if len(users) == 1 else 'ies'}, e.g. "
+        f"{users[0].entry_id}); remove {'it' if len(names) == 1 else 'them'} from the manifests"
+    ]
+
+
 def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
     """Under a budget every entry says what it may spend; one that may spend more than the
     whole budget could never start."""
@@ -234,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
+    warnings += _v1_only_warnings(entries, conn.generation)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     run_id = plan.run_id if plan is not None else new_run_id()
