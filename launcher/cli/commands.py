@@ -57,6 +57,7 @@ def validate(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from launcher import plan
+    from launcher.dispatch.run import check_environment
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
@@ -65,6 +66,8 @@ def plan(args: argparse.Namespace) -> int:
     if result.diagnostics:
         return reporter.check(result)
     entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
+    # What `run` would refuse, plan refuses the same way (exit 2): an unset variable.
+    check_environment(entries, os.environ, None)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
     items = plan.make_plan(entries, state)
