@@ -57,7 +57,7 @@ def validate(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from launcher import plan
-    from launcher.dispatch.run import check_environment
+    from launcher.dispatch.environment import check_environment
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
@@ -105,11 +105,10 @@ def _connect(
     and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
+    from launcher.dispatch.environment import check_environment
 
     sandbox = getattr(args, "sandbox", False)
-    dispatch.check_environment(
-        entries, environ, None if sandbox else args.api_key_env, sending=sending
-    )
+    check_environment(entries, environ, None if sandbox else args.api_key_env, sending=sending)
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(
         _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
