@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from launcher.api.connection import Asked, Connection
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
+    from launcher.follow.results import Results
     from launcher.follow.run import Held, Pick
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.targets import Target
@@ -439,6 +440,8 @@ def results(args: argparse.Namespace) -> int:
             f"launcher: {chosen.dropped_columns} output properties past the first "
             f"{MAX_OUTPUT_COLUMNS} have no column of their own (see structured_output)"
         )
+    if args.messages:  # the API is asked only then: results otherwise reads the ledger alone
+        chosen = _with_last_words(args, read[0], chosen)
     fmt = args.format or ("text" if sys.stdout.isatty() else "jsonl")
     if fmt in RESULTS_WRITER_BY_NAME:
         RESULTS_WRITER_BY_NAME[fmt](chosen, sys.stdout)
@@ -446,6 +449,28 @@ def results(args: argparse.Namespace) -> int:
     else:
         _reporter(args).results(chosen)
     return ExitCode.OK
+
+
+def _with_last_words(
+    args: argparse.Namespace, targets: Sequence[Target], chosen: Results
+) -> Results:
+    """`chosen` with `last_devin_message` in each record (and as a column): the last
+    message each session wrote, read through the API (the entries' secret values and the
+    key redacted)."""
+    from dataclasses import replace
+
+    from launcher.follow.log import subjects_of_targets
+    from launcher.follow.run import read_logs
+
+    conn = _connection(args, [t.entry for t in targets], os.environ)
+    logs = read_logs(conn, subjects_of_targets(targets)[0])
+    last = {c.subject.session_id: c.last_from_devin for c in logs}
+    for record in chosen.records:
+        said = last.get(record["session_id"] or "")
+        record["last_devin_message"] = said.text if said is not None else None
+    if chosen.chosen:
+        return chosen
+    return replace(chosen, columns=(*chosen.columns, "last_devin_message"))
 
 
 DEFAULT_REPORT = "launcher-report.html"

@@ -9,7 +9,7 @@ import sys
 from typing import Any, NoReturn
 
 import launcher
-from launcher.cli import auth, commands, ledger
+from launcher.cli import auth, commands, ledger, log
 from launcher.dispatch import settings
 from launcher.project import SETTING_BY_KEY, SETTINGS
 from launcher.shard import shard_flag
@@ -20,6 +20,7 @@ COMMANDS = (
     "run",
     "watch",
     "results",
+    "log",
     "report",
     "cancel",
     "message",
@@ -132,7 +133,10 @@ def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
     p.set_defaults(subparser=p)
 
 
-FORMAT_HELP = {"github": "GitHub Actions annotations (::error file=...,line=...::...)"}
+FORMAT_HELP = {
+    "github": "GitHub Actions annotations (::error file=...,line=...::...)",
+    "jsonl": "one JSON object per message",
+}
 
 
 PATH_HELP = "a manifest file, or a folder searched recursively for *.yaml/*.yml"
@@ -299,7 +303,21 @@ def _add_follow_parsers(sub: Any) -> None:
     )
     p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    p.add_argument(
+        "--messages",
+        action="store_true",
+        help="add `last_devin_message`, the last message each session wrote (asks the API; "
+        "without it results reads the ledger alone)",
+    )
+    _add_api_options(p)
     p.set_defaults(func=commands.results)
+
+    p = sub.add_parser(
+        "log", help="each selected session's conversation: what it was told, what it wrote"
+    )
+    _add_follow_common(p)
+    _add_format(p, "jsonl")
+    p.set_defaults(func=log.log)
 
     p = sub.add_parser(
         "report", help="the batch as one page: self-contained HTML, or Markdown for CI"

@@ -19,6 +19,7 @@ from launcher.entry import Entry
 from launcher.errors import ApiUnavailable, LauncherError
 from launcher.follow import cancel as cancel_mod
 from launcher.follow import message as message_mod
+from launcher.follow.log import Conversation, Subject, read_conversations
 from launcher.follow.poll import RetryPolicy
 from launcher.follow.ports import Ledger, SlotsProgress, WatchProgress
 from launcher.follow.scheduled import ScheduledOutcome, ScheduledSettings, run_scheduled
@@ -172,3 +173,12 @@ def run_and_watch(
         )
 
     return _run(main)
+
+
+def read_logs(conn: Connection, subjects: Sequence[Subject]) -> list[Conversation]:
+    """Each session's conversation (`launcher log`, `results --messages`)."""
+
+    async def work(client: FollowClient) -> list[Conversation]:
+        return await read_conversations(client, subjects, conn.redact)
+
+    return _interruptible(conn, work)

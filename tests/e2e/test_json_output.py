@@ -122,6 +122,25 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
         lambda w: ["results", w.path("quick"), "--ledger", w.path("none.jsonl")],
         2,
     ),
+    "log": (
+        lambda w: [
+            "log",
+            w.path("quick"),
+            "--ledger",
+            w.path("quick.jsonl"),
+            "--base-url",
+            w.base_url,
+        ],
+        lambda w: [
+            "log",
+            w.path("quick"),
+            "--ledger",
+            w.path("none.jsonl"),
+            "--base-url",
+            w.base_url,
+        ],
+        2,
+    ),
     "cancel": (
         lambda w: [
             "cancel",
