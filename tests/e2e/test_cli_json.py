@@ -30,7 +30,7 @@ EXPECTED = {
     "validate": (0, 2, 0, 2, 0),
     "plan": (0, 2, 2, 2, 0),  # a missing variable: refused as run refuses it
     "run": (0, 2, 2, 2, 3),
-    "watch": (0, 2, 0, 2, 3),
+    "watch": (0, 2, 2, 2, 3),  # follow-through needs the secrets' values to mask them
     "ledger summary": (0, 2, 0, 2, 0),
     "auth check": (0, 0, 2, 2, 3),
 }
