@@ -62,7 +62,7 @@ def content_hash(
 
 
 def dispatch_key(content: str, run_key: str) -> str:
-    """SPEC §5: name + request without secret values + run key. Stable across paths/cwd."""
+    """The dispatch key: name + request without secret values + run key. Stable across paths/cwd."""
     return hashlib.sha256(f"v1\0{content}\0{run_key}".encode()).hexdigest()[:32]
 
 
@@ -141,7 +141,7 @@ class Entry:
 
 
 def batch_tag(run_id: str) -> str:
-    """The tag a run's sessions share (SPEC §9), so that `watch` can list them together."""
+    """The tag a run's sessions share, so that `watch` can list them together."""
     return f"{BATCH_PREFIX}{run_id}"
 
 

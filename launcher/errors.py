@@ -1,6 +1,6 @@
 """Exit codes, the exception types that carry them, and diagnostics as values.
 
-Every exit code the launcher can return is decided here, in one place (SPEC §4).
+Every exit code the launcher can return is decided here, in one place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What `run` would do: each entry against the ledger's state → create, or skip (SPEC §4).
+"""What `run` would do: each entry against the ledger's state → create, or skip.
 
 It also tells which of a run's entries the ledger never saw (`ledger summary --manifests`).
 A key recorded as created is never sent again; `changed` flags an entry whose name was

@@ -1,4 +1,4 @@
-"""`--shard K/N`: which entries one of N cooperating processes dispatches (SPEC §10).
+"""`--shard K/N`: which entries one of N cooperating processes dispatches (docs/guides/sharding.md).
 
 An entry's shard is a jump consistent hash of its dispatch key, so it is the same on every
 machine, Python version and working directory, adding an entry never moves another, and

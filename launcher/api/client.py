@@ -376,7 +376,7 @@ class DevinClient:
 
 
 class FollowClient(DevinClient):
-    """The follow-through calls (SPEC §9) beside create and look up: list, get, terminate
+    """The follow-through calls beside create and look up: list, get, terminate
     and message, as answers or ApiError, never httpx errors."""
 
     async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:

@@ -76,7 +76,22 @@ def plan(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and any(i.action == "create" for i in items):
         code = ExitCode.TO_CREATE
     reporter.plan(items, show_requests=args.show_requests, exit_code=int(code))
+    if args.out:
+        from launcher.cli.plans import write_plan
+
+        write_plan(args, items, state, reporter)
     return code
+
+
+def show(args: argparse.Namespace) -> int:
+    """`launcher show FILE`: a plan file, shown the way `plan` shows a plan."""
+    from launcher import planfile
+
+    plan = planfile.read(args.plan_file)
+    _reporter(args).plan(
+        planfile.plan_items(plan), show_requests=args.show_requests, exit_code=ExitCode.OK
+    )
+    return ExitCode.OK
 
 
 def _entries(args: argparse.Namespace, reporter: Reporter) -> list[Entry] | None:
@@ -188,6 +203,13 @@ def run(args: argparse.Namespace) -> int:
     waits = args.wait or args.max_active is not None
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
+    plan = None
+    if args.plan is not None:
+        from launcher.cli.plans import planned_args
+
+        plan = planned_args(args)  # the PATHs, run key, selection and ledger of the plan
+    elif not args.paths:
+        raise UsageError("run needs PATH... (manifests), or --plan FILE (a reviewed plan)")
     entries = _entries(args, reporter)
     if entries is None:
         return ExitCode.USAGE
@@ -195,10 +217,15 @@ def run(args: argparse.Namespace) -> int:
     conn, warnings = _connect(args, entries, environ, sending=True)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
+    run_id = plan.run_id if plan is not None else new_run_id()
     with (
-        LedgerWriter.open(ledger, new_run_id()) as writer,
+        LedgerWriter.open(ledger, run_id) as writer,
         _target(conn) as conn,
     ):
+        if plan is not None:
+            from launcher import planfile
+
+            entries = planfile.check_before_run(plan, entries, writer.state, environ)
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
         live = {"always": True, "never": False}.get(args.progress)
@@ -218,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
-            # throughout: cron cannot start the next batch meanwhile (SPEC §9).
+            # throughout: cron cannot start the next batch meanwhile.
             return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
         result = anyio.run(
             dispatch.dispatch_all, settings, entries, writer, environ, conn, progress

@@ -17,6 +17,7 @@ from launcher.shard import shard_flag
 COMMANDS = (
     "validate",
     "plan",
+    "show",
     "run",
     "watch",
     "results",
@@ -388,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(p)
     p.add_argument("--show-requests", action="store_true", help="print request bodies")
     p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="also write the plan to FILE: the exact requests, the manifests' digests and "
+        "the ledger state, secrets as references; `run --plan FILE` applies it as written",
+    )
+    p.add_argument(
         "--detailed-exitcode",
         action="store_true",
         help="exit 10 when some entry would be created, 0 when none (errors keep their codes)",
@@ -395,8 +402,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(p)
     p.set_defaults(func=commands.plan)
 
+    p = sub.add_parser("show", help="show a plan file that `plan --out` wrote")
+    p.add_argument("plan_file", metavar="FILE", help="the plan file")
+    p.add_argument("--show-requests", action="store_true", help="print request bodies")
+    _add_format(p)
+    p.set_defaults(func=commands.show)
+
     p = sub.add_parser("run", help="validate, then dispatch every entry once")
-    p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
+    p.add_argument("paths", nargs="*", metavar="PATH", help=PATH_HELP)
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="send exactly the requests of a plan `plan --out FILE` wrote; refused (exit 2, "
+        "nothing sent) when a manifest, a secret's presence or the ledger changed since",
+    )
     configurable(
         p,
         "ledger",

@@ -1,2 +1,2 @@
-"""Follow-through (SPEC §9): watching created sessions until they settle, their results,
+"""Follow-through: watching created sessions until they settle, their results,
 cancelling and messaging them."""

@@ -96,7 +96,7 @@ def watch_targets(
     settings: WatchSettings,
     progress: WatchProgress,
 ) -> WatchOutcome:
-    """Watch the picked targets until each has settled or the timeout passes (SPEC §9)."""
+    """Watch the picked targets until each has settled or the timeout passes."""
     targets, expected = _targets(held, pick)
 
     async def work(client: FollowClient) -> WatchOutcome:
@@ -165,7 +165,7 @@ def run_and_watch(
     progress: SlotsProgress,
     reporter: WatchProgress,
 ) -> ScheduledOutcome:
-    """`run --wait` / `run --max-active N`, with the ledger held (SPEC §9)."""
+    """`run --wait` / `run --max-active N`, with the ledger held (docs/guides/follow-through.md)."""
 
     async def main() -> ScheduledOutcome:
         return await run_scheduled(

@@ -1,5 +1,5 @@
 """What a session row from the API says, made safe (type-checked, bounded, escaped), and
-the rules for when an entry has settled and whether it ended well (SPEC §9)."""
+the rules for when an entry has settled and whether it ended well."""
 
 from __future__ import annotations
 

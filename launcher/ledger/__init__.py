@@ -1,2 +1,2 @@
-"""The ledger (SPEC §5–6), the record of truth for "exactly one session per task": events
+"""The ledger, the record of truth for "exactly one session per task": events
 (the line format), state (the fold), read, writer (lock, group fsync) and summary."""

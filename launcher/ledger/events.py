@@ -1,4 +1,4 @@
-"""Ledger events (SPEC §5): the v1 line format, its time and run-id formats, and the one
+"""Ledger events: the v1 line format, its time and run-id formats, and the one
 check that both the reader and the writer apply to every line."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Subject(Protocol):
 
 Outcome = Literal["sending", "created", "failed", "in_doubt"]
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
-# Follow-through events (SPEC §9): they never change a key's dispatch outcome.
+# Follow-through events (docs/guides/follow-through.md): they never change a key's dispatch outcome.
 FollowEvent = Literal["status", "cancelled", "message"]
 FOLLOW_EVENTS: tuple[FollowEvent, ...] = get_args(FollowEvent)
 Event = Outcome | FollowEvent

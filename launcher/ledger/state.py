@@ -32,7 +32,7 @@ class KeyRecord:
     at_capacity: bool = False  # refused at the concurrent-session limit: still pending
     void: bool = False  # refused as a wrong address (404/405): never took effect, pending
     timeout: float | None = None  # the request's timeout, from its `sending` event
-    batch: str | None = None  # the batch tag its session carries (SPEC §9), if recorded
+    batch: str | None = None  # the batch tag its session carries, if recorded
     attempts: int = 0  # number of `sending` events for this key
     ts: str = ""  # timestamp of the latest event that counted
     run_id: str = ""

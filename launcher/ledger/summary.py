@@ -34,7 +34,7 @@ class SummaryEntry:
         if r.outcome == "created":
             outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
             return cls(r, outcome, _latest_status(state, r.key))
-        # A capacity refusal is no failure: the entry waits for a slot (SPEC §9 Capacity).
+        # A capacity refusal is no failure: the entry waits for a slot.
         if r.outcome == "sending" or r.at_capacity or r.void:
             return cls(r, "pending")
         return cls(r, r.outcome)

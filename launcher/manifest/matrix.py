@@ -1,4 +1,4 @@
-"""A session's `matrix` → its combinations (SPEC §2): the product of its variables (or the
+"""A session's `matrix` → its combinations: the product of its variables (or the
 rows of its data file), minus `exclude`, plus `include`, with a finding for every part
 that does nothing or too much, one per mistake (an include that differs from the others
 is the one reported)."""
@@ -45,7 +45,7 @@ def declared_variables(matrix: Any) -> set[str] | None:
 
 
 def combinations(matrix: Any, path: Path, findings: list[Finding]) -> list[Combination] | None:
-    """The matrix's combinations (SPEC §2), or None when its shape is unusable."""
+    """The matrix's combinations, or None when its shape is unusable."""
     if not isinstance(matrix, dict):
         return None
     variables = {k: v for k, v in matrix.items() if k not in MATRIX_KEYWORDS}

@@ -1,4 +1,4 @@
-"""Draft 7 checks of `structured_output_schema` (SPEC §3.5): the meta-schema, `$schema`,
+"""Draft 7 checks of `structured_output_schema`: the meta-schema, `$schema`,
 local `$ref`s that resolve (by `referencing`, as jsonschema resolves them), and the size cap."""
 
 from __future__ import annotations

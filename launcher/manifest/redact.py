@@ -1,4 +1,4 @@
-"""Keeps secret values out of messages (SPEC §8): a message about a secret value that would
+"""Keeps secret values out of messages: a message about a secret value that would
 show its text (a quote hint, a YAML reading) is replaced by one that does not."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ SECRET_MESSAGE = "expected a string; quote the value (secret values are never sh
 
 
 class SecretText:
-    """Keeps secret values out of messages (SPEC §8): a message about a secret value that
+    """Keeps secret values out of messages: a message about a secret value that
     would show its text (a quote hint, a YAML reading) becomes one that does not."""
 
     def __init__(self, doc: Document) -> None:

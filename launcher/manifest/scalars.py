@@ -77,7 +77,7 @@ def key_problem(tag: str, text: str) -> str | None:
 
 
 def yaml11_surprises(doc: Document) -> dict[Path, str]:
-    """Plain scalars YAML 1.1 reads as something a user rarely means (SPEC §3.2): dates,
+    """Plain scalars YAML 1.1 reads as something a user rarely means: dates,
     and integers not written in plain decimal (`010` is 8, `0x1F` 31, `1:30` 90)."""
     out: dict[Path, str] = {}
     for path, node in doc.nodes.items():

@@ -63,6 +63,11 @@ def pretty(value: Any) -> str:
     return text if len(text) <= 4000 else text[:4000] + "\n…"
 
 
+def clip(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def short_url(url: str) -> str:
     """`owner/repo#12` for a GitHub pull request URL, else the URL."""
     m = re.fullmatch(r"https://github\.com/([^/]+/[^/]+)/pull/(\d+)/?", url)
@@ -160,7 +165,13 @@ def render_html(report: BatchReport, version: str) -> str:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        when=when, seconds=seconds, acus=acus, css=css, pretty=pretty, short_url=short_url
+        when=when,
+        seconds=seconds,
+        acus=acus,
+        css=css,
+        pretty=pretty,
+        short_url=short_url,
+        clip=clip,
     )
     template = env.from_string(_asset("report.html.j2"))
     style, script = _asset("report.css"), _asset("report.js")

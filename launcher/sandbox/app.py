@@ -9,9 +9,12 @@ from __future__ import annotations
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.drop import DropConnection
@@ -76,9 +79,29 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
             Route("/_sandbox/reset", reset, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error},
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts),
+            Middleware(_ControlNeedsToken, sandbox=sandbox),
+        ],
     )
     app.state.sandbox = sandbox
     return app
+
+
+class _ControlNeedsToken:
+    """/_sandbox/* (stats, request log, reset, steering a session) needs the bearer token
+    as the API routes do: a reset by anyone could end a run's sessions under it."""
+
+    def __init__(self, app: ASGIApp, sandbox: SandboxState) -> None:
+        self.app, self.sandbox = app, sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/_sandbox/"):
+            header = dict(scope["headers"]).get(b"authorization")
+            if not self.sandbox.authorized(header.decode("latin-1") if header else None):
+                await JSONResponse(UNAUTHORIZED, 401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _base_url(request: Request) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from dataclasses import dataclass
 
 DEFAULT_HOST = "127.0.0.1"
@@ -41,10 +42,37 @@ class SandboxConfig:
     seed: int | None = None  # makes the fault draws reproducible
     access_log: bool = False  # uvicorn's access log (paths only; off to keep output quiet)
 
+    @property
+    def loopback(self) -> bool:
+        """Whether only this machine can reach the address the sandbox binds."""
+        if self.host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False  # a name: it may resolve to anything
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """The Host headers the sandbox answers (a page in a browser that rebinds its own
+        name to 127.0.0.1 sends its own name, and is refused)."""
+        if self.loopback:
+            return sorted({"127.0.0.1", "localhost", "::1", self.host.strip("[]")})
+        if self.host in ("0.0.0.0", "::", ""):  # every interface: any of their names
+            return ["*"]
+        return [self.host.strip("[]")]
+
     def __post_init__(self) -> None:
         # Caught here rather than as a ZeroDivisionError deep inside a request.
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.api_key == DEFAULT_API_KEY and not self.loopback:
+            # The default key is in the docs: on an address others reach, anyone could
+            # reset or steer the sandbox (and read every prompt sent to it).
+            raise ValueError(
+                f"--host {self.host} is reachable from other machines, and the default "
+                "--api-key is public; pass --api-key with a key of your own"
+            )
         if self.rate is not None and self.rate <= 0:
             raise ValueError("rate must be > 0 (or None for no limit)")
         if self.burst < 1:

@@ -111,6 +111,13 @@ def serve_command(args: argparse.Namespace) -> int:
         config = from_args(args)
     except ValueError as exc:  # settings that are fine one by one but not together
         raise UsageError(f"launcher sandbox: {exc}") from None
+    if config.api_key is None and not config.loopback:
+        print(
+            f"launcher sandbox: WARNING: --no-auth on --host {config.host}: anyone who can "
+            "reach this address may create, read, steer and reset its sessions",
+            file=sys.stderr,
+            flush=True,
+        )
     sock = bind(config.host, config.port)
     url = url_of(sock)
 

@@ -1,7 +1,7 @@
 """The "where teams run it" examples, read as their engines would read them.
 
 Dockerfile, Kubernetes objects, systemd units, the GitHub workflow and the pre-commit hook
-parse and have the properties the README promises, and every `launcher` command they
+parse and have the properties the guides promise, and every `launcher` command they
 contain uses only commands and options that `launcher ... --help` accepts. Running those
 commands against the sandbox is in tests/e2e/test_deploy_runs.py.
 """
@@ -323,16 +323,16 @@ def test_pre_commit_hook_validates_manifest_yaml() -> None:
     assert not files.search("docs/mkdocs.yaml") and not files.search("mymanifests/c.yaml")
 
 
-def test_readme_has_a_section_for_each_example() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Where teams run it\n", 1)[1].split("\n## ", 1)[0]
-    for heading, path in {
-        "Docker": "docker build -t launcher .",
-        "Kubernetes CronJob": "deploy/kubernetes/cronjob.yaml",
-        "Kubernetes Indexed Job": "deploy/kubernetes/indexed-job.yaml",
-        "GitHub Actions": "deploy/github/launcher.yml",
-        "pre-commit": "launcher-validate",
-        "systemd timer": "deploy/systemd/",
-    }.items():
-        part = section.split(f"\n### {heading}\n", 1)[1].split("\n### ", 1)[0]
-        assert path in part, heading
+def test_the_guides_have_a_section_for_each_example() -> None:
+    for page, heading, path in [
+        ("deployment", "Docker", "docker build -t launcher ."),
+        ("deployment", "Kubernetes CronJob", "deploy/kubernetes/cronjob.yaml"),
+        ("deployment", "Kubernetes Indexed Job", "deploy/kubernetes/indexed-job.yaml"),
+        ("deployment", "systemd timer", "deploy/systemd/"),
+        ("ci", "GitHub Actions", "deploy/github/launcher.yml"),
+        ("pre-commit", "pre-commit", "launcher-validate"),
+    ]:
+        text = (ROOT / "docs" / "guides" / f"{page}.md").read_text()
+        part = re.split(rf"^#+ {re.escape(heading)}$", text, maxsplit=1, flags=re.M)[1]
+        part = re.split(r"^## ", part, maxsplit=1, flags=re.M)[0]
+        assert path in part, (page, heading)

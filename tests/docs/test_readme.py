@@ -1,9 +1,9 @@
-"""The README's Quick start, CI recipe and cron recipe, taken from its fenced blocks and run
-as written, so that the README cannot drift from what the launcher does.
+"""The README's Quick start and the guides' CI and cron recipes, taken from their fenced
+blocks and run as written, so that the docs cannot drift from what the launcher does.
 
 Each runs in a temporary working directory and HOME holding a copy of `manifests/`,
 against a real sandbox (in a thread, over loopback) that accepts one key. Substituted, and
-nothing else (README "Development" says the same): `make demo` and `pip install .` are not
+nothing else (docs/development.md says the same): `make demo` and `pip install .` are not
 run, `.venv` being linked to the environment running the suite (which `make demo` or
 `make test` made, and which is that install); the real API is the sandbox, through
 `DEVIN_BASE_URL`, and `apk_...`, the secret and the key file hold its key; the examples'
@@ -32,14 +32,16 @@ from tests.support.runkit import API_KEY, assert_no_secrets
 
 REPO = ROOT
 README = (REPO / "README.md").read_text()
+CI_GUIDE = (REPO / "docs" / "guides" / "ci.md").read_text()
+CRON_GUIDE = (REPO / "docs" / "guides" / "nightly-cron.md").read_text()
 VENV = Path(sys.prefix)
 EXAMPLES = 15  # entries in manifests/examples
 
 
-def fenced(heading: str, lang: str) -> str:
-    """The first ```lang block after the line `heading`."""
-    start = README.index("\n" + heading + "\n")
-    m = re.compile(rf"^```{lang}\n(.*?)^```$", re.M | re.S).search(README, start)
+def fenced(heading: str, lang: str, text: str = README) -> str:
+    """The first ```lang block after the line `heading` of `text`."""
+    start = ("\n" + text).index("\n" + heading + "\n")
+    m = re.compile(rf"^```{lang}\n(.*?)^```$", re.M | re.S).search(text, start)
     assert m, f"no ```{lang} block after {heading}"
     return m.group(1)
 
@@ -109,7 +111,7 @@ def test_quick_start_runs_as_written_on_a_fresh_clone(
 
 
 def _steps() -> list[dict[str, object]]:
-    steps = yaml.safe_load(fenced("### CI (GitHub Actions)", "yaml"))
+    steps = yaml.safe_load(fenced("# CI and GitHub Actions", "yaml", CI_GUIDE))
     assert isinstance(steps, list)
     return steps
 
@@ -152,7 +154,7 @@ def test_ci_recipe_runs_as_written_and_gates_on_the_plan(
 
     sb = sandbox_with_key
     assert _steps()[0]["run"] == "pip install ."  # not ./launcher: the README was wrong
-    assert "deploy/github/launcher.yml" in README.split("### CI (GitHub Actions)")[1][:400]
+    assert "deploy/github/launcher.yml" in CI_GUIDE.split("# CI and GitHub Actions")[1][:400]
     clone = home / "checkout"
     shutil.copytree(REPO / "manifests", clone / "manifests")
     env = _env(home, sb, EXAMPLE_TOKEN="ci-token")
@@ -174,7 +176,7 @@ def test_ci_recipe_runs_as_written_and_gates_on_the_plan(
 def _cron_commands(root: Path) -> list[str]:
     """The crontab's commands: continuation lines joined, schedule fields dropped, `\\%` as
     cron passes it to the shell, the absolute paths moved under `root`."""
-    joined = re.sub(r"\\\n\s*", " ", fenced("### cron", "cron"))
+    joined = re.sub(r"\\\n\s*", " ", fenced("## The crontab", "cron", CRON_GUIDE))
     commands = []
     for line in joined.splitlines():
         if not line.strip() or line.startswith("#"):

@@ -1,4 +1,4 @@
-"""The CLI conventions of issue 10: --version, a subcommand's own usage on a usage error,
+"""The CLI conventions: --version, a subcommand's own usage on a usage error,
 `run --dry-run` pointing to `plan`, time-stamped log lines off a terminal, -q/-v,
 `auth check` (one request, exit 0/3), and `ledger summary --manifests` after a real
 interrupted run. Runs go to a real sandbox over loopback."""

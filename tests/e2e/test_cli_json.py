@@ -1,5 +1,6 @@
 """The JSON contract: every command with `--format json` prints exactly one JSON object on
-stdout on every exit, of the shape the README documents, with the exit code it documents.
+stdout on every exit, of the shape docs/reference/json-output.md documents, with the exit
+code it documents.
 
 Every command × {success, invalid manifest, missing variable, usage error, wrong key}, run
 in-process through `main` against a real sandbox (in a thread, over loopback) that accepts
@@ -24,18 +25,19 @@ from tests.support.runkit import API_KEY, SECRET, MakeSandbox, assert_no_secrets
 SCENARIOS = ("success", "invalid manifest", "missing variable", "usage error", "wrong key")
 COMMANDS = ("validate", "plan", "run", "watch", "ledger summary", "auth check")
 
-# The exit code the README's "Exit codes" table promises, per command and scenario.
-# validate and ledger summary need no key and no variable; plan needs the variables run needs.
+# The exit code docs/reference/exit-codes.md promises, per command and scenario.
+# validate and ledger summary need no key and no variable; plan needs the variables run
+# needs; watch needs the secrets' variables too (their values mask a secret a session echoes).
 EXPECTED = {
     "validate": (0, 2, 0, 2, 0),
     "plan": (0, 2, 2, 2, 0),  # a missing variable: refused as run refuses it
     "run": (0, 2, 2, 2, 3),
-    "watch": (0, 2, 2, 2, 3),  # follow-through needs the secrets' values to mask them
+    "watch": (0, 2, 2, 2, 3),
     "ledger summary": (0, 2, 0, 2, 0),
     "auth check": (0, 0, 2, 2, 3),
 }
 ENVELOPE = {"command": str, "ok": bool, "exit_code": int}
-# The command's own keys on success (SPEC §4 names plan's `entries`, run's counts...).
+# The command's own keys on success (docs/reference/json-output.md).
 OWN_KEYS = {
     "validate": {"counts", "diagnostics"},
     "plan": {"counts", "entries"},

@@ -1,4 +1,4 @@
-"""Follow-through against the real sandbox over loopback (issue 11, "Must show"): the
+"""Follow-through against the real sandbox over loopback: the
 launcher runs in a child process; the sandbox's stats say what it was sent."""
 
 from __future__ import annotations

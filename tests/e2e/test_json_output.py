@@ -86,6 +86,11 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
         lambda w: ["plan", w.path("bad"), "--ledger", w.path("new.jsonl")],
         2,
     ),
+    "show": (
+        lambda w: ["show", w.path("quick.plan")],
+        lambda w: ["show", w.path("bad.plan")],
+        2,
+    ),
     "run": (
         lambda w: [
             "run",
@@ -247,6 +252,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ):
             argv = ["run", w.path(manifest), "--ledger", w.path(ledger), "--base-url", w.base_url]
             assert main([*argv, *(["--run-key", key] if key else []), "-q"]) == 0
+        plan = ["plan", w.path("quick"), "--ledger", w.path("new.jsonl"), "-q"]
+        assert main([*plan, "--out", w.path("quick.plan")]) == 0
+        (root / "bad.plan").write_text("{}")
         yield w
 
 

@@ -32,7 +32,7 @@ ENTRIES = 20
 def test_two_runs_through_two_names_of_one_ledger_send_each_entry_once(
     tmp_path: Path, make_sandbox: MakeSandbox, link: str
 ) -> None:
-    """Issue 9 (high): through `alias.jsonl -> state/nightly.jsonl` a second run took a
+    """Through `alias.jsonl -> state/nightly.jsonl` a second run took a
     lock of its own and sent everything again (38 sessions for 20 entries)."""
     sb = make_sandbox(latency_ms=150)  # slow: the first run is still sending at the second
     manifest = write_manifest(tmp_path / "m.yaml", ENTRIES)
@@ -112,7 +112,7 @@ def test_a_file_that_is_not_a_ledger_is_refused_and_left_as_it_was(
     capsys: pytest.CaptureFixture[str],
     content: bytes,
 ) -> None:
-    """Issue 9: `--ledger` at an unrelated one-line file deleted that line as "torn"."""
+    """`--ledger` at an unrelated one-line file deleted that line as "torn"."""
     sb = make_sandbox()
     write_manifest(tmp_path / "m" / "m.yaml", 2)
     other = tmp_path / "notes.txt"

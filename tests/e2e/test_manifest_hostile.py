@@ -1,4 +1,4 @@
-"""Hostile manifest files and names (issue 9), and manifests read from stdin (issue 10).
+"""Hostile manifest files and names, and manifests read from stdin.
 
 Files: a FIFO never blocks, a device never fills memory, a file over the size cap and a
 nesting bomb built from aliases are refused, each with a diagnostic naming the file and
@@ -52,7 +52,7 @@ def launcher(
     return subprocess.CompletedProcess(done.args, done.returncode, out, err)
 
 
-# --- issue 9: hostile files ---------------------------------------------------------
+# --- hostile files ---------------------------------------------------------
 
 
 def test_a_fifo_in_a_folder_or_named_is_reported_without_blocking(tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_too_many_values_in_one_file(tmp_path: Path) -> None:
     )
 
 
-# --- issue 9: names -----------------------------------------------------------------
+# --- names -----------------------------------------------------------------
 
 
 def test_invisible_characters_in_names_never_reach_the_output(
@@ -177,7 +177,7 @@ def test_a_name_with_hash_would_make_entry_ids_ambiguous(tmp_path: Path) -> None
     assert '{"n": "#2"}' in diags[1].message
 
 
-# --- issue 10: `-` reads a manifest from stdin ----------------------------------------
+# --- `-` reads a manifest from stdin ----------------------------------------
 
 
 @pytest.mark.slow

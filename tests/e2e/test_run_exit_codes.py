@@ -64,7 +64,7 @@ def test_a_signal_while_reading_a_big_ledger_exits_130_with_a_message(
     big_ledger: tuple[Path, str],
     signum: signal.Signals,
 ) -> None:
-    """Issue 9: SIGTERM before dispatch (reading a 600k-line ledger) gave 143 and no word."""
+    """SIGTERM before dispatch (reading a 600k-line ledger) gave 143 and no word."""
     path, digest = big_ledger
     size = path.stat().st_size
     sb = make_sandbox()
@@ -143,7 +143,7 @@ def test_a_disk_full_after_sessions_were_created_exits_1_not_2(
     env: None,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Issue 9: this was exit 2, which the README says means that nothing was sent."""
+    """This was exit 2, which the exit codes page says means that nothing was sent."""
     sb = make_sandbox()
     write_manifest(tmp_path / "m.yaml", 200)
     ledger = tiny_disk / "l.jsonl"

@@ -1,4 +1,4 @@
-"""Terminal injection (issue 9): a hostile server puts ESC sequences, BEL, CR, bidi
+"""Terminal injection: a hostile server puts ESC sequences, BEL, CR, bidi
 overrides and zero-width characters in `session_id`, `url` and error `detail`. None of them
 may reach stdout or stderr of `run`, `plan` (reading a ledger that holds them) or
 `ledger summary`, in text or JSON: each is shown as a visible escape instead."""

@@ -1,4 +1,4 @@
-"""The wire under attack (issue 9): hostile keys, echoing gateways, proxies, Retry-After,
+"""The wire under attack: hostile keys, echoing gateways, proxies, Retry-After,
 endless or malformed answers, insecure URLs, unreachable hosts, transient 503s.
 
 Every run goes through a real launcher process and real sockets on 127.0.0.1; names under

@@ -217,7 +217,7 @@ SERVICE = DEPLOY / "systemd" / "launcher.service"
 TIMER = DEPLOY / "systemd" / "launcher.timer"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 
-# Features of issue 13 that the examples already use but the launcher does not have yet.
+# Features that the examples already use but the launcher does not have yet.
 # Each turns its cases into strict xfails: when the feature lands they pass, the xfail
 # turns into a failure, and the entry must be deleted here.
 PENDING: dict[str, str] = {}

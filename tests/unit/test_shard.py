@@ -1,5 +1,5 @@
 """`--shard K/N`: a stable partition of a batch by dispatch key, and shards run apart then
-merged behave as one run (SPEC §10)."""
+merged behave as one run (docs/guides/sharding.md)."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def test_redirects_are_final_and_name_the_target(status: int) -> None:
     assert "--base-url" in outcome.error
 
 
-# --- issue 9: hostile values, bounded answers, shapes, every escaped form ----------------
+# --- hostile values, bounded answers, shapes, every escaped form ----------------
 
 
 @pytest.mark.parametrize("value", ["inf", "Infinity", "1e12", "1e400"])

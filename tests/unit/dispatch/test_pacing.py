@@ -298,7 +298,7 @@ def test_breaker_opens_at_a_high_rate_once_the_failures_last() -> None:
 
 
 def test_breaker_needs_most_attempts_failed_not_just_most_slices() -> None:
-    """Issue 9: slow retries fill slices one attempt each. Eight lone failures and two
+    """Slow retries fill slices one attempt each. Eight lone failures and two
     busy slices of successes are 8 failed attempts of 28: not an outage."""
     clock = FakeClock()
     breaker = CircuitBreaker(span=10, threshold=0.8, clock=clock)

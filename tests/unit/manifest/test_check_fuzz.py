@@ -104,8 +104,8 @@ def test_mutated_manifests(tmp_path: Path, raw: bytes) -> None:
 
 
 # Any JSON value where a Draft 7 keyword expects a schema or a `$id` expects a string, and
-# `$ref`s of every kind: `referencing` must answer, never raise (issue 8 moved `$ref`
-# resolution to it; a `$id: 5` once made it raise AttributeError).
+# `$ref`s of every kind: `referencing` must answer, never raise (`$ref`
+# resolution is its job; a `$id: 5` once made it raise AttributeError).
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=3),
     lambda inner: (

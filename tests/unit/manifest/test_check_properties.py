@@ -1,12 +1,12 @@
-"""Property tests over structured manifests (issue 5).
+"""Property tests over structured manifests.
 
-1. Manifests valid by construction (SPEC §2) validate, and `plan` expands them exactly as a
-   small reference model of §2 does.
+1. Manifests valid by construction validate, and `plan` expands them exactly as a
+   small reference model of the documented expansion does.
 2. Field-by-field mutations of them never raise, exit 0 or 2, and report one well-formed
    `FILE:LINE:COL: error: ` line per diagnostic (the same count with `--format json`);
-   mutations that are certainly wrong (SPEC §3) exit 2.
+   mutations that are certainly wrong (docs/reference/manifests.md) exit 2.
 3. `plan` is deterministic, and its keys and entry ids do not depend on the working
-   directory or on how the PATH argument is spelled (SPEC §5); keys ignore secret values,
+   directory or on how the PATH argument is spelled; keys ignore secret values,
    follow the prompt, and change with `--run-key`.
 
 The generator builds Python data and dumps it with `yaml.safe_dump`; an `x-` key holds a
@@ -133,7 +133,7 @@ def plan_json(*argv: str) -> dict[str, Any]:
 
 # No `$` in free text, so no `${{` appears but where a template is meant.
 TEXT_CHARS = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="$")
-# Names are visible text without `#` (README "Names"): matrix values (which names hold)
+# Names are visible text without `#` (docs/reference/manifests.md): matrix values (which names hold)
 # and the text of names leave out invisible characters and `#`. Matrix values never
 # contain `|`, the separator of the variables in session names, so that distinct
 # combinations always give distinct names.
@@ -353,7 +353,7 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
-# --- a reference model of SPEC §2's expansion ----------------------------------------
+# --- a reference model of the documented expansion ----------------------------------------
 
 
 def model_combos(matrix: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -397,7 +397,7 @@ def model_entries(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def expected_body(request: dict[str, Any], key: str) -> dict[str, Any]:
-    """The masked body `plan --format json` shows (SPEC §4, §5 reconciliation tag)."""
+    """The masked body `plan --format json` shows, with the reconciliation tag."""
     body = json.loads(json.dumps(request))
     if isinstance(body.get("session_secrets"), list):
         body["session_secrets"] = [{**s, "value": "***"} for s in body["session_secrets"]]
@@ -524,7 +524,7 @@ def typos(word: str) -> list[str]:
 @st.composite
 def mutations(draw: st.DrawFn) -> tuple[dict[str, Any], tuple[Any, ...], str, Any]:
     """(data, path, op, value): op is `replace` (value), `delete`, or `rename` (value is
-    the misspelt key). Half of the time the path is one of SPEC §3's boundary cases."""
+    the misspelt key). Half of the time the path is one of the documented boundary cases."""
     data = draw(manifests())
     paths = list(all_paths(data))
     targeted: list[tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = [
@@ -576,7 +576,7 @@ def apply(data: dict[str, Any], path: tuple[Any, ...], op: str, value: Any) -> d
 
 
 def field_ok(field: str, value: Any) -> bool:
-    """Whether a request field's value passes CreateSessionParams (SPEC §3.4), for the
+    """Whether a request field's value passes CreateSessionParams (in schemas/), for the
     values BAD_VALUES and the targeted mutations use."""
     if isinstance(value, str) and (any(t in value for t in BAD_TEMPLATES) or "${{ env." in value):
         return False  # undefined variable, unknown template, or env outside secrets
@@ -604,7 +604,7 @@ def field_ok(field: str, value: Any) -> bool:
 
 
 def certainly_invalid(data: dict[str, Any], path: tuple[Any, ...], op: str, value: Any) -> bool:
-    """A conservative oracle: True only for mutations that SPEC §3 makes errors."""
+    """A conservative oracle: True only for mutations that the manifest rules make errors."""
     if path == ("version",):
         return op != "replace" or not (type(value) is int and value == 1)
     if path == ("sessions",):
@@ -845,7 +845,7 @@ def validate_text(text_: str) -> tuple[int, str]:
 
 
 def test_version_must_be_the_integer_1_not_a_float() -> None:
-    # SPEC §2: `version` is "the integer 1"; YAML reads `1.0` as a float, and elsewhere
+    # `version` is "the integer 1"; YAML reads `1.0` as a float, and elsewhere
     # (matrix values) the validator treats a YAML float as a float, not an integer.
     code, out = validate_text("version: 1.0\nsessions:\n  - name: a\n    prompt: p\n")
     assert code == 2
@@ -853,7 +853,7 @@ def test_version_must_be_the_integer_1_not_a_float() -> None:
 
 
 def test_whole_template_of_an_integer_variable_in_a_string_field() -> None:
-    # SPEC §2: `${{ matrix.NAME }}` may appear in any string value. Here title and tag
+    # `${{ matrix.NAME }}` may appear in any string value. Here title and tag
     # stay the strings "101" and "102" (only integer fields take the integer).
     code, out = validate_text(
         "version: 1\n"

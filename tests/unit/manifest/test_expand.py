@@ -1,4 +1,4 @@
-"""Expansion (SPEC §2): defaults, matrix with include/exclude, templates, and entry identity."""
+"""Expansion: defaults, matrix with include/exclude, templates, and entry identity."""
 
 from __future__ import annotations
 

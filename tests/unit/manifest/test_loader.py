@@ -166,7 +166,7 @@ def test_alias_to_a_mapping_under_a_rejected_key() -> None:
         assert doc.nodes[("d",)][:2] == (n + 5, 4)  # not the dropped frame's nodes
 
 
-# --- JSON written as YAML means what JSON means (issue 9) ----------------------------
+# --- JSON written as YAML means what JSON means ----------------------------
 
 # (schema, data, valid): the first two from the official JSON-Schema-Test-Suite,
 # tests/draft7/multipleOf.json ("small multiple of large integer", "float division =

@@ -93,6 +93,8 @@ def test_every_string_is_escaped_in_html() -> None:
     assert "&lt;/pre&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in body
     assert 'href="javascript:' not in html and "javascript:alert(3)" in body  # shown as text
     assert 'class="status-other"' in body  # an odd status makes no class of its own
+    matrix = render_html(report(row(matrix={"repo": "<u>api</u>", "py": 3.12})), "1.0")
+    assert "py=3.12 · repo=&lt;u&gt;api&lt;/u&gt;" in matrix
     assert not re.search(r"<[a-z]+ [^>]*\bon[a-z]+=", html)
 
 

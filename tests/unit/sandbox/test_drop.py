@@ -36,7 +36,7 @@ def test_a_dropped_response_sends_not_one_byte(
     host, port = sb.base_url.removeprefix("http://").split(":")
     body = b'{"prompt": "raw"}'
     request = (
-        b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
     with socket.create_connection((host, int(port)), timeout=5) as sock:
@@ -100,7 +100,7 @@ def test_dropping_without_the_sandbox_protocol_fails_loudly() -> None:
 
     async def post() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as c:
-            await c.post("http://sandbox/v1/sessions", json={"prompt": "x"})
+            await c.post("http://127.0.0.1/v1/sessions", json={"prompt": "x"})
 
     with pytest.raises(RuntimeError, match="DroppingH11Protocol"):
         anyio.run(post)
