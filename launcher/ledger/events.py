@@ -4,6 +4,7 @@ check that both the reader and the writer apply to every line."""
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -46,6 +47,9 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "timeout": ((int, float), False),
         "batch": ((str,), False),
         "run_key": ((str,), False),  # the --run-key of the run, when not empty
+        # `launcher rerun`: the how-manieth new session of the entry, and the one it replaces
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
     "created": {
         "session_id": ((str,), True),
@@ -54,6 +58,8 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
         "run_key": ((str,), False),
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
     "failed": {
         "error": ((str, None), False),
@@ -145,10 +151,23 @@ def check_event(obj: Any) -> str | None:
                 return f"field {name!r} is missing"
         elif type(value) not in exact and not _type_ok(value, types):
             return f"field {name!r} has the wrong type"
+    why = _wait_problem(obj)
+    if why is not None:
+        return why
     sid = get("session_id")
     if isinstance(sid, str) and not names_something(sid):
         # "." or ".." would send follow-through requests to other API paths
         return "field 'session_id' has no letter or digit"
+    return None
+
+
+def _wait_problem(obj: dict[str, Any]) -> str | None:
+    """A wait a later run would read back: a line the launcher wrote has a positive, finite
+    timeout (`1e999` reads as infinity). A far `retry_at` is not damage: the run that reads
+    it waits no longer than --max-wait, and says so."""
+    timeout = obj.get("timeout")
+    if timeout is not None and not 0 < timeout < math.inf:
+        return "field 'timeout' is not a positive finite number of seconds"
     return None
 
 
