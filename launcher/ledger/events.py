@@ -75,6 +75,8 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "status_enum": ((str, None), True),
         "structured_output": (_JSON, False),
         "pull_request_url": ((str, None), False),
+        "pull_requests": ((list,), False),  # every PR, when there are more than one
+        "acus_consumed": ((int, float), False),  # where the API reports it (v3)
         "output_valid": ((bool, None), False),
         "output_errors": ((list,), False),
     },
