@@ -214,6 +214,10 @@ def run(args: argparse.Namespace) -> int:
             "run has no --dry-run: `launcher plan PATH...` shows what run would do "
             "(--show-requests: the exact request bodies); it sends nothing"
         )
+    if args.sandbox:
+        from launcher.sandbox import extra
+
+        extra.require()  # before anything is read or created
     environ = dict(os.environ)
     waits = args.wait or args.max_active is not None or args.max_acus is not None
     scheduled = _scheduled_settings(args) if waits else None
@@ -313,6 +317,10 @@ def _run_and_watch(
         return int(run.exit_code)
     if args.format != "json":
         watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
+    if args.format != "json":
+        from launcher.follow.budget import spent_line
+
+        watcher.log(spent_line(outcome.targets, conn.generation))
     if outcome.budget_note:
         watcher.log(outcome.budget_note)
     blocked_ok = scheduled.watch.blocked_ok
@@ -448,6 +456,10 @@ def watch(args: argparse.Namespace) -> int:
             for warning in ledger.ledger.state.warnings:
                 watcher.log(f"warning: {warning}")
         w = watch_targets(ledger, pick, conn, settings, watcher)
+    if args.format != "json":
+        from launcher.follow.budget import spent_line
+
+        watcher.log(spent_line(w.targets, conn.generation))
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 
@@ -622,6 +634,9 @@ def completion(args: argparse.Namespace) -> int:
 
 
 def sandbox(args: argparse.Namespace) -> int:
+    from launcher.sandbox import extra
+
+    extra.require()
     from launcher.sandbox import server
 
     return server.serve_command(args)

@@ -519,13 +519,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument(
         "--manifests",
-        nargs="+",
+        action="append",
+        default=None,
         metavar="PATH",
-        help="also count the entries of these manifests that the ledger never saw as pending",
+        help="count exactly the entries of this manifest file or folder (repeatable), those "
+        "the ledger never saw as pending",
     )
     configurable(q, "run-key", help="the --run-key of the run (with --manifests)")
     _add_format(q)
     q.set_defaults(func=ledger.ledger_summary)
+    q = lsub.add_parser("batches", help="the batches a ledger holds: one line per run")
+    q.add_argument(
+        "ledger_files",
+        nargs="+",
+        metavar="F",
+        help="the ledger file; several are read as one merged ledger (read without its lock)",
+    )
+    _add_format(q)
+    q.set_defaults(func=ledger.ledger_batches)
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
     q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
     q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")
