@@ -58,6 +58,7 @@ def validate(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from launcher import plan
+    from launcher.dispatch.environment import check_environment
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
@@ -66,6 +67,8 @@ def plan(args: argparse.Namespace) -> int:
     if result.diagnostics:
         return reporter.check(result)
     entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
+    # What `run` would refuse, plan refuses the same way (exit 2): an unset variable.
+    check_environment(entries, os.environ, None)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
     items = plan.make_plan(entries, state)
@@ -118,11 +121,10 @@ def _connect(
     and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
+    from launcher.dispatch.environment import check_environment
 
     sandbox = getattr(args, "sandbox", False)
-    dispatch.check_environment(
-        entries, environ, None if sandbox else args.api_key_env, sending=sending
-    )
+    check_environment(entries, environ, None if sandbox else args.api_key_env, sending=sending)
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(
         _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
