@@ -59,6 +59,7 @@ def validate(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from launcher import plan
+    from launcher.dispatch.environment import check_environment
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
@@ -67,6 +68,8 @@ def plan(args: argparse.Namespace) -> int:
     if result.diagnostics:
         return reporter.check(result)
     entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
+    # What `run` would refuse, plan refuses the same way (exit 2): an unset variable.
+    check_environment(entries, os.environ, None)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
     items = plan.make_plan(entries, state)
@@ -119,11 +122,10 @@ def _connect(
     and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
+    from launcher.dispatch.environment import check_environment
 
     sandbox = getattr(args, "sandbox", False)
-    dispatch.check_environment(
-        entries, environ, None if sandbox else args.api_key_env, sending=sending
-    )
+    check_environment(entries, environ, None if sandbox else args.api_key_env, sending=sending)
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(
         _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
@@ -179,6 +181,24 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
     watch = _watch_settings(args)
     slots = SlotSettings(args.max_active, watch.poll_interval, args.probe_interval)
     return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
+
+
+def _v1_only_warnings(entries: Sequence[Entry], generation: str) -> list[str]:
+    """One warning naming the fields only v1 has, when the run speaks v3: they are not sent
+    (the client leaves them out), which may change what a session does."""
+    from launcher.api.v3 import V1_ONLY
+
+    if generation != "v3":
+        return []
+    users = [e for e in entries if any(k in e.request for k in V1_ONLY)]
+    if not users:
+        return []
+    names = sorted({k for e in users for k in V1_ONLY if k in e.request})
+    return [
+        f"{', '.join(names)} exist{'s' if len(names) == 1 else ''} only in the API v1: not "
+        f"sent to v3 ({len(users)} entr{'y' if len(users) == 1 else 'ies'}, e.g. "
+        f"{users[0].entry_id}); remove {'it' if len(names) == 1 else 'them'} from the manifests"
+    ]
 
 
 def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
@@ -240,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
+    warnings += _v1_only_warnings(entries, conn.generation)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     run_id = plan.run_id if plan is not None else new_run_id()
