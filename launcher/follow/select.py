@@ -50,21 +50,6 @@ def in_run_key(record: KeyRecord, run_key: str) -> bool:
     return dispatch_key(record.content, run_key) == record.key
 
 
-def followed(records: Sequence[KeyRecord]) -> KeyRecord:
-    """Of one entry's records, the one follow-up acts on: its latest session, else its
-    latest record (the newest attempt to create one)."""
-    created = [r for r in records if r.outcome == "created"]
-    return max(created or records, key=lambda r: r.ts)
-
-
-def by_entry(state: LedgerState) -> dict[str, list[KeyRecord]]:
-    """Every record, grouped by entry id, in the order the ledger first saw each."""
-    grouped: dict[str, list[KeyRecord]] = {}
-    for record in state.records():
-        grouped.setdefault(record.entry, []).append(record)
-    return grouped
-
-
 def _elsewhere(entry: Entry, records: Sequence[KeyRecord]) -> str:
     """Why an entry has no session under its run key although the ledger holds some."""
     keys = sorted({r.run_key for r in records if r.run_key is not None})
@@ -84,13 +69,14 @@ def for_entries(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
     """A Target per manifest entry, in manifest order: the session its entry id holds
     under its run key (marked changed when the entry's request is no longer the one
     sent), or why it has none."""
-    grouped = by_entry(state)
+    grouped = state.by_entry()
     ranks = newest_first_ranks(state)
     targets = []
     for entry in entries:
         records = grouped.get(entry.entry_id, [])
         mine = [r for r in records if r.key == entry.key or in_run_key(r, entry.run_key)]
-        target = target_of(entry, followed(mine) if mine else None, state, ranks)
+        record = state.current_of(mine, one_run_key=True) if mine else None
+        target = target_of(entry, record, state, ranks)
         if not mine and records:
             target.create_error = _elsewhere(entry, records)
         targets.append(target)
@@ -98,19 +84,28 @@ def for_entries(entries: Sequence[Entry], state: LedgerState) -> list[Target]:
 
 
 def for_ledger(state: LedgerState, selection: LedgerSelection) -> list[Target]:
-    """A Target per entry id the ledger holds (in the order it first saw them) that the
-    selection keeps, following the entry's latest session."""
+    """A Target per entry id and run key the ledger holds (in the order it first saw
+    them) that the selection keeps, following the entry's latest session."""
     ranks = newest_first_ranks(state)
     targets = []
-    for entry_id, records in by_entry(state).items():
-        kept = [r for r in records if selection.holds(r)]
-        if not kept:
-            continue
-        record = followed(kept)
-        file = entry_id[: -len(record.name) - 1] if entry_id.endswith(f"#{record.name}") else ""
-        # The manifest is not read: the entry stands for what the ledger knows of it.
-        entry = Entry(record.name, file, file, 0, {}, record.run_key or "")
-        target = target_of(entry, record, state, ranks)
-        target.changed = False
-        targets.append(target)
+    for entry_id, records in state.by_entry().items():
+        # An entry once per run key it was sent under: each is a batch's entry of its own.
+        by_run_key: dict[str | None, list[KeyRecord]] = {}
+        for r in records:
+            if selection.holds(r):
+                by_run_key.setdefault(r.run_key, []).append(r)
+        for run_key, kept in by_run_key.items():
+            record = state.current_of(kept, one_run_key=run_key is not None)
+            targets.append(_ledger_target(entry_id, record, state, ranks))
     return targets
+
+
+def _ledger_target(
+    entry_id: str, record: KeyRecord, state: LedgerState, ranks: dict[str, int]
+) -> Target:
+    file = entry_id[: -len(record.name) - 1] if entry_id.endswith(f"#{record.name}") else ""
+    # The manifest is not read: the entry stands for what the ledger knows of it.
+    entry = Entry(record.name, file, file, 0, {}, record.run_key or "")
+    target = target_of(entry, record, state, ranks)
+    target.changed = False
+    return target

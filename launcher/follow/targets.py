@@ -64,6 +64,16 @@ class Target:
         return self.record if self.record is not None else self.entry
 
     @property
+    def state(self) -> str:
+        """The one state the entry is counted in, everywhere: `cancelled`, its session's
+        latest status (`unseen` before the first poll), or `not created`."""
+        if self.session_id is None:
+            return "not created"
+        if self.cancelled:
+            return "cancelled"
+        return self.status or "unseen"
+
+    @property
     def schema(self) -> Any:
         return self.entry.request.get("structured_output_schema")
 
@@ -180,3 +190,8 @@ def newest_first_ranks(state: LedgerState) -> dict[str, int]:
 def expected_per_batch(state: LedgerState) -> Counter[str]:
     """How many created sessions the ledger records under each batch tag."""
     return Counter(r.batch for r in state.records() if r.outcome == "created" and r.batch)
+
+
+def state_counts(targets: Sequence[Target]) -> Counter[str]:
+    """How many entries are in each state: every entry counted once."""
+    return Counter(t.state for t in targets)

@@ -49,6 +49,10 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         ev["batch"] = r.batch
     if r.run_key and r.outcome in ("sending", "created"):
         ev["run_key"] = r.run_key
+    if r.rerun and r.outcome in ("sending", "created"):
+        ev["rerun"] = r.rerun  # a later fold must take its session over the first one's
+        if r.rerun_of is not None:
+            ev["rerun_of"] = r.rerun_of
     if r.outcome == "sending":
         ev["attempt"] = 1  # not a count the fold reads; a constant keeps compact idempotent
         if r.timeout is not None:
@@ -77,13 +81,16 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
 
 
 def compacted_lines(state: LedgerState) -> Iterator[bytes]:
-    """Every key once, with its follow-through events. Each entry's latest key comes after
-    its others, so that the fold of the result names the same latest key per entry (what
-    `ledger summary` counts)."""
-    latest = state.latest()
-    latest_keys = {r.key for r in latest}
-    others = [r for r in state.records() if r.key not in latest_keys]
-    for r in (*others, *latest):
+    """Every key once, with its follow-through events: entry by entry in the order the
+    ledger first saw them, and an entry's keys in the order of their latest events, so that
+    the fold of the result lists the same entries and names the same record for each (what
+    `ledger summary` counts and follow-up follows)."""
+    for records in state.by_entry().values():
+        yield from _key_lines(state, sorted(records, key=lambda r: state.position(r.key)))
+
+
+def _key_lines(state: LedgerState, records: list[KeyRecord]) -> Iterator[bytes]:
+    for r in records:
         # The key's follow-through after its record: the latest status, a cancel, and each
         # message text (so that `message` never sends the same text twice), in their order.
         follow = sorted(state.follow(r.key).values(), key=lambda pair: pair[0])

@@ -46,6 +46,9 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "timeout": ((int, float), False),
         "batch": ((str,), False),
         "run_key": ((str,), False),  # the --run-key of the run, when not empty
+        # `launcher rerun`: the how-manieth new session of the entry, and the one it replaces
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
     "created": {
         "session_id": ((str,), True),
@@ -54,6 +57,8 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "is_new_session": ((bool, None), False),
         "reconciled": ((bool,), False),
         "run_key": ((str,), False),
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
     "failed": {
         "error": ((str, None), False),

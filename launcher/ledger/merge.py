@@ -89,10 +89,13 @@ def merge_events(paths: Sequence[str | os.PathLike[str]], *, one_api: bool = Fal
         seen.add(event.line)
         merged.lines.append(event.line)
         if event.obj["event"] == "created":
-            sessions.setdefault(event.obj["key"], set()).add(event.obj["session_id"])
+            key = event.obj["key"]
+            if "rerun" in event.obj:  # each rerun is a new session of the key, on purpose
+                key = f"{key}/{event.obj['rerun']}"
+            sessions.setdefault(key, set()).add(event.obj["session_id"])
         merged.state.apply(event.obj)
     for key, ids in sessions.items():
-        record = merged.state.get(key)
+        record = merged.state.get(key.split("/")[0])
         if len(ids) > 1 and record is not None:
             warnings.append(
                 f"key {key} ({record.entry}) was recorded created {len(ids)} times with "

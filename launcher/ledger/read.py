@@ -160,6 +160,8 @@ def parse(f: BinaryIO, path: Path, on_accept: Callable[[], None] | None = None) 
             )
         if obj["event"] == "created":
             key, session = obj["key"], obj["session_id"]
+            if "rerun" in obj:  # each rerun is a new session of the key, on purpose
+                key = f"{key}/{obj['rerun']}"
             known = first_session.setdefault(key, session)
             if known != session:
                 sessions.setdefault(key, {known}).add(session)
@@ -181,7 +183,7 @@ def _finish(
         state.warnings.append(f"ignored {n} event{'s' * (n > 1)} {kind} (from a newer launcher?)")
     for key in first_session if sessions else ():  # in the order the keys were first created
         ids = sessions.get(key, ())
-        record = state.get(key) if len(ids) > 1 else None
+        record = state.get(key.split("/")[0]) if len(ids) > 1 else None
         if record is not None:
             state.warnings.append(
                 f"key {key} ({record.entry}) was recorded created {len(ids)} times "

@@ -38,6 +38,8 @@ class KeyRecord:
     run_id: str = ""
     api: Mapping[str, Any] | None = None  # the `api` field: where its session lives
     run_key: str | None = None  # the run key it was sent under; None: not recorded (older)
+    rerun: int = 0  # how many times `launcher rerun` gave the entry a new session
+    rerun_of: str | None = None  # the session the latest rerun replaced
 
     @property
     def entry_id(self) -> str:
@@ -70,6 +72,7 @@ class LedgerState:
         self.apis: list[Mapping[str, Any]] = []
         self.unmarked = False
         self._last_api: Mapping[str, Any] | None = None
+        self._reruns: dict[str, tuple[int, str | None]] = {}  # key -> latest rerun, of what
         self._voided = False  # some request never took effect (a wrong address)
 
     def live_apis(self) -> list[Mapping[str, Any]]:
@@ -141,6 +144,38 @@ class LedgerState:
                 by_entry[ev["entry"]] = key
         return [self._record(key) for key in by_entry.values()]
 
+    def current(self) -> list[KeyRecord]:
+        """One record per entry id, the one every count counts: its latest record, or the
+        latest session under that record's run key when there is one (a changed request
+        that failed to create does not hide the session its entry has)."""
+        return [self.current_of(records) for records in self.by_entry().values()]
+
+    def current_of(self, records: list[KeyRecord], *, one_run_key: bool = False) -> KeyRecord:
+        """Of some records of one entry, the latest, or the latest created one of its run
+        key. `one_run_key`: the records are known to share one run key (older launchers
+        did not record it, and an edit is then told from a new run key only so)."""
+        order = self._order
+        latest = max(records, key=lambda r: order[r.key])
+        if not one_run_key and latest.run_key is None:
+            return latest
+        created = [
+            r
+            for r in records
+            if r.outcome == "created" and (one_run_key or r.run_key == latest.run_key)
+        ]
+        return max(created, key=lambda r: order[r.key]) if created else latest
+
+    def position(self, key: str) -> int:
+        """Where the key's latest event (of any kind) came among every event folded."""
+        return self._order[key]
+
+    def by_entry(self) -> dict[str, list[KeyRecord]]:
+        """Every record, grouped by entry id, in the order the ledger first saw each."""
+        grouped: dict[str, list[KeyRecord]] = {}
+        for record in self.records():
+            grouped.setdefault(record.entry, []).append(record)
+        return grouped
+
     def apply(self, ev: Mapping[str, Any]) -> None:
         """Fold one event that `events.check_event` accepted; the state keeps `ev`, which
         must not change afterwards."""
@@ -173,11 +208,18 @@ class LedgerState:
             self._made.pop(key, None)
         if event == "sending":
             self._attempts[key] += 1
-        # Sticky: a created key is never sent again, so whatever follows is an anomaly that
-        # must not hide the session; only the attempt count keeps growing.
-        if held["event"] != "created":
-            self._batch_before[key] = held.get("batch", self._batch_before.get(key))
-            self._latest[key] = ev
+        rerun = ev.get("rerun")
+        if rerun is not None and rerun > self._reruns.get(key, (0, None))[0]:
+            # `launcher rerun`: a new session for the key, on purpose. The old session's
+            # follow-through is history; the new one is followed from here on.
+            self._reruns[key] = (rerun, ev.get("rerun_of"))
+            self._follow.pop(key, None)
+        elif held["event"] == "created":
+            # Sticky: a created key is never sent again, so whatever follows is an anomaly
+            # that must not hide the session; only the attempt count keeps growing.
+            return
+        self._batch_before[key] = held.get("batch", self._batch_before.get(key))
+        self._latest[key] = ev
 
     def _record(self, key: str) -> KeyRecord:
         """The key's KeyRecord, made (and kept) on first use after its latest event."""
@@ -207,6 +249,8 @@ class LedgerState:
             run_id=ev["run_id"],
             api=ev.get("api"),
             run_key=ev.get("run_key", "" if "api" in ev else None),
+            rerun=self._reruns[key][0] if key in self._reruns else 0,
+            rerun_of=self._reruns[key][1] if key in self._reruns else None,
         )
         self._made[key] = record
         return record

@@ -81,7 +81,7 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
 
 def summary_of(label: str, state: LedgerState) -> LedgerSummary:
     """The summary of a folded ledger (or of several, merged), labelled `label`."""
-    entries = [SummaryEntry.of(r, state) for r in state.latest()]
+    entries = [SummaryEntry.of(r, state) for r in state.current()]
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
@@ -96,9 +96,10 @@ def summary_of(label: str, state: LedgerState) -> LedgerSummary:
 
 
 def _latest_status(state: LedgerState, key: str) -> str | None:
-    """The latest recorded status of a created key: a `status` event, or `cancelled` after it."""
+    """The state a created key is counted in: `cancelled` once a cancel is recorded (as
+    `watch` counts it), else the latest status `watch` recorded."""
     follow = state.follow(key)
-    status, cancelled = follow.get("status"), follow.get("cancelled")
-    if cancelled is not None and (status is None or cancelled[0] > status[0]):
+    if "cancelled" in follow:
         return "cancelled"
+    status = follow.get("status")
     return None if status is None else status[1].get("status_enum") or "unknown"

@@ -5,7 +5,6 @@ did. Rendering only; decides nothing."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -13,7 +12,7 @@ from rich.console import RenderableType
 
 from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
-from launcher.follow.targets import Target
+from launcher.follow.targets import Target, state_counts
 from launcher.output.board import Board
 from launcher.output.console import Console
 from launcher.output.json_report import envelope
@@ -120,9 +119,7 @@ class WatchReporter:
                     f"not well  {t.entry.entry_id}  {reason}  {t.url or ''}{_changed(t)}"
                 )
         well = sum(t.verdict(blocked_ok, timed_out).ended_well for t in targets)
-        counts = Counter(t.status or "not created" for t in targets)
-        if any(t.cancelled for t in targets):
-            counts["cancelled"] = sum(t.cancelled for t in targets)
+        counts = state_counts(targets)  # each entry once, in one state
         shown = ", ".join(f"{n} {self._safe(s, 40)}" for s, n in sorted(counts.items()))
         self.console.line(
             f"{well} of {len(targets)} ended well ({shown})"

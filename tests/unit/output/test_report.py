@@ -10,12 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from launcher.cli import main
 from launcher.cli.commands import DEFAULT_REPORT
 from launcher.entry import Entry
-from launcher.follow.report import BatchReport, ReportRow, parse_ts, web_link
+from launcher.follow.report import BatchReport, ReportRow, build_report, parse_ts, web_link
+from launcher.follow.targets import build_targets
+from launcher.ledger.read import read_state
+from launcher.ledger.writer import LedgerWriter
 from launcher.output.report import (
     TIMELINE_ROWS,
     csp_hash,
@@ -173,3 +177,40 @@ def test_html_goes_to_a_file_on_a_terminal_and_to_stdout_in_a_pipe(
     assert capsys.readouterr().out.startswith("## launcher report")
     assert main([*argv, "-o", str(tmp_path / "no" / "such" / "dir.html")]) == 2
     assert "cannot write the report to" in capsys.readouterr().err
+
+
+async def _write(path: Path, events: list[tuple[str, Entry, dict[str, Any]]]) -> None:
+    with LedgerWriter.open(path, "run1") as writer:
+        for event, e, fields in events:
+            await writer.append(event, e, **fields)
+
+
+def test_rows_come_from_the_ledger_created_settled_and_acus(tmp_path: Path) -> None:
+    done = Entry("done", "m.yaml", "m.yaml", 1, {"prompt": "p", "title": EVIL}, matrix={"x": 1})
+    never = Entry("never", "m.yaml", "m.yaml", 2, {"prompt": "q"})
+    ledger = tmp_path / "l.jsonl"
+    status = {"session_id": "s1", "status_enum": "finished", "acus_consumed": 2.5}
+    anyio.run(
+        _write,
+        ledger,
+        [
+            ("sending", done, {}),
+            ("created", done, {"session_id": "s1", "url": "javascript:alert(1)"}),
+            ("status", done, {**status, "pull_request_url": "https://github.com/o/r/pull/2"}),
+        ],
+    )
+    state = read_state(ledger)
+    built = build_report(build_targets([done, never], state), state, [str(ledger)], T0)
+    first, second = built.rows
+    assert (first.status, first.acus, first.title, first.matrix) == (
+        "finished",
+        2.5,
+        EVIL,
+        {"x": 1},
+    )
+    assert first.created_at is not None and first.settled_at is not None
+    assert first.settled_at >= first.created_at and first.duration is not None
+    assert first.session_link is None and first.pr_link == "https://github.com/o/r/pull/2"
+    assert (second.status, second.created_at, second.acus) == ("not_created", None, None)
+    assert second.error and "never sent" in second.error
+    assert built.counts == {"finished": 1, "not_created": 1} and built.acus == 2.5
