@@ -35,6 +35,7 @@ from launcher.api.outcomes import (
 )
 from launcher.api.redact import Redactor
 from launcher.api.target import Generation
+from launcher.api.v3 import PAGE_MAX, create_body, page_rows, session_row
 from launcher.ids import session_id_problem
 
 __all__ = ["DevinClient", "FollowClient", "Redactor", "api_message", "parse_retry_after"]
@@ -217,7 +218,8 @@ class DevinClient:
 
     async def create_session(self, body: Mapping[str, Any]) -> Outcome:
         try:
-            answer = await self._exchange("POST", self._sessions, json=body)
+            sent = create_body(body) if self.generation == "v3" else body
+            answer = await self._exchange("POST", self._sessions, json=sent)
         except TransportFailure as exc:
             if exc.phase == "in_doubt":
                 return InDoubt(str(exc))
@@ -379,19 +381,41 @@ class FollowClient(DevinClient):
     """The follow-through calls beside create and look up: list, get, terminate
     and message, as answers or ApiError, never httpx errors."""
 
+    @property
+    def lists_by_ids(self) -> bool:
+        """Whether the listing filters by session ids (v3): a poll then asks for exactly
+        the sessions it watches, PAGE_MAX a page."""
+        return self.generation == "v3"
+
     async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
         """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
         params = {"tags": tag, "limit": limit, "offset": offset}
         return await self._json("GET", "/v1/sessions", params=params)
 
+    async def list_by_ids(self, session_ids: Sequence[str], cursor: str | None = None) -> Any:
+        """One v3 page of the sessions `session_ids` (at most PAGE_MAX): (rows, the next
+        page's cursor or None); ApiError when the answer is not a page."""
+        params: dict[str, Any] = {"session_ids": list(session_ids), "first": PAGE_MAX}
+        if cursor is not None:
+            params["after"] = cursor
+        rows, after = page_rows(await self._json("GET", self._sessions, params=params))
+        if rows is None:
+            raise ApiError("the session list answer is not a page {items: [...]}", None)
+        return rows, after
+
     async def get_session(self, session_id: str) -> Any:
-        """GET /v1/sessions/{id}: the decoded JSON, or None when the API does not know it."""
-        return await self._json("GET", f"/v1/sessions/{_path(session_id)}", missing_ok=True)
+        """GET one session: the decoded JSON (a v3 row read as v1 names), or None when the
+        API does not know it."""
+        found = await self._json("GET", self._one(session_id), missing_ok=True)
+        return session_row(found) if self.generation == "v3" else found
+
+    def _one(self, session_id: str) -> str:
+        return f"{self._sessions}/{_path(session_id)}"
 
     async def delete_session(self, session_id: str) -> str:
         """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
         try:
-            await self._json("DELETE", f"/v1/sessions/{_path(session_id)}")
+            await self._json("DELETE", self._one(session_id))
         except ApiError as exc:
             if exc.status == 422:
                 return "already exited"
@@ -399,8 +423,8 @@ class FollowClient(DevinClient):
         return "terminated"
 
     async def send_message(self, session_id: str, text: str) -> None:
-        """POST /v1/sessions/{id}/message; ApiError when it was not accepted."""
-        path = f"/v1/sessions/{_path(session_id)}/message"
+        """POST …/sessions/{id}/message (v3: /messages); ApiError when not accepted."""
+        path = self._one(session_id) + ("/messages" if self.generation == "v3" else "/message")
         await self._json("POST", path, body={"message": text})
 
     async def _json(

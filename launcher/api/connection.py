@@ -117,6 +117,8 @@ def resolve(
         key, warnings = api_key_from(environ, asked.api_key_env)
         key_env = asked.api_key_env
     generation = _generation(asked, base.generation if base else None, key, key_env)
+    if asked.sandbox and generation == "v3":
+        key = f"cog_{key}"  # the sandbox's v3 side takes service-user tokens only
     org = _org(asked, environ, generation)
     url = base.url if base else "http://127.0.0.1"
     target = ApiTarget(url, generation, org if generation == "v3" else None, asked.sandbox)

@@ -177,7 +177,22 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
 
     watch = _watch_settings(args)
     slots = SlotSettings(args.max_active, watch.poll_interval, args.probe_interval)
-    return ScheduledSettings(slots, watch, args.terminate_settled)
+    return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
+
+
+def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
+    """Under a budget every entry says what it may spend; one that may spend more than the
+    whole budget could never start."""
+    missing = [e.entry_id for e in entries if not e.request.get("max_acu_limit")]
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise UsageError(
+            f"--max-acus needs a max_acu_limit on every entry, to know what a session may "
+            f"spend; {shown} {'has' if len(missing) == 1 else 'have'} none: set "
+            "max_acu_limit (in defaults: for all)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -199,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
             "(--show-requests: the exact request bodies); it sends nothing"
         )
     environ = dict(os.environ)
-    waits = args.wait or args.max_active is not None
+    waits = args.wait or args.max_active is not None or args.max_acus is not None
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
     plan = None
@@ -212,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
     entries = _entries(args, reporter)
     if entries is None:
         return ExitCode.USAGE
+    if args.max_acus is not None:
+        _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
     redact = conn.redact
@@ -304,6 +321,8 @@ def _run_and_watch(
     line = slots_line(outcome.slots, scheduled.slots.max_active)
     if args.format != "json" and line is not None:
         watcher.log(line)
+    if outcome.budget_note:
+        watcher.log(outcome.budget_note)
     blocked_ok = scheduled.watch.blocked_ok
     ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
     code = (

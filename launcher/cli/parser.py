@@ -460,6 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most N of the run's sessions working at once; the next entry starts as "
         "soon as one settles (implies --wait)",
     )
+    configurable(
+        p,
+        "max-acus",
+        help="the batch's budget in ACUs: no session starts while the ACUs consumed plus "
+        "the max_acu_limit of the sessions still working would pass N; every entry needs a "
+        "max_acu_limit (implies --wait; exit 1 when the budget leaves entries unstarted)",
+    )
     p.add_argument(
         "--terminate-settled",
         action="store_true",

@@ -62,9 +62,18 @@ class Reconciler:
         the run's stoppable wait."""
         if prior is None:
             return "absent"
+        longest = self._settings.max_wait
         if prior.retry_at is not None:
-            # An earlier run was told to wait: the server's Retry-After still holds.
-            await sleep(seconds_until(prior.retry_at, 0.0))
+            # An earlier run was told to wait: the server's Retry-After still holds, but no
+            # longer than an in-run wait may (the lock is held meanwhile).
+            wait = seconds_until(prior.retry_at, 0.0)
+            if wait > longest:
+                return self._not_now(
+                    result,
+                    f"the server asked an earlier run to wait until {prior.retry_at}, "
+                    f"{wait:.0f}s from now, more than --max-wait {longest:g}s; not sent",
+                )
+            await sleep(wait)
         if prior.outcome not in ("sending", "in_doubt"):
             return "absent"
         # An earlier run may have created it. A request it left in flight may still be on
@@ -74,11 +83,20 @@ class Reconciler:
         wait = 0.0
         if prior.outcome == "sending":
             wait = seconds_until(prior.ts, prior.timeout or self._settings.timeout)
+        if wait > longest and result.entry.request.get("idempotent"):
+            return self._not_now(result, _in_flight(wait, longest))
         if result.entry.request.get("idempotent"):
             await sleep(wait)
             return "absent"
         result.error = prior.error or "an earlier run stopped with this request in flight"
         return await self.reconcile(result, time.monotonic() + wait)
+
+    def _not_now(self, result: EntryResult, why: str) -> Lookup:
+        """Not sent in this run, the ledger left as it is (its wait still holds for the
+        next run); the run's report says why."""
+        result.outcome, result.error = "failed", why
+        self._recorder.progress.failed(result)
+        return "unknown"
 
     async def reconcile(self, result: EntryResult, trust_after: float) -> Lookup:
         """Look the entry up by its tag and record what was found, if anything.
@@ -116,6 +134,8 @@ class Reconciler:
                 remaining = trust_after - time.monotonic()
                 if remaining <= 0:
                     return "absent"
+                if remaining > self._settings.max_wait:  # an earlier run's enormous timeout
+                    return self._not_now(result, _in_flight(remaining, self._settings.max_wait))
                 await anyio.sleep(remaining)  # ask again once the request cannot be pending
                 trust_after = 0.0
                 continue
@@ -137,6 +157,13 @@ class Reconciler:
             return "found"
         await self._recorder.in_doubt(result, f"{result.error}; then {last_error}")
         return "unknown"
+
+
+def _in_flight(wait: float, longest: float) -> str:
+    return (
+        f"an earlier run's request may be in flight for {wait:.0f}s more (its --timeout), "
+        f"more than --max-wait {longest:g}s; not sent: run again after it"
+    )
 
 
 def parse_ts(ts: str) -> datetime | None:

@@ -22,12 +22,14 @@ from launcher.dispatch.results import EntryResult, RunResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
 from launcher.follow import cancel as cancel_mod
+from launcher.follow.budget import Budget, budget_note, limit_of
 from launcher.follow.poll import RetryPolicy
 from launcher.follow.ports import SlotsProgress, WatchProgress
 from launcher.follow.signals import SIGNALS, until_signal
 from launcher.follow.slots import (
     AtCapacity,
     Done,
+    Retry,
     SlotScheduler,
     SlotSettings,
     SlotSnapshot,
@@ -46,6 +48,7 @@ class ScheduledSettings:
     slots: SlotSettings
     watch: WatchSettings
     terminate_settled: bool = False
+    max_acus: float | None = None  # the batch's budget (run --max-acus)
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ScheduledOutcome:
     timed_out: bool
     slots: SlotSnapshot
     cancelled: cancel_mod.CancelOutcome | None = None  # by a second signal
+    budget_note: str | None = None  # the budget left entries unstarted: which
 
 
 class _Batch:
@@ -74,9 +78,36 @@ class _Batch:
         self.by_key = {t.entry.key: t for t in targets}
         self.reporter, self.redact = reporter, redact
         self.policy = RetryPolicy()
+        self.budget: Budget | None = None
+
+    def over_budget(self, result: EntryResult) -> StartResult | None:
+        """With --max-acus: Retry (wait for working sessions to settle) or Done (nothing
+        working: the budget is spent for this batch) when this entry may not start."""
+        budget = self.budget
+        if budget is None or self.dispatcher.stop_reason:
+            return None
+        target = self.by_key[result.entry.key]
+        if target.session_id is not None:
+            return None  # already has its session: nothing more to spend on starting it
+        need = limit_of(target)
+        if budget.committed(self.targets) + need <= budget.total:
+            budget.reserved[result.entry.key] = need
+            return None
+        if any(t.active for t in self.targets if t.session_id) or budget.reserved:
+            return Retry(budget.recheck)
+        budget.stopped = True
+        self.dispatcher.stop(f"the ACU budget of {budget.total:g} is spent")
+        return Done()
 
     async def start(self, result: EntryResult) -> StartResult:
-        await self.dispatcher.dispatch(result)
+        held = self.over_budget(result)
+        if held is not None:
+            return held
+        try:
+            await self.dispatcher.dispatch(result)
+        finally:
+            if self.budget is not None:
+                self.budget.reserved.pop(result.entry.key, None)
         target = self.by_key[result.entry.key]
         if result.outcome in CREATED and result.session_id:
             if target.session_id != result.session_id:
@@ -176,6 +207,8 @@ async def run_scheduled(
         dispatcher.capacity.defer = True
         dispatcher.expect(results)
         batch = _Batch(dispatcher, client, writer, targets, reporter, redact)
+        if scheduled.max_acus is not None:
+            batch.budget = Budget(scheduled.max_acus, scheduled.slots.poll_interval)
         scheduler = SlotScheduler(
             results,
             batch.start,
@@ -224,7 +257,8 @@ async def run_scheduled(
         capacity_limit=scheduler.limit,
     )
     _say_why_not_created(results, batch.by_key)
-    return ScheduledOutcome(run, targets, timed_out, scheduler.snapshot(), cancelled)
+    note = budget_note(batch.budget, results) if batch.budget else None
+    return ScheduledOutcome(run, targets, timed_out, scheduler.snapshot(), cancelled, note)
 
 
 async def _ticking(reporter: WatchProgress, targets: Sequence[Target]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from launcher.api.statuses import v1_status
 from launcher.ids import session_id_problem
 from launcher.text import printable
 
@@ -19,8 +20,25 @@ MAX_OUTPUT_BYTES = 64 * 1024  # as large as an output schema may be; larger is n
 # Devin documents no terminal value; these are what batch tools treat as settled.
 # `stopped`, `failed` and `error` are seen in public reports after a termination;
 # `not_found` is ours: a GET answered 404.
-SETTLED = frozenset({"finished", "expired", "blocked", "stopped", "failed", "error", "not_found"})
-FINAL = SETTLED - {"blocked"}  # a message can wake a blocked session, nothing wakes these
+# The API v3's are mapped onto these and `awaiting_approval`, `sleeping`, `acu_limit`
+# and `out_of_credits` (`launcher.api.statuses`).
+SETTLED = frozenset(
+    {
+        "finished",
+        "expired",
+        "blocked",
+        "stopped",
+        "failed",
+        "error",
+        "not_found",
+        "awaiting_approval",
+        "sleeping",
+        "acu_limit",
+        "out_of_credits",
+    }
+)
+# A message can wake a blocked, waiting or sleeping session; nothing wakes these.
+FINAL = SETTLED - {"blocked", "awaiting_approval", "sleeping"}
 
 
 def _short_str(value: Any, limit: int) -> str | None:
@@ -39,6 +57,8 @@ class Observation:
     pull_request_url: str | None = None
     output_dropped: str | None = None  # why the output was not kept (too large, not JSON)
     output_text: str | None = None  # the output as JSON text: the same text, the same value
+    pull_requests: tuple[str, ...] = ()  # every PR it opened (v1 shows one)
+    acus: float | None = None  # ACUs consumed so far, where the API says (v3)
 
     @property
     def settled(self) -> bool:
@@ -65,11 +85,38 @@ def normalise(row: Any) -> Observation | None:
     # status_enum may be null on Devin; then `status` says it.
     raw = row.get("status_enum") or row.get("status")
     status = _short_str(raw, MAX_STATUS_CHARS)
-    status = status.strip().lower() if status else "unknown"
+    status = v1_status(status.strip().lower()) if status else "unknown"
     pr = row.get("pull_request")
     pr_url = pr_url_of(_short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS))
     output, dropped, text = bounded_output(row.get("structured_output"))
-    return Observation(sid, status or "unknown", output, pr_url, dropped, text)
+    prs = _pull_requests(row.get("pull_requests"), pr_url)
+    acus = _acus(row.get("acus_consumed"))
+    return Observation(
+        sid, status or "unknown", output, prs[0] if prs else None, dropped, text, prs, acus
+    )
+
+
+MAX_PULL_REQUESTS = 50
+
+
+def _pull_requests(value: Any, first: str | None) -> tuple[str, ...]:
+    """Every PR URL of a row (`pull_requests`: [{url}] as the client reads v3), bounded."""
+    urls = [first] if first else []
+    if isinstance(value, list):
+        for pr in value[:MAX_PULL_REQUESTS]:
+            url = pr_url_of(
+                _short_str(pr.get("url") if isinstance(pr, dict) else pr, MAX_URL_CHARS)
+            )
+            if url and url not in urls:
+                urls.append(url)
+    return tuple(urls)
+
+
+def _acus(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return round(number, 3) if 0 <= number < 1e9 else None
 
 
 NOT_A_URL = "not a URL"

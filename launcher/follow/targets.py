@@ -43,6 +43,8 @@ class Target:
     status: str | None = None
     structured_output: Any = None
     pull_request_url: str | None = None
+    pull_requests: list[str] = field(default_factory=list)
+    acus_consumed: float | None = None  # where the API reports it (v3)
     output_valid: bool | None = None
     output_errors: list[dict[str, str]] = field(default_factory=list)
     cancelled: bool = False
@@ -99,7 +101,13 @@ class Target:
 
     def observe(self, seen: Observation, redact: Callable[[str], str]) -> dict[str, Any] | None:
         """Take a poll's observation; the `status` event's fields if anything changed."""
-        raw = (seen.status, seen.output_text, seen.pull_request_url, seen.output_dropped)
+        raw = (
+            seen.status,
+            seen.output_text,
+            seen.pull_requests,
+            seen.output_dropped,
+            seen.acus,
+        )
         if raw == self._last_seen and not self.woken:
             return None
         self._last_seen = raw
@@ -111,11 +119,18 @@ class Target:
             errors = [{k: redact(v) for k, v in e.items()} for e in errors]
         output = redact_json(seen.structured_output, redact)
         pr_url = redact(seen.pull_request_url) if seen.pull_request_url else None
-        new = (seen.status, canonical_json(output), pr_url, valid)
-        old = (self.status, canonical_json(self.structured_output), self.pull_request_url)
-        if new[:3] == old and valid == self.output_valid and not self.woken:
+        prs = [redact(url) for url in seen.pull_requests]
+        new = (seen.status, canonical_json(output), prs, seen.acus)
+        old = (
+            self.status,
+            canonical_json(self.structured_output),
+            self.pull_requests,
+            self.acus_consumed,
+        )
+        if new == old and valid == self.output_valid and not self.woken:
             return None
         self.status, self.structured_output, self.pull_request_url = seen.status, output, pr_url
+        self.pull_requests, self.acus_consumed = prs, seen.acus
         self.output_valid, self.output_errors, self.woken = valid, errors, False
         fields: dict[str, Any] = {
             "session_id": seen.session_id,
@@ -126,6 +141,10 @@ class Target:
         }
         if output is not None:
             fields["structured_output"] = output
+        if len(prs) > 1:
+            fields["pull_requests"] = prs
+        if seen.acus is not None:
+            fields["acus_consumed"] = seen.acus
         return fields
 
 
@@ -167,6 +186,14 @@ def _apply_follow(target: Target, follow: dict[str, tuple[int, Mapping[str, Any]
         target.status = ev.get("status_enum") or "unknown"
         target.structured_output = ev.get("structured_output")
         target.pull_request_url = pr_url_of(ev.get("pull_request_url"))  # an older ledger's
+        prs = ev.get("pull_requests")
+        target.pull_requests = (
+            [u for p in prs if (u := pr_url_of(p))]
+            if isinstance(prs, list)
+            else ([target.pull_request_url] if target.pull_request_url else [])
+        )
+        acus = ev.get("acus_consumed")
+        target.acus_consumed = acus if isinstance(acus, int | float) else None
         target.output_valid = ev.get("output_valid")
         target.output_errors = [e for e in ev.get("output_errors", []) if isinstance(e, dict)]
     if "cancelled" in follow:

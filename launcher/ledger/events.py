@@ -4,6 +4,7 @@ check that both the reader and the writer apply to every line."""
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -74,6 +75,8 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "status_enum": ((str, None), True),
         "structured_output": (_JSON, False),
         "pull_request_url": ((str, None), False),
+        "pull_requests": ((list,), False),  # every PR, when there are more than one
+        "acus_consumed": ((int, float), False),  # where the API reports it (v3)
         "output_valid": ((bool, None), False),
         "output_errors": ((list,), False),
     },
@@ -150,10 +153,23 @@ def check_event(obj: Any) -> str | None:
                 return f"field {name!r} is missing"
         elif type(value) not in exact and not _type_ok(value, types):
             return f"field {name!r} has the wrong type"
+    why = _wait_problem(obj)
+    if why is not None:
+        return why
     sid = get("session_id")
     if isinstance(sid, str) and not names_something(sid):
         # "." or ".." would send follow-through requests to other API paths
         return "field 'session_id' has no letter or digit"
+    return None
+
+
+def _wait_problem(obj: dict[str, Any]) -> str | None:
+    """A wait a later run would read back: a line the launcher wrote has a positive, finite
+    timeout (`1e999` reads as infinity). A far `retry_at` is not damage: the run that reads
+    it waits no longer than --max-wait, and says so."""
+    timeout = obj.get("timeout")
+    if timeout is not None and not 0 < timeout < math.inf:
+        return "field 'timeout' is not a positive finite number of seconds"
     return None
 
 

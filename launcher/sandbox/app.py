@@ -20,6 +20,7 @@ from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.drop import DropConnection
 from launcher.sandbox.routes import session_routes
 from launcher.sandbox.state import UNAUTHORIZED, SandboxState
+from launcher.sandbox.v3 import v3_routes
 
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:
@@ -73,6 +74,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         routes=[
             Route("/v1/sessions", create_session, methods=["POST"]),
             *session_routes(sandbox, answer_later),
+            *v3_routes(sandbox, answer_later),
             Route("/sessions/{session_id}", session_page, methods=["GET"]),
             Route("/_sandbox/stats", stats, methods=["GET"]),
             Route("/_sandbox/requests", requests_log, methods=["GET"]),

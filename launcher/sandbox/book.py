@@ -118,6 +118,20 @@ class SessionBook:
         self._sync(session, now)
         return 200, {"detail": f"Session was {status}; it is working again"}
 
+    def resume(self, session_id: str, text: str, now: float) -> Answer:
+        """v3: a message wakes a sleeping (v1: expired) session too, unless its
+        max_acu_limit is spent."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            return NOT_FOUND
+        life = session.life
+        if life.status(now) != EXPIRED or life.terminated_at is not None or session.acu_capped:
+            return self.message(session_id, text, now)
+        session.add_message(text, now)
+        life.wake(self.rules, now)
+        self._sync(session, now)
+        return 200, {"detail": "Session was suspended; it is resuming"}
+
     def retag(self, session_id: str, tags: list[str], now: float) -> Answer:
         session = self.sessions.get(session_id)
         if session is None:

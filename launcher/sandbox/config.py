@@ -28,6 +28,7 @@ class SandboxConfig:
     latency_ms: float = 0.0  # delay before each answer
     work_seconds: float = DEFAULT_WORK_SECONDS  # how long a session stays `working`
     work_spread: float = 0.0  # ± seconds, drawn per session (seeded)
+    acus_per_second: float = 1.0  # ACUs a working session consumes per second (v3 shows it)
     blocked_share: float = 0.0  # share of sessions that settle `blocked`
     expired_share: float = 0.0  # share that settle `expired`; the rest `finished`
     invalid_output_share: float = 0.0  # share of outputs that break their schema
@@ -84,6 +85,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.fail_rate + self.drop_rate + self.unavailable_rate > 1.0:
             raise ValueError("fail_rate + drop_rate + unavailable_rate must be at most 1")
+        if not 0 < self.acus_per_second < float("inf"):
+            raise ValueError("acus_per_second must be a positive number")
         if self.latency_ms < 0 or self.work_seconds < 0 or self.work_spread < 0:
             raise ValueError("latency_ms, work_seconds and work_spread must be >= 0")
         for name in ("blocked_share", "expired_share", "invalid_output_share"):
@@ -236,6 +239,14 @@ def _add_life(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="each session works --work-seconds ± up to S, seeded (default: %(default)s)",
     )
+    p.add_argument(
+        "--acus-per-second",
+        type=_positive,
+        default=1.0,
+        metavar="N",
+        help="ACUs a working session consumes a second, up to its max_acu_limit, where it "
+        "stops (the API v3 shows acus_consumed; default: %(default)s)",
+    )
     for flag, what in (
         ("--blocked-share", "share of sessions that settle blocked"),
         ("--expired-share", "share of sessions that settle expired (the rest finish)"),
@@ -314,6 +325,7 @@ def from_args(args: argparse.Namespace) -> SandboxConfig:
         latency_ms=args.latency_ms,
         work_seconds=args.work_seconds,
         work_spread=args.work_spread,
+        acus_per_second=args.acus_per_second,
         blocked_share=args.blocked_share,
         expired_share=args.expired_share,
         invalid_output_share=args.invalid_output_share,
@@ -349,6 +361,7 @@ def to_args(config: SandboxConfig) -> list[str]:
         "latency-ms": config.latency_ms,
         "work-seconds": config.work_seconds,
         "work-spread": config.work_spread,
+        "acus-per-second": config.acus_per_second,
         "blocked-share": config.blocked_share,
         "expired-share": config.expired_share,
         "invalid-output-share": config.invalid_output_share,

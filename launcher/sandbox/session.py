@@ -29,6 +29,33 @@ class Session:
     outputs: Outputs | None  # None: no (usable) structured_output_schema
     pr_number: int
     messages: list[dict[str, Any]] = field(default_factory=list)  # user messages, past notes
+    max_acu_limit: int | None = None
+    acus_per_second: float = 1.0
+    acu_capped: bool = False  # its work stopped at max_acu_limit (v3: usage_limit_exceeded)
+    archived: bool = False
+
+    def cap_acus(self) -> None:
+        """Work stops where max_acu_limit is spent: the session then sleeps, as Devin's do."""
+        if self.max_acu_limit is None:
+            return
+        life, most = self.life, self.max_acu_limit / self.acus_per_second
+        if life.work_end - life.work_start > most:
+            life.work_end = life.work_start + most
+            life.outcome = EXPIRED
+            self.acu_capped = True
+
+    def acus(self, now: float) -> float:
+        spent = self.life.worked(now) * self.acus_per_second
+        if self.max_acu_limit is not None:
+            spent = min(spent, float(self.max_acu_limit))
+        return round(spent, 3)
+
+    def pr_urls(self, status: str) -> list[str]:
+        """Every pull request it opened: a second one for every third session."""
+        if not self.life.shows_pr(status):
+            return []
+        extra = [PR_URL.format(self.pr_number + 100000)] if self.pr_number % 3 == 0 else []
+        return [self.pr_url(), *extra]
 
     def when(self, mono: float) -> str:
         """A monotonic instant as the ISO time Devin would show."""
@@ -74,7 +101,7 @@ class Session:
         shown: dict[str, Any] = {
             "session_id": self.session_id,
             "status": status,
-            "status_enum": None if null_status_enum else status,
+            "status_enum": None if null_status_enum else self._status_enum(status),
             "title": self.title,
             "tags": list(self.tags),
             "created_at": self.created_at.isoformat(),
@@ -95,6 +122,10 @@ class Session:
             note = self.devin_note(now)
             shown["messages"] = [initial, *self.messages, *([note] if note else [])]
         return shown
+
+    def _status_enum(self, status: str) -> str:
+        # The documented wake path: a woken session works as `resumed`.
+        return "resumed" if status == WORKING and self.life.wakes else status
 
     def add_message(self, text: str, now: float) -> None:
         """Record a user's message; the closing note of a settled period is kept first."""

@@ -217,7 +217,10 @@ class SandboxState:
             life=life,
             outputs=outputs_for(data.get("structured_output_schema")),
             pr_number=len(self.book) + 1,
+            max_acu_limit=_acu_limit(data.get("max_acu_limit")),
+            acus_per_second=self.config.acus_per_second,
         )
+        session.cap_acus()
         self.book.add(session, now)
         add_others(self.book, self.config.others_per_create, now, spread=False)
         self._created_digests[digest] += 1
@@ -270,7 +273,13 @@ class SandboxState:
             **{name: self.counts[name] for name in REQUEST_COUNTS},
             **self.book.counts(now),
             "lives": self.book.lives(now),
+            # every session's ACUs so far (the API v3 reports them per session)
+            "acus_consumed": round(sum(s.acus(now) for s in self.book.sessions.values()), 3),
         }
 
     def requests_log(self) -> list[dict[str, Any]]:
         return [dict(entry) for entry in self._log]
+
+
+def _acu_limit(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

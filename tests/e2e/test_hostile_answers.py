@@ -6,6 +6,8 @@ end, and nothing crashes with a traceback."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from starlette.routing import Route
 from tests.support.hostile import serving
 from tests.support.runkit import (
     assert_no_secrets,
+    launcher_cmd,
     launcher_env,
     read_ledger,
     run_launcher,
@@ -45,12 +48,14 @@ class FakeApi:
         self.status = "working"
         self.created = 0
         self.deleted: set[str] = set()
+        self.hostile_everywhere = False
 
     def _row(self, sid: str) -> bytes:
-        ended = self.status if sid != HOSTILE_ID else "working"
+        hostile = sid == HOSTILE_ID or self.hostile_everywhere
+        ended = self.status if not hostile else "working"
         row = {"session_id": sid, "status_enum": ended, "tags": ["bulk"], "structured_output": 0}
         text = json.dumps(row).encode()
-        if sid == HOSTILE_ID:
+        if hostile:
             text = text.replace(b'"structured_output": 0', b'"structured_output": ' + self.hostile)
         return text
 
@@ -210,3 +215,28 @@ def test_a_secret_echoed_by_a_session_is_never_kept_when_its_variable_is_unset(
     assert sum(e["event"] == "status" for e in events) == 2
     _no_crash(*outputs)
     assert_no_secrets(ledger.read_text())
+
+
+def test_watch_against_16_mib_answers_stays_under_300_mib(tmp_path: Path) -> None:
+    """Every list page and every session's answer is 16 MiB: at most 1 MiB of each is read,
+    so the watcher's peak memory stays far below a 512 Mi container limit."""
+    api = FakeApi(json.dumps({"log": "y" * (16 * 1024 * 1024)}).encode())
+    api.hostile_everywhere = True
+    manifest = write_manifest(tmp_path / "m.yaml", COUNT)
+    ledger = tmp_path / "l.jsonl"
+    common = (str(manifest), "--ledger", str(ledger))
+    with serving(api.app()) as url:
+        env = launcher_env(url)
+        assert run_launcher("run", *common, "--reconcile-delay", "0", env=env).returncode == 0
+        args = ("watch", *common, "--poll-interval", "0.5", "--timeout", "4")
+        with (tmp_path / "err").open("w+") as err:
+            # wait4: the resource usage of this child alone, its peak RSS included
+            watch = subprocess.Popen(launcher_cmd(*args), env=env, stdout=err, stderr=err)
+            _, status, usage = os.wait4(watch.pid, 0)
+            watch.returncode = os.waitstatus_to_exitcode(status)
+            err.seek(0)
+            output = err.read()
+    assert watch.returncode == 1, output  # none ends: every answer is unreadable
+    assert "Traceback" not in output
+    peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
+    assert peak_mib < 300, f"watch peaked at {peak_mib:.0f} MiB"

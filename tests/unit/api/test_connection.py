@@ -124,6 +124,6 @@ def test_loopback_ignores_proxies_from_the_environment_and_nothing_follows_redir
 
 def test_the_sandbox_gets_its_own_token_never_the_users_key() -> None:
     conn, _ = resolve(Asked(sandbox=True, api="v3"), _env(), token="sandbox-token-123")
-    assert conn.api_key == "sandbox-token-123" and conn.target.sandbox
+    assert conn.api_key == "cog_sandbox-token-123" and conn.target.sandbox  # v3 takes cog_
     assert conn.org == "org-sandbox"
     assert conn.at("http://127.0.0.1:4321").base_url == "http://127.0.0.1:4321"

@@ -1,0 +1,60 @@
+"""The current Devin API (v3) at the edge: what a create body may carry there, and its
+session rows in the shape the rest of the launcher reads (the v1 names, plus
+`acus_consumed` and every pull request)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from launcher.api.statuses import v3_status
+
+V1_ONLY = ("idempotent", "snapshot_id", "unlisted")  # not in v3: never sent there
+V3_ONLY = (
+    "repos",
+    "attachment_urls",
+    "session_links",
+    "bypass_approval",
+    "create_as_user_id",
+    "child_playbook_id",
+    "advanced_mode",
+)
+PAGE_MAX = 200  # `first` is 1-200
+
+
+def create_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """`body` as v3's create takes it: the v1-only fields left out."""
+    return {k: v for k, v in body.items() if k not in V1_ONLY}
+
+
+def session_row(row: Any) -> Any:
+    """A v3 session as the launcher reads sessions: `status_enum` is the launcher's status
+    (statuses.py), `pull_request` the first PR, `pull_requests` all of them as
+    {url, state}; anything else is kept. A row that is not an object is returned as is
+    (the reader refuses it)."""
+    if not isinstance(row, dict):
+        return row
+    out = dict(row)
+    out["status_enum"] = v3_status(row.get("status"), row.get("status_detail"))
+    prs = row.get("pull_requests")
+    pulls = []
+    if isinstance(prs, list):
+        for pr in prs[:100]:
+            if isinstance(pr, dict) and isinstance(pr.get("pr_url"), str):
+                state = pr.get("pr_state")
+                pulls.append(
+                    {"url": pr["pr_url"], "state": state if isinstance(state, str) else None}
+                )
+    out["pull_requests"] = pulls
+    out["pull_request"] = {"url": pulls[0]["url"]} if pulls else None
+    return out
+
+
+def page_rows(answer: Any) -> tuple[list[Any] | None, str | None]:
+    """The rows of one v3 list page (converted) and the cursor of the next page (None at
+    the end); (None, None) when the answer is not a page."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+        return None, None
+    after = answer.get("end_cursor")
+    more = answer.get("has_next_page") is True and isinstance(after, str) and bool(after)
+    return [session_row(r) for r in answer["items"]], after if more else None

@@ -1,0 +1,51 @@
+"""A batch's ACU budget (`run --max-acus N`): what the batch has committed is the ACUs its
+settled sessions consumed plus the `max_acu_limit` of those still working (or what they
+consumed, if more); an entry starts only while that plus its own limit stays within N."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from launcher.dispatch.results import EntryResult
+from launcher.follow.targets import Target
+
+
+def limit_of(target: Target) -> float:
+    limit = target.entry.request.get("max_acu_limit")
+    return float(limit) if isinstance(limit, int | float) and not isinstance(limit, bool) else 0.0
+
+
+@dataclass
+class Budget:
+    total: float
+    recheck: float  # seconds before an entry held back by the budget asks again
+    reserved: dict[str, float] = field(default_factory=dict)  # starts in flight: their limit
+    stopped: bool = False  # the budget left entries unstarted
+
+    def committed(self, targets: Sequence[Target]) -> float:
+        """ACUs consumed or still to be, at most, by the batch's sessions and starts.
+        Where the API reports no consumption (v1), a session counts at its limit."""
+        total = sum(self.reserved.values())
+        for target in targets:
+            if target.session_id is None:
+                continue
+            limit, used = limit_of(target), target.acus_consumed
+            if target.active:
+                total += max(limit, used or 0.0)
+            else:
+                total += used if used is not None else limit
+        return total
+
+
+def budget_note(budget: Budget, results: Sequence[EntryResult]) -> str | None:
+    """What the run says when the budget stopped it: the entries it left unstarted."""
+    if not budget.stopped:
+        return None
+    left = [r.entry.entry_id for r in results if r.outcome == "pending" and not r.session_id]
+    shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+    return (
+        f"the ACU budget (--max-acus {budget.total:g}) stopped the batch: {len(left)} "
+        f"entr{'y' if len(left) == 1 else 'ies'} left unstarted: {shown}; raise --max-acus "
+        "or run again with the same ledger to start them"
+    )
