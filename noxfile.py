@@ -43,7 +43,7 @@ os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")
 
 def _install(session: nox.Session) -> None:
     # pip too: uv's venvs come without it, and the Dockerfile's install steps run it.
-    session.install("pip", "-e", ".[test]")
+    session.install("pip", "-e", ".[sandbox,test]")
 
 
 @nox.session(python=SUPPORTED)

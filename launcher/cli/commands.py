@@ -213,6 +213,10 @@ def run(args: argparse.Namespace) -> int:
             "run has no --dry-run: `launcher plan PATH...` shows what run would do "
             "(--show-requests: the exact request bodies); it sends nothing"
         )
+    if args.sandbox:
+        from launcher.sandbox import extra
+
+        extra.require()  # before anything is read or created
     environ = dict(os.environ)
     waits = args.wait or args.max_active is not None or args.max_acus is not None
     scheduled = _scheduled_settings(args) if waits else None
@@ -630,6 +634,9 @@ def completion(args: argparse.Namespace) -> int:
 
 
 def sandbox(args: argparse.Namespace) -> int:
+    from launcher.sandbox import extra
+
+    extra.require()
     from launcher.sandbox import server
 
     return server.serve_command(args)

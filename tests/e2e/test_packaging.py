@@ -143,3 +143,43 @@ def test_pip_refuses_the_wheel_below_the_floor_with_its_own_message(dist: Path) 
     assert refused.returncode != 0
     assert "requires a different Python" in refused.stderr + refused.stdout
     assert f">={FLOOR}" in refused.stderr + refused.stdout
+
+
+def test_the_wheel_without_extras_validates_plans_and_runs_and_hints_at_the_sandbox(
+    dist: Path, tmp_path: Path
+) -> None:
+    """`pip install devin-launcher` (no extras): no web framework, yet validate, plan and a
+    real run against an API (here the suite's sandbox, over loopback) work; `--sandbox`
+    and `launcher sandbox` say in one line how to get the extra."""
+    from launcher.sandbox.config import SandboxConfig
+    from launcher.sandbox.server import running_sandbox
+
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    py, launcher = venv / "bin" / "python", venv / "bin" / "launcher"
+    _run(py, "-m", "pip", "install", "--quiet", _one(dist, "*.whl"))
+    for module in ("starlette", "uvicorn"):
+        assert _run(py, "-c", f"import {module}", check=False).returncode == 1, module
+    examples = ROOT / "manifests" / "examples"
+    key = "apk_no_extras_0123456789"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEVIN_", "LAUNCHER_"))}
+    env.update(EXAMPLE_TOKEN="no-extras-token", DEVIN_API_KEY=key)
+
+    assert _run(launcher, "validate", examples, env=env).returncode == 0
+    plan = _run(launcher, "plan", examples, "--format", "json", cwd=tmp_path, env=env)
+    assert '"create": 15' in plan.stdout
+    with running_sandbox(SandboxConfig(host="127.0.0.1", port=0, api_key=key)) as sb:
+        env["DEVIN_BASE_URL"] = sb.base_url
+        run = _run(
+            launcher, "run", examples, "--ledger", tmp_path / "l.jsonl", env=env, check=False
+        )
+        assert "15 created" in run.stdout, run.stdout + run.stderr
+        assert sb.stats()["sessions"] == 15
+    hint = "launcher: error: the sandbox needs the `sandbox` extra: pip install '{}[sandbox]'"
+    hint = hint.format(NAME)
+    for argv in (["run", examples, "--sandbox"], ["sandbox", "--port", "0"]):
+        refused = _run(launcher, *argv, cwd=tmp_path, env=env, check=False)
+        assert refused.returncode == 2
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(hint), refused.stderr
+    assert not (tmp_path / "launcher-sandbox-ledger.jsonl").exists()
