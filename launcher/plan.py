@@ -97,7 +97,12 @@ def manifest_summary(
 ) -> tuple[LedgerSummary, list[Entry]]:
     """`ledger summary --manifests`: the ledger's summary of exactly these entries' keys,
     and the entries it never saw (a run stopped before sending them)."""
-    from launcher.ledger.summary import SUMMARY_OUTCOMES, LedgerSummary, SummaryEntry
+    from launcher.ledger.summary import (
+        SUMMARY_OUTCOMES,
+        LedgerSummary,
+        SummaryEntry,
+        statuses_of,
+    )
 
     seen, unsent = coverage(entries, state)
     rows = [SummaryEntry.of(r, state) for r in seen]
@@ -105,7 +110,8 @@ def manifest_summary(
     for row in rows:
         counts[row.outcome] += 1
     failures = [r for r in rows if r.outcome in ("failed", "in_doubt")]
-    return LedgerSummary(path, counts, rows, failures, list(state.warnings)), unsent
+    summary = LedgerSummary(path, counts, rows, failures, list(state.warnings), statuses_of(rows))
+    return summary, unsent
 
 
 def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[Entry]:

@@ -58,6 +58,7 @@ def validate(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from launcher import plan
+    from launcher.dispatch.environment import check_environment
     from launcher.ledger.read import read_state
     from launcher.shard import select_shard
 
@@ -66,6 +67,8 @@ def plan(args: argparse.Namespace) -> int:
     if result.diagnostics:
         return reporter.check(result)
     entries = select_shard(plan.select_entries(result.entries, args.select), args.shard)
+    # What `run` would refuse, plan refuses the same way (exit 2): an unset variable.
+    check_environment(entries, os.environ, None)
     state = read_state(args.ledger)
     reporter.warn_untagged(entries)
     items = plan.make_plan(entries, state)
@@ -118,11 +121,10 @@ def _connect(
     and exported."""
     from launcher.api.connection import resolve
     from launcher.dispatch import run as dispatch
+    from launcher.dispatch.environment import check_environment
 
     sandbox = getattr(args, "sandbox", False)
-    dispatch.check_environment(
-        entries, environ, None if sandbox else args.api_key_env, sending=sending
-    )
+    check_environment(entries, environ, None if sandbox else args.api_key_env, sending=sending)
     secret_values, short = dispatch.entry_secret_values(entries, environ)
     conn, warnings = resolve(
         _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
@@ -325,6 +327,10 @@ def _run_and_watch(
     line = slots_line(outcome.slots, scheduled.slots.max_active)
     if args.format != "json" and line is not None:
         watcher.log(line)
+    if args.format != "json":
+        from launcher.follow.budget import spent_line
+
+        watcher.log(spent_line(outcome.targets, conn.generation))
     if outcome.budget_note:
         watcher.log(outcome.budget_note)
     blocked_ok = scheduled.watch.blocked_ok
@@ -460,6 +466,10 @@ def watch(args: argparse.Namespace) -> int:
             for warning in ledger.ledger.state.warnings:
                 watcher.log(f"warning: {warning}")
         w = watch_targets(ledger, pick, conn, settings, watcher)
+    if args.format != "json":
+        from launcher.follow.budget import spent_line
+
+        watcher.log(spent_line(w.targets, conn.generation))
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
     return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
 

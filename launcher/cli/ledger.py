@@ -59,6 +59,16 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
     return code
 
 
+def ledger_batches(args: argparse.Namespace) -> int:
+    from launcher.ledger.batches import ledger_batches as batches
+    from launcher.output.answers import batches_answer
+
+    found, warnings = batches(args.ledger_files)
+    answer = batches_answer(found, warnings)
+    _reporter(args).answer(answer)
+    return answer.exit_code
+
+
 def ledger_merge(args: argparse.Namespace) -> int:
     from launcher.ledger.merge import merge_into
     from launcher.output.answers import merge_answer

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from typing import Any, NoReturn
 
@@ -62,7 +64,23 @@ class Parser(argparse.ArgumentParser):
     can answer it in the format asked for, with this subcommand's usage."""
 
     def error(self, message: str) -> NoReturn:
-        raise CliUsageError(self, message)
+        raise CliUsageError(self, message + self.did_you_mean(message))
+
+    def did_you_mean(self, message: str) -> str:
+        """`; did you mean `validate`?` for a mistyped subcommand, choice or flag."""
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            word = choice.group(1)
+            options = re.findall(r"'([^']*)'", choice.group(2)) or choice.group(2).split(", ")
+        else:
+            unknown = re.search(r"unrecognized arguments: (.*)", message)
+            flags = [w for w in (unknown.group(1).split() if unknown else []) if w[:1] == "-"]
+            if not flags:
+                return ""
+            word = flags[0].split("=", 1)[0]
+            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+        return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def add_shard(p: argparse.ArgumentParser) -> None:
@@ -501,13 +519,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument(
         "--manifests",
-        nargs="+",
+        action="append",
+        default=None,
         metavar="PATH",
-        help="also count the entries of these manifests that the ledger never saw as pending",
+        help="count exactly the entries of this manifest file or folder (repeatable), those "
+        "the ledger never saw as pending",
     )
     configurable(q, "run-key", help="the --run-key of the run (with --manifests)")
     _add_format(q)
     q.set_defaults(func=ledger.ledger_summary)
+    q = lsub.add_parser("batches", help="the batches a ledger holds: one line per run")
+    q.add_argument(
+        "ledger_files",
+        nargs="+",
+        metavar="F",
+        help="the ledger file; several are read as one merged ledger (read without its lock)",
+    )
+    _add_format(q)
+    q.set_defaults(func=ledger.ledger_batches)
     q = lsub.add_parser("merge", help="one ledger from many (the shards of a batch)")
     q.add_argument("ledger_files", nargs="+", metavar="F", help="the ledgers to merge")
     q.add_argument("--output", required=True, metavar="F", help="the merged ledger: a new file")

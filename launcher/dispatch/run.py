@@ -1,5 +1,6 @@
-"""One run: the checks before anything is sent, then every entry dispatched over one httpx
-client, with SIGINT/SIGTERM draining the requests in flight (a second signal aborts)."""
+"""One run: the secrets' values for the redactor, then every entry dispatched over one
+httpx client, with SIGINT/SIGTERM draining the requests in flight (a second signal aborts).
+The check of the environment before anything is sent is `dispatch.environment`'s."""
 
 from __future__ import annotations
 
@@ -17,36 +18,7 @@ from launcher.dispatch.recorder import Progress
 from launcher.dispatch.results import EntryResult, RunResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry, MissingEnv
-from launcher.errors import UsageError
 from launcher.ledger.writer import LedgerWriter
-
-
-def check_environment(
-    entries: Sequence[Entry],
-    environ: Mapping[str, str],
-    api_key_env: str | None,
-    *,
-    sending: bool = True,
-) -> None:
-    """Exit 2 before sending anything when the key or a secret's variable is unset (also
-    when not `sending`: the value is what recognises the secret in what a session says)."""
-    lines = []
-    if api_key_env is not None and not environ.get(api_key_env):
-        lines.append(f"  {api_key_env} (the API key)")
-    missing: dict[str, list[str]] = {}
-    for entry in entries:
-        for name in entry.env_vars():
-            if name not in environ:
-                missing.setdefault(name, []).append(entry.entry_id)
-    for name, users in missing.items():
-        shown = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
-        lines.append(f"  {name} (used by {shown})")
-    if lines:
-        why = "" if sending else " (a session may echo a secret: its value is what hides it)"
-        raise UsageError(
-            f"these environment variables are not set{why}; set them and run again:\n"
-            + "\n".join(lines)
-        )
 
 
 def entry_secret_values(

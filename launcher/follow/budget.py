@@ -49,3 +49,15 @@ def budget_note(budget: Budget, results: Sequence[EntryResult]) -> str | None:
         f"entr{'y' if len(left) == 1 else 'ies'} left unstarted: {shown}; raise --max-acus "
         "or run again with the same ledger to start them"
     )
+
+
+def spent_line(targets: Sequence[Target], generation: str) -> str:
+    """The batch's ACUs as the API reported them: per session in `results`, in total here.
+    v1 reports none."""
+    if generation != "v3":
+        return "ACUs: not reported (the API v1 does not report them)"
+    used = [t.acus_consumed for t in targets if t.session_id and t.acus_consumed is not None]
+    return (
+        f"ACUs: {sum(used):g} consumed by {len(used)} session{'s' * (len(used) != 1)} "
+        "(each in `launcher results`, field acus_consumed)"
+    )

@@ -85,14 +85,18 @@ def summary_of(label: str, state: LedgerState) -> LedgerSummary:
     counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
     counts.update(Counter(e.outcome for e in entries))
     failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
-    watched = [e for e in entries if e.outcome in ("created", "adopted")]
-    # Only once `watch` has recorded something: a ledger it never saw reads as before.
-    statuses = Counter(e.status_enum or "not watched" for e in watched)
-    if not any(e.status_enum for e in watched):
-        statuses.clear()
     return LedgerSummary(
-        label, counts, entries, failures, list(state.warnings), dict(sorted(statuses.items()))
+        label, counts, entries, failures, list(state.warnings), statuses_of(entries)
     )
+
+
+def statuses_of(entries: list[SummaryEntry]) -> dict[str, int]:
+    """The sessions' latest statuses, counted; empty until `watch` has recorded one (a
+    ledger it never saw reads as before)."""
+    watched = [e for e in entries if e.outcome in ("created", "adopted")]
+    if not any(e.status_enum for e in watched):
+        return {}
+    return dict(sorted(Counter(e.status_enum or "not watched" for e in watched).items()))
 
 
 def _latest_status(state: LedgerState, key: str) -> str | None:

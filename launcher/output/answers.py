@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from launcher.follow.cancel import CancelOutcome
     from launcher.follow.message import MessageOutcome
     from launcher.follow.targets import Target
+    from launcher.ledger.batches import Batch
     from launcher.ledger.compact import Compacted
     from launcher.ledger.merge import Merged
 
@@ -139,4 +140,36 @@ def compact_answer(done: Compacted) -> Answer:
             "warnings": list(done.warnings),
         },
         problems=[f"launcher: warning: {w}" for w in done.warnings],
+    )
+
+
+def _run_keys(batch: Batch) -> str:
+    keys = ["?" if k is None else repr(k) for k in batch.run_keys]
+    return f"run key{'s' * (len(keys) > 1)} {', '.join(keys)}"
+
+
+def batches_answer(batches: Sequence[Batch], warnings: Sequence[str]) -> Answer:
+    """`ledger batches`: one line per batch, oldest first (`?`: a run key an older
+    launcher did not record)."""
+    from launcher.api.target import record_label
+
+    lines = []
+    for b in batches:
+        counts = ", ".join(
+            f"{n} {outcome.replace('_', ' ')}"
+            for outcome, n in b.counts.items()
+            if n or outcome in ("created", "failed", "pending")
+        )
+        statuses = ", ".join(f"{n} {printable(s, 40)}" for s, n in b.statuses.items())
+        api = record_label(b.api) if b.api is not None else "API not recorded"
+        lines.append(
+            f"{b.run_id}  {_run_keys(b)}  {api}  {b.started}  {b.entries} "
+            f"entr{'y' if b.entries == 1 else 'ies'}: {counts}"
+            + (f"  ({statuses})" if statuses else "")
+        )
+    lines.append(f"{len(batches)} batch{'es' * (len(batches) != 1)}")
+    return Answer(
+        lines=lines,
+        body={"batches": [b.as_json() for b in batches], "warnings": list(warnings)},
+        problems=[f"launcher: warning: {w}" for w in warnings],
     )

@@ -63,10 +63,20 @@ def write_jsonl(results: Results, out: IO[str]) -> None:
 
 
 def write_csv(results: Results, out: IO[str]) -> None:
+    """CSV as the data is, for a file or a pipe; on a terminal every cell escaped as all
+    other text is (a file name or an output with ESC in it must not act on the terminal)."""
+    shown = printable if _is_terminal(out) else str
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([csv_cell(c) for c in results.columns])
+    writer.writerow([shown(csv_cell(c)) for c in results.columns])
     for row in results.rows():
-        writer.writerow([csv_cell(row[c]) for c in results.columns])
+        writer.writerow([shown(csv_cell(row[c])) for c in results.columns])
+
+
+def _is_terminal(out: IO[str]) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):  # a closed or odd stream: not a terminal
+        return False
 
 
 # The formats that are not a reporter's (text and json are: they answer errors too).

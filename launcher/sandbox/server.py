@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import socket
 import sys
@@ -87,6 +88,23 @@ def _auth_note(config: SandboxConfig) -> str:
     return "set via --api-key"
 
 
+# What to set when the sandbox takes any bearer token: a value that is obviously no key.
+ANY_TOKEN = "sandbox-any-token"
+
+
+def export_lines(url: str, api_key: str | None) -> str:
+    """The two `export` lines that point the launcher at a sandbox on `url`. The key is
+    written out only when it is public (the default, or any token); a key chosen with
+    --api-key is the user's to type, and is never printed."""
+    if api_key is None:
+        key = ANY_TOKEN
+    elif api_key == DEFAULT_API_KEY:
+        key = DEFAULT_API_KEY
+    else:
+        key = "'<the value given to --api-key>'"
+    return f"export DEVIN_BASE_URL={shlex.quote(url)}\nexport DEVIN_API_KEY={key}"
+
+
 def serve_command(args: argparse.Namespace) -> int:
     """`launcher sandbox`: serve in the foreground until Ctrl-C or SIGTERM (exit 130)."""
     try:
@@ -105,6 +123,8 @@ def serve_command(args: argparse.Namespace) -> int:
 
     def announce() -> None:
         print(f"{LISTENING} {url} (api key: {_auth_note(config)})", file=sys.stderr, flush=True)
+        print("# point the launcher at this sandbox (in another shell):", flush=True)
+        print(export_lines(url, config.api_key), flush=True)
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

@@ -58,6 +58,7 @@ def test_validate_plan_run_wait_results_message_cancel_on_v3(
                        "--poll-interval", "0.5", env=env)  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "6 of 6 ended well" in ran.stdout + ran.stderr
+    assert "consumed by 6 sessions" in ran.stdout + ran.stderr  # the batch's ACUs
     stats = sb.stats()
     assert stats["sessions"] == 6 and stats["duplicate_bodies"] == 0
 

@@ -26,11 +26,11 @@ SCENARIOS = ("success", "invalid manifest", "missing variable", "usage error", "
 COMMANDS = ("validate", "plan", "run", "watch", "ledger summary", "auth check")
 
 # The exit code docs/reference/exit-codes.md promises, per command and scenario.
-# validate/plan/ledger summary need no key and no variable (plan shows secrets as "***");
-# watch needs the secrets' variables too (their values mask a secret a session echoes).
+# validate and ledger summary need no key and no variable; plan needs the variables run
+# needs; watch needs the secrets' variables too (their values mask a secret a session echoes).
 EXPECTED = {
     "validate": (0, 2, 0, 2, 0),
-    "plan": (0, 2, 0, 2, 0),
+    "plan": (0, 2, 2, 2, 0),  # a missing variable: refused as run refuses it
     "run": (0, 2, 2, 2, 3),
     "watch": (0, 2, 2, 2, 3),
     "ledger summary": (0, 2, 0, 2, 0),
@@ -193,3 +193,22 @@ def test_plan_counts_and_the_detailed_exit_code(
     assert main(bad) == 2  # invalid stays 2, never confused with "something to create"
     assert main(["plan", str(root / "good"), "--ledger", ledger, "--detailed-exitcode"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "0 to create, 2 to skip"
+
+
+def test_plan_refuses_a_missing_secret_variable_as_run_does(
+    world: tuple[Path, SandboxHandle],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    root, sb = world
+    monkeypatch.setenv("DEVIN_API_KEY", API_KEY)
+    monkeypatch.delenv("TEST_SECRET", raising=False)
+    ledger = str(tmp_path / "l.jsonl")
+    plan = main(["plan", str(root / "good"), "--ledger", ledger])
+    plan_err = capsys.readouterr().err
+    run = main(["run", str(root / "good"), "--ledger", ledger, "--base-url", sb.base_url])
+    run_err = capsys.readouterr().err
+    assert plan == run == 2
+    assert "TEST_SECRET (used by m.yaml#with-secret)" in plan_err
+    assert plan_err.splitlines()[-2:] == run_err.splitlines()[-2:]  # the same words

@@ -218,11 +218,12 @@ def test_a_secret_echoed_by_a_session_is_never_kept_when_its_variable_is_unset(
 
 
 def test_watch_against_16_mib_answers_stays_under_300_mib(tmp_path: Path) -> None:
-    """Every list page and every session's answer is 16 MiB: at most 1 MiB of each is read,
-    so the watcher's peak memory stays far below a 512 Mi container limit."""
-    api = FakeApi(json.dumps({"log": "y" * (16 * 1024 * 1024)}).encode())
+    """Two sessions whose outputs are 7.7 MiB arrays of numbers: a list page of almost
+    16 MiB, and 8 MiB answers one by one. At most 1 MiB of an answer is read, so the
+    watcher's peak memory stays far below a 512 Mi container limit."""
+    api = FakeApi(b"[" + b"1," * (4_000_000) + b"1]")
     api.hostile_everywhere = True
-    manifest = write_manifest(tmp_path / "m.yaml", COUNT)
+    manifest = write_manifest(tmp_path / "m.yaml", 2)
     ledger = tmp_path / "l.jsonl"
     common = (str(manifest), "--ledger", str(ledger))
     with serving(api.app()) as url:
@@ -236,7 +237,7 @@ def test_watch_against_16_mib_answers_stays_under_300_mib(tmp_path: Path) -> Non
             watch.returncode = os.waitstatus_to_exitcode(status)
             err.seek(0)
             output = err.read()
-    assert watch.returncode == 1, output  # none ends: every answer is unreadable
+    assert watch.returncode == 1, output  # neither ends: both answers are too large
     assert "Traceback" not in output
     peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
     assert peak_mib < 300, f"watch peaked at {peak_mib:.0f} MiB"

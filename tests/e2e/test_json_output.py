@@ -197,6 +197,11 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
         lambda w: ["ledger", "summary", w.path("quick.jsonl"), "--manifests", w.path("bad")],
         2,
     ),
+    "ledger batches": (
+        lambda w: ["ledger", "batches", w.path("quick.jsonl")],
+        lambda w: ["ledger", "batches", w.path("none.jsonl")],
+        2,
+    ),
     "ledger merge": (
         lambda w: [
             "ledger",

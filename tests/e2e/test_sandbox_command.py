@@ -46,6 +46,9 @@ def test_child_process_prints_neither_key_nor_secrets() -> None:
         assert sb.stats()["sessions"] > 0
     output = sb.output()
     assert "sandbox listening on http://127.0.0.1:" in output
+    # The lines that point the launcher at it; the key chosen with --api-key stays unsaid.
+    assert f"export DEVIN_BASE_URL={sb.base_url}\n" in output
+    assert "export DEVIN_API_KEY='<the value given to --api-key>'" in output
     for text in (output, raw):
         assert KEY not in text and SECRET not in text and OTHER_KEY not in text
     assert sb.process.returncode == 130  # SIGTERM on leaving: a clean stop

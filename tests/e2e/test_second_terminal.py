@@ -1,6 +1,6 @@
-"""A second terminal can watch: while `run --wait` holds the ledger, `watch`, `results`
-and `ledger summary` work in other processes; `watch` follows read-only, says so once,
-records nothing, and exits 0 when the batch ends well."""
+"""A second terminal can watch: while `run --wait` holds the ledger, `watch`, `results`,
+`ledger summary` and `ledger batches` work in other processes; `watch` follows read-only,
+says so once, records nothing, and exits 0 when the batch ends well."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def test_a_second_watch_follows_while_run_wait_holds_the_ledger(
         # The ledger is held: the run watches sessions that work until told otherwise.
         summary = run_launcher("ledger", "summary", str(ledger), env=env)
         assert summary.returncode == 0 and "created 3" in summary.stdout, summary.stderr
+        batches = run_launcher("ledger", "batches", str(ledger), env=env)
+        assert batches.returncode == 0, batches.stderr
+        assert "3 entries: 3 created, 0 failed, 0 pending" in batches.stdout
         results = run_launcher("results", manifest, "--ledger", str(ledger), env=env)
         assert results.returncode == 0 and len(results.stdout.splitlines()) == 3
         with watch_err.open("w") as err_file:

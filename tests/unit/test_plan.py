@@ -69,8 +69,12 @@ def test_plan_against_a_ledger(tmp_path: Path, entries: list[Entry]) -> None:
 
 
 def test_plan_json(
-    tmp_path: Path, entries: list[Entry], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    entries: list[Entry],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("EXAMPLE_TOKEN", "not-a-secret")  # plan needs what run needs
     ledger = tmp_path / "ledger.jsonl"
     done = entries[0]
     ledger.write_text(_event(done, "created", session_id="devin-9", url="https://x/9"))
@@ -103,8 +107,12 @@ def test_plan_json(
 
 
 def test_plan_text(
-    tmp_path: Path, entries: list[Entry], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    entries: list[Entry],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("EXAMPLE_TOKEN", "not-a-secret")  # plan needs what run needs
     ledger = tmp_path / "ledger.jsonl"
     done = entries[0]
     ledger.write_text(_event(done, "created", session_id="devin-9", url="https://x/9"))

@@ -40,7 +40,10 @@ def entries_of(folder: Path) -> list[Entry]:
 
 def plan_keys(capsys: pytest.CaptureFixture[str], folder: Path, shard: str) -> set[str]:
     """What `launcher plan --shard` shows: the dispatch keys of the shard's entries."""
-    code = main(["plan", str(folder), "--shard", shard, "--format", "json", "--ledger", "none"])
+    with pytest.MonkeyPatch.context() as env:  # plan needs the secrets' variables, as run
+        env.setenv("TEST_SECRET", SECRET)
+        argv = ["plan", str(folder), "--shard", shard, "--format", "json", "--ledger", "none"]
+        code = main(argv)
     out, _ = capsys.readouterr()
     assert code == 0
     return {e["key"] for e in json.loads(out)["entries"]}
