@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from launcher.cli.notify import notify
 from launcher.errors import ExitCode, LedgerError, UsageError
 
 if TYPE_CHECKING:
@@ -182,6 +183,24 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
     return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
 
 
+def _v1_only_warnings(entries: Sequence[Entry], generation: str) -> list[str]:
+    """One warning naming the fields only v1 has, when the run speaks v3: they are not sent
+    (the client leaves them out), which may change what a session does."""
+    from launcher.api.v3 import V1_ONLY
+
+    if generation != "v3":
+        return []
+    users = [e for e in entries if any(k in e.request for k in V1_ONLY)]
+    if not users:
+        return []
+    names = sorted({k for e in users for k in V1_ONLY if k in e.request})
+    return [
+        f"{', '.join(names)} exist{'s' if len(names) == 1 else ''} only in the API v1: not "
+        f"sent to v3 ({len(users)} entr{'y' if len(users) == 1 else 'ies'}, e.g. "
+        f"{users[0].entry_id}); remove {'it' if len(names) == 1 else 'them'} from the manifests"
+    ]
+
+
 def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
     """Under a budget every entry says what it may spend; one that may spend more than the
     whole budget could never start."""
@@ -221,6 +240,11 @@ def run(args: argparse.Namespace) -> int:
         extra.require()  # before anything is read or created
     environ = dict(os.environ)
     waits = args.wait or args.max_active is not None or args.max_acus is not None
+    if args.notify and not waits:
+        raise UsageError(
+            "--notify sends the summary of a batch's end: add --wait (or --max-active N), "
+            "or notify from `launcher watch`"
+        )
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
     plan = None
@@ -237,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
         _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
+    warnings += _v1_only_warnings(entries, conn.generation)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     run_id = plan.run_id if plan is not None else new_run_id()
@@ -343,6 +368,8 @@ def _run_and_watch(
         answer = cancel_answer(outcome.cancelled)
         for line in [*answer.problems, *answer.lines]:
             print(printable(line), file=sys.stderr)
+    ending = (blocked_ok, outcome.timed_out, int(code))
+    notify(args.notify, "run", outcome.targets, ending, str(writer.path), redact)
     return code
 
 
@@ -471,7 +498,10 @@ def watch(args: argparse.Namespace) -> int:
 
         watcher.log(spent_line(w.targets, conn.generation))
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
-    return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+    code = ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+    ending = (settings.blocked_ok, w.timed_out, int(code))
+    notify(args.notify, "watch", w.targets, ending, str(ledger.path), conn.redact)
+    return code
 
 
 def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:
