@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from launcher.cli.notify import notify
 from launcher.errors import ExitCode, LedgerError, UsageError
 
 if TYPE_CHECKING:
@@ -238,6 +239,11 @@ def run(args: argparse.Namespace) -> int:
         extra.require()  # before anything is read or created
     environ = dict(os.environ)
     waits = args.wait or args.max_active is not None or args.max_acus is not None
+    if args.notify and not waits:
+        raise UsageError(
+            "--notify sends the summary of a batch's end: add --wait (or --max-active N), "
+            "or notify from `launcher watch`"
+        )
     scheduled = _scheduled_settings(args) if waits else None
     reporter = _reporter(args)
     plan = None
@@ -352,6 +358,8 @@ def _run_and_watch(
         answer = cancel_answer(outcome.cancelled)
         for line in [*answer.problems, *answer.lines]:
             print(printable(line), file=sys.stderr)
+    ending = (blocked_ok, outcome.timed_out, int(code))
+    notify(args.notify, "run", outcome.targets, ending, str(writer.path), redact)
     return code
 
 
@@ -480,7 +488,10 @@ def watch(args: argparse.Namespace) -> int:
 
         watcher.log(spent_line(w.targets, conn.generation))
     watcher.summary(w.targets, settings.blocked_ok, w.timed_out, w.polls, w.requests)
-    return ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+    code = ExitCode.OK if w.all_ended_well(settings.blocked_ok) else ExitCode.FAILED
+    ending = (settings.blocked_ok, w.timed_out, int(code))
+    notify(args.notify, "watch", w.targets, ending, str(ledger.path), conn.redact)
+    return code
 
 
 def _ledger_targets(args: argparse.Namespace) -> tuple[list[Target], LedgerState] | None:

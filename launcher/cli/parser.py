@@ -168,6 +168,24 @@ class _Deprecated(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def _notify_url(value: str) -> str:
+    from launcher.follow.notify import notify_url  # httpx: only when the flag is given
+
+    return notify_url(value)
+
+
+def _add_notify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--notify",
+        action="append",
+        type=_notify_url,
+        default=None,
+        metavar="URL",
+        help="when it ends, POST the summary as JSON (with a `text` field for Slack and Teams "
+        "incoming webhooks) to URL, retried; a failure is only a warning (repeatable)",
+    )
+
+
 def _add_watch_options(p: argparse.ArgumentParser, *, old_timeout: bool = False) -> None:
     configurable(
         p, "poll-interval", help="seconds between polls, ±20%% jitter; longer after 429/5xx"
@@ -203,6 +221,7 @@ def _add_watch_options(p: argparse.ArgumentParser, *, old_timeout: bool = False)
         action="store_true",
         help="count a blocked session (waiting for a person) as ended well",
     )
+    _add_notify(p)
 
 
 def _add_api_options(p: argparse.ArgumentParser, target: Any = None) -> None:

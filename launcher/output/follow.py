@@ -4,7 +4,9 @@ did. Rendering only; decides nothing."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -148,27 +150,71 @@ class JsonWatchReporter(WatchReporter):
         exit_code: int | None = None,
     ) -> None:
         self.console.stop()
-        verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
-        well = sum(v.ended_well for v in verdicts)
-        code = (0 if well == len(targets) else 1) if exit_code is None else exit_code
-        doc: dict[str, Any] = {
-            "ended_well": well,
-            "did_not_end_well": len(targets) - well,
-            "timed_out": timed_out,
-            "polls": polls,
-            "requests": requests,
-            "entries": [
-                {**record_of(t), "ended_well": v.ended_well, "reason": v.reason}
-                for t, v in zip(targets, verdicts, strict=True)
-            ],
-        }
-        if code == 130:
-            doc["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
-        elif code:
-            message = f"{len(targets) - well} of {len(targets)} entries did not end well"
-            doc["error"] = {"kind": "failed", "message": message}
+        doc = summary_document(targets, blocked_ok, timed_out, polls, requests, exit_code)
+        code = doc.pop("exit_code")
         self.out.write(envelope(self.command, code, doc))
         self.out.flush()
+
+
+def summary_document(
+    targets: Sequence[Target],
+    blocked_ok: bool,
+    timed_out: bool,
+    polls: int | None,
+    requests: int | None,
+    exit_code: int | None = None,
+) -> dict[str, Any]:
+    """The end of a watch (or `run --wait`): every entry and its verdict, the counts, and
+    `error` when it did not end well (the envelope's keys are the caller's)."""
+    verdicts = [t.verdict(blocked_ok, timed_out) for t in targets]
+    well = sum(v.ended_well for v in verdicts)
+    code = (0 if well == len(targets) else 1) if exit_code is None else exit_code
+    doc: dict[str, Any] = {
+        "exit_code": code,
+        "ended_well": well,
+        "did_not_end_well": len(targets) - well,
+        "timed_out": timed_out,
+        "polls": polls,
+        "requests": requests,
+        "entries": [
+            {**record_of(t), "ended_well": v.ended_well, "reason": v.reason}
+            for t, v in zip(targets, verdicts, strict=True)
+        ],
+    }
+    if code == 130:
+        doc["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
+    elif code:
+        message = f"{len(targets) - well} of {len(targets)} entries did not end well"
+        doc["error"] = {"kind": "failed", "message": message}
+    return doc
+
+
+NOTIFY_LISTED = 10  # entries that did not end well named in the text
+
+
+def notification(command: str, doc: dict[str, Any], ledger: str) -> dict[str, Any]:
+    """The summary as a webhook receives it: the JSON summary in the envelope, and a
+    `text` field for Slack and Teams incoming webhooks (one line of counts, then the first
+    entries that did not end well; `&`, `<` and `>` escaped as Slack asks, so a name
+    cannot make a link or a mention)."""
+    statuses = Counter(str(e.get("status")) for e in doc["entries"])
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    total = doc["ended_well"] + doc["did_not_end_well"]
+    timed_out = "; stopped watching at the timeout" if doc["timed_out"] else ""
+    lines = [
+        f"launcher {command}: {doc['ended_well']} of {total} ended well ({counts}); "
+        f"exit {doc['exit_code']}{timed_out}",
+        f"ledger: {ledger}",
+    ]
+    bad = [e for e in doc["entries"] if not e["ended_well"]]
+    for e in bad[:NOTIFY_LISTED]:
+        lines.append(f"- {e['entry']}: {e['reason'] or e['status']} {e['url'] or ''}".rstrip())
+    if len(bad) > NOTIFY_LISTED:
+        lines.append(f"- and {len(bad) - NOTIFY_LISTED} more")
+    text = "\n".join(lines).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    body = {k: v for k, v in doc.items() if k != "exit_code"}
+    envelope_doc = json.loads(envelope(command, doc["exit_code"], body))
+    return {"text": text, **envelope_doc, "ledger": ledger}
 
 
 WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
