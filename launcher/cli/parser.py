@@ -567,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=ledger.ledger_compact)
 
     p = sub.add_parser("completion", help="print the shell completion script")
-    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
     p.set_defaults(func=commands.completion)
 
     auth.add_parser(sub, _add_format, _add_api_options)

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 # key changes meaning or goes away (terraform's `format_version`).
 FORMAT_VERSION = "1.0"
 
+# The keys a command's document keeps on error too, so that it has one shape whatever
+# happens: `results --format json` is always `count` and `entries`.
+EMPTY_ON_ERROR: dict[str, dict[str, Any]] = {"results": {"count": 0, "entries": []}}
+
 # `error.kind` by exit code: what a script branches on.
 ERROR_KINDS = {1: "failed", 2: "usage", 3: "auth", 4: "locked", 130: "interrupted"}
 
@@ -58,7 +62,8 @@ class JsonReporter(Reporter):
     def error(self, message: str, exit_code: int, kind: str | None = None) -> None:
         super().error(message, exit_code)  # the people reading the CI log see it too
         kind = kind or ERROR_KINDS.get(exit_code, "error")
-        self.document(exit_code, {"error": {"kind": kind, "message": message}})
+        empty = EMPTY_ON_ERROR.get(self.command, {})
+        self.document(exit_code, {**empty, "error": {"kind": kind, "message": message}})
 
     def answer(self, answer: Answer) -> None:
         for line in answer.problems:  # the CI log's readers see them too

@@ -104,7 +104,7 @@ def final_stage() -> list[tuple[str, str]]:
 def test_dockerfile_makes_a_small_non_root_image_running_launcher() -> None:
     stage = final_stage()
     ops = dict(stage)
-    assert re.fullmatch(r"python:\$\{PYTHON_VERSION\}-slim", ops["FROM"])
+    assert re.fullmatch(r"python:\$\{PYTHON_VERSION\}-slim@\$\{PYTHON_DIGEST\}", ops["FROM"])
     user = ops["USER"].split(":")
     assert all(part.isdigit() and int(part) > 0 for part in user), "numeric, not root"
     assert json.loads(ops["ENTRYPOINT"]) == ["launcher"]
@@ -336,3 +336,23 @@ def test_the_guides_have_a_section_for_each_example() -> None:
         part = re.split(rf"^#+ {re.escape(heading)}$", text, maxsplit=1, flags=re.M)[1]
         part = re.split(r"^## ", part, maxsplit=1, flags=re.M)[0]
         assert path in part, (page, heading)
+
+
+def test_the_examples_keep_no_credential_they_do_not_need() -> None:
+    """Pods get no service-account token, the workflow's checkout leaves no GitHub token
+    beside DEVIN_API_KEY, actions are pinned to commit SHAs, the base image to a digest,
+    and the final image has no pip to install anything with."""
+    for path, kind in ((CRONJOB, "CronJob"), (INDEXED, "Job")):
+        assert pod_spec(objects(path)[kind])["automountServiceAccountToken"] is False, path
+    steps = [step for job in workflow()["jobs"].values() for step in job["steps"]]
+    uses = [step["uses"] for step in steps if "uses" in step]
+    assert uses and all(re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", u) for u in uses), uses
+    checkouts = [step for step in steps if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(s["with"]["persist-credentials"] is False for s in checkouts)
+    text = (ROOT / "Dockerfile").read_text()
+    digest = re.search(r"^ARG PYTHON_DIGEST=(sha256:[0-9a-f]{64})$", text, re.MULTILINE)
+    assert digest, "the base image is pinned by digest"
+    froms = [a for op, a in dockerfile_instructions(text) if op == "FROM"]
+    assert froms and all("@${PYTHON_DIGEST}" in f for f in froms)
+    final = " ".join(a for op, a in final_stage() if op == "RUN")
+    assert "pip uninstall --yes pip" in final

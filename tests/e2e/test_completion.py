@@ -1,5 +1,5 @@
 """Shell completion (argcomplete): the installed `launcher` completes its own commands and
-options, and `launcher completion bash|zsh` prints the script that hooks it in."""
+options, and `launcher completion bash|zsh|fish` prints the script that hooks it in."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from tests.support.runkit import launcher_env
 LAUNCHER = Path(sys.executable).parent / "launcher"
 
 
-def complete(line: str, tmp_path: Path) -> list[str]:
+def complete(line: str, tmp_path: Path, shell: str = "bash") -> list[str]:
     """What the shell hook asks for: the console script run with argcomplete's variables,
     the candidates written to the file it names."""
     answer = tmp_path / "candidates"
     env = launcher_env(
         _ARGCOMPLETE="1",
-        _ARGCOMPLETE_SHELL="bash",
+        _ARGCOMPLETE_SHELL=shell,
+        # fish shows each candidate's help after a tab (its script sets the same)
+        **({"_ARGCOMPLETE_DFS": "\t"} if shell == "fish" else {}),
         _ARGCOMPLETE_IFS="\n",
         _ARGCOMPLETE_STDOUT_FILENAME=str(answer),
         COMP_LINE=line,
@@ -44,6 +46,16 @@ def test_commands_and_options_complete(tmp_path: Path) -> None:
     assert complete("launcher validate --format g", tmp_path) == ["github"]
 
 
+@pytest.mark.slow
+def test_fish_gets_candidates_with_their_help(tmp_path: Path) -> None:
+    """What the fish script's function asks for: each candidate, a tab, its help."""
+    candidates = dict(c.split("\t", 1) for c in complete("launcher r", tmp_path, "fish") if c)
+    assert candidates["run"] == "validate, then dispatch every entry once"
+    assert "results" in candidates and "report" in candidates
+    # a sole match comes without its help: fish completes it at once
+    assert complete("launcher watch --no", tmp_path, "fish") == ["--notify"]
+
+
 def test_the_entry_point_carries_argcomplete_marker() -> None:
     """`register-python-argcomplete launcher` hooks in only scripts that carry it."""
     import launcher.cli
@@ -52,7 +64,7 @@ def test_the_entry_point_carries_argcomplete_marker() -> None:
     assert b"PYTHON_ARGCOMPLETE_OK" in head
 
 
-@pytest.mark.parametrize("shell", ["bash", "zsh"])
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_the_shell_script(shell: str) -> None:
     done = subprocess.run(
         [str(LAUNCHER), "completion", shell],
@@ -63,7 +75,8 @@ def test_completion_prints_the_shell_script(shell: str) -> None:
         check=False,
     )
     assert done.returncode == 0
-    assert "_python_argcomplete" in done.stdout and "launcher" in done.stdout
+    hook = "__fish_launcher_complete" if shell == "fish" else "_python_argcomplete"
+    assert hook in done.stdout and "launcher" in done.stdout
     if shell == "bash":
         check = subprocess.run(["bash", "-n"], input=done.stdout, text=True, check=False)
         assert check.returncode == 0

@@ -13,6 +13,8 @@ from launcher.api.target import ApiTarget
 from launcher.cli import main
 from launcher.entry import Entry
 
+pytestmark = pytest.mark.slow  # main() twice per test
+
 API = ApiTarget("https://api.devin.ai").as_record()
 
 
