@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
-from launcher.entry import Entry
+from launcher.entry import BATCH_PREFIX, Entry
 from launcher.errors import UsageError
 
 if TYPE_CHECKING:
@@ -122,3 +122,23 @@ def select_entries(entries: list[Entry], globs: Sequence[str] | None) -> list[En
     if not chosen:
         raise UsageError(f"no entry name matches --select {' '.join(globs)}")
     return chosen
+
+
+def nothing_to_send(entries: Sequence[Entry], state: State, ledger: str) -> str | None:
+    """The one line a run with nothing to send says instead of dispatching; None when some
+    entry has no session yet."""
+    records = [state.created(e.key) for e in entries]
+    if not entries or any(r is None for r in records):
+        return None
+    batches = {getattr(r, "batch", None) for r in records}
+    run_keys = {e.run_key for e in entries}
+    if len(batches) == 1 and (batch := batches.pop()):
+        of = f"batch {batch.removeprefix(BATCH_PREFIX)}"
+    elif len(run_keys) == 1 and (key := run_keys.pop()):
+        of = f"run key {key!r}"
+    else:
+        of = "the ledger"
+    n = len(entries)
+    every = "the one entry" if n == 1 else f"all {n} entries"
+    verb = "has a session" if n == 1 else "have sessions"
+    return f"nothing to send: {every} of {of} {verb} (ledger {ledger})"

@@ -21,7 +21,7 @@ import httpx
 
 from launcher import __version__, jsonio
 from launcher.api.capacity import capacity_hit
-from launcher.api.lookup import Page, find_tagged
+from launcher.api.lookup import CLOCK_SKEW, Listing, Page, find_tagged
 from launcher.api.outcomes import (
     ApiError,
     AtLimit,
@@ -299,7 +299,12 @@ class DevinClient:
     ) -> list[dict[str, Any]]:
         """Sessions carrying `tag`, oldest first, the listing paged back past `since` and
         each `known` id asked for (`launcher.api.lookup`). Raises LookupFailed on any doubt."""
-        found = await find_tagged(self, tag, since=since, known=known)
+        listing: Listing = self
+        if self.generation == "v3" and since is not None:
+            # v3 filters by creation time: the lookup reads only sessions created since the
+            # entry's first send (less the clock skew), whatever the organisation's volume.
+            listing = _CreatedAfter(self, int((since - CLOCK_SKEW).timestamp()))
+        found = await find_tagged(listing, tag, since=since, known=known)
         for session in found:
             if session_id_problem(session.get("session_id"), MAX_ID_CHARS):
                 raise LookupFailed("lookup failed: a matching session has no valid session_id")
@@ -310,11 +315,15 @@ class DevinClient:
                 session["url"] = None  # the session stands; a url that cannot is dropped
         return found
 
-    async def lookup_page(self, tag: str, cursor: str | None) -> Page:
+    async def lookup_page(
+        self, tag: str, cursor: str | None, *, created_after: int | None = None
+    ) -> Page:
         """One page of the listing asked to filter by `tag`: v1 pages by offset (`cursor`),
-        v3 by the `end_cursor` of the page before."""
+        v3 by the `end_cursor` of the page before (and by `created_after`, if given)."""
         if self.generation == "v3":
             params: dict[str, Any] = {"tags": tag, "first": LOOKUP_PAGE}
+            if created_after is not None:
+                params["created_after"] = created_after
             if cursor is not None:
                 params["after"] = cursor
             answer = await self._lookup("GET", self._sessions, params=params)
@@ -488,3 +497,16 @@ def _bool_problem(value: object) -> str | None:
 def _path(session_id: str) -> str:
     """A session id as one path segment: an id from a hostile ledger cannot add path parts."""
     return urllib.parse.quote(session_id, safe="")
+
+
+class _CreatedAfter:
+    """The client's listing bounded by v3's `created_after` filter, for one lookup."""
+
+    def __init__(self, client: DevinClient, created_after: int) -> None:
+        self._client, self._after = client, created_after
+
+    async def lookup_page(self, tag: str, cursor: str | None) -> Page:
+        return await self._client.lookup_page(tag, cursor, created_after=self._after)
+
+    async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
+        return await self._client.lookup_session(session_id)

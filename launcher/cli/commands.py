@@ -227,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
     from launcher.output.board import Board
     from launcher.output.console import Console
     from launcher.output.progress import RunProgress
+    from launcher.plan import nothing_to_send
 
     if args.dry_run:
         raise UsageError(
@@ -288,7 +289,15 @@ def run(args: argparse.Namespace) -> int:
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
-        progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency, done)
+        quiet = nothing_to_send(entries, writer.state, str(writer.path))
+        if quiet is not None:
+            progress.log(quiet)  # a quiet night: one line, and no "dispatching"
+            if scheduled is None and args.format != "json":
+                return ExitCode.OK
+        else:
+            progress.start(
+                settings.base_url, writer.path, settings.rate, settings.concurrency, done
+            )
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
             # throughout: cron cannot start the next batch meanwhile.
@@ -340,8 +349,9 @@ def _run_and_watch(
     if run.auth_error:
         _reporter(args).run(run, redact=redact)
         return int(run.exit_code)
-    if args.format != "json":
-        watcher.log(slots_line(outcome.slots, scheduled.slots.max_active))
+    line = slots_line(outcome.slots, scheduled.slots.max_active)
+    if args.format != "json" and line is not None:
+        watcher.log(line)
     if args.format != "json":
         from launcher.follow.budget import spent_line
 

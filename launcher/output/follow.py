@@ -223,17 +223,21 @@ WATCH_REPORTER_BY_NAME: dict[str, type[WatchReporter]] = {
 }
 
 
-def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str:
-    """The summary's line about capacity, after `run --wait` or `--max-active`."""
+def slots_line(snapshot: SlotSnapshot, max_active: int | None) -> str | None:
+    """The summary's line about capacity, after `run --wait` or `--max-active`; None when
+    there is nothing to say (no limit met, no --max-active): a quiet night stays quiet."""
+    refused = snapshot.capacity_429s
+    most = f"at most {snapshot.most_working} of this run's sessions worked at once"
+    if snapshot.limit is None and not refused:
+        return None if max_active is None else f"--max-active {max_active}: {most}"
     if snapshot.limit is not None:
         limit = f"concurrent-session limit {snapshot.limit} (learned from the API)"
     else:
-        limit = "concurrent-session limit not met"
+        limit = "concurrent-session limit met"
     cap = f", --max-active {max_active}" if max_active is not None else ""
-    refused = snapshot.capacity_429s
     return (
-        f"{limit}{cap}: at most {snapshot.most_working} of this run's sessions worked at "
-        f"once; {refused} create{'s' * (refused != 1)} refused at the limit (no attempt spent)"
+        f"{limit}{cap}: {most}; {refused} create{'s' * (refused != 1)} refused at the limit "
+        "(no attempt spent)"
     )
 
 

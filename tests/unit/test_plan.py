@@ -130,3 +130,26 @@ def test_plan_refuses_invalid_manifests(tmp_path: Path, capsys: pytest.CaptureFi
     bad.write_text("version: 1\nsessions: []\n")
     assert main(["plan", str(bad), "--ledger", str(tmp_path / "l.jsonl")]) == 2
     assert "sessions: must not be empty" in capsys.readouterr().out
+
+
+def test_nothing_to_send_names_the_batch_only_when_every_entry_has_a_session() -> None:
+    from launcher.ledger.state import LedgerState
+    from launcher.plan import nothing_to_send
+
+    entries = [
+        Entry(name=n, file="m.yaml", path="m.yaml", line=1, request={"prompt": n}) for n in "ab"
+    ]
+    state = LedgerState()
+    assert nothing_to_send(entries, state, "l.jsonl") is None
+    for i, e in enumerate(entries):
+        state.apply(
+            {"v": 1, "ts": "2026-12-03T02:00:00.000Z", "event": "created", "entry": e.entry_id,
+             "name": e.name, "key": e.key, "run_id": "r", "content": e.content,
+             "session_id": f"s{i}", "batch": "launcher-batch:20261203T020000Z-3f9a1c"}
+        )  # fmt: skip
+    assert nothing_to_send(entries, state, "l.jsonl") == (
+        "nothing to send: all 2 entries of batch 20261203T020000Z-3f9a1c have sessions "
+        "(ledger l.jsonl)"
+    )
+    other = Entry(name="c", file="m.yaml", path="m.yaml", line=1, request={"prompt": "c"})
+    assert nothing_to_send([entries[0], other], state, "l") is None
