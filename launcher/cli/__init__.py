@@ -8,22 +8,30 @@ answers `--format json` with one JSON object.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from launcher.cli.error_handler import run_handled
-from launcher.cli.parser import COMMANDS, CliUsageError, build_parser
-from launcher.errors import ExitCode
-from launcher.output.formats import REPORTER_BY_NAME
-from launcher.output.reporter import Reporter
-from launcher.project import SETTING_BY_KEY, load_nearest, resolve
+if TYPE_CHECKING:
+    import argparse
+
+    from launcher.output.reporter import Reporter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
+    if words == ["--version"]:
+        # Answered before the parser and every command module are imported: the
+        # one command that is run to check that the install works should be instant.
+        import launcher
+
+        print(f"launcher {launcher.__version__}")
+        return 0
+    from launcher.cli.error_handler import run_handled
+    from launcher.cli.parser import CliUsageError, build_parser
+    from launcher.errors import ExitCode
+
     reporter = _early_reporter(words)
     parser = build_parser()
     if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (argcomplete's hook)
@@ -48,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _configured(args: argparse.Namespace) -> argparse.Namespace:
     """`args` with every configurable flag not given filled in from the environment, the
     project file or its default; `args.config` says where each value came from."""
+    from pathlib import Path
+
+    from launcher.project import SETTING_BY_KEY, load_nearest, resolve
+
     keys: tuple[str, ...] = getattr(args, "config_keys", ())
     given = {k: getattr(args, d) for k in keys if hasattr(args, d := SETTING_BY_KEY[k].dest)}
     project = None
@@ -62,6 +74,9 @@ def _configured(args: argparse.Namespace) -> argparse.Namespace:
 
 def _early_reporter(words: list[str]) -> Reporter:
     """The reporter `--format` asks for, read from the raw words (the parse may fail)."""
+    from launcher.cli.parser import COMMANDS
+    from launcher.output.formats import REPORTER_BY_NAME
+
     fmt = "text"
     for i, word in enumerate(words):
         if word == "--format" and i + 1 < len(words):

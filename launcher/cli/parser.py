@@ -4,15 +4,42 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import launcher
-from launcher.cli import auth, commands, ledger, log
+from launcher.cli import auth
 from launcher.dispatch import settings
 from launcher.project import SETTING_BY_KEY, SETTINGS
 from launcher.shard import shard_flag
+
+
+class _Commands:
+    """A module of command functions, imported when one of them runs rather than when the
+    parser is built: `validate` of one file should not pay for what `run` imports."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Callable[[argparse.Namespace], int]:
+        module = self._module
+
+        def command(args: argparse.Namespace) -> int:
+            function: Callable[[argparse.Namespace], int] = getattr(
+                importlib.import_module(module), name
+            )
+            return function(args)
+
+        command.__name__ = command.__qualname__ = name
+        return command
+
+
+commands = _Commands("launcher.cli.commands")
+ledger = _Commands("launcher.cli.ledger")
+log = _Commands("launcher.cli.log")
 
 COMMANDS = (
     "validate",
