@@ -293,6 +293,9 @@ def run(args: argparse.Namespace) -> int:
         if quiet is not None:
             progress.log(quiet)  # a quiet night: one line, and no "dispatching"
             if scheduled is None and args.format != "json":
+                if reporter.verbosity > 0:  # -v still names each entry it skips
+                    for entry in entries:
+                        progress.log(f"skip {entry.entry_id}: created by an earlier run")
                 return ExitCode.OK
         else:
             progress.start(
