@@ -28,7 +28,9 @@ class SandboxConfig:
     latency_ms: float = 0.0  # delay before each answer
     work_seconds: float = DEFAULT_WORK_SECONDS  # how long a session stays `working`
     work_spread: float = 0.0  # ± seconds, drawn per session (seeded)
-    acus_per_second: float = 1.0  # ACUs a working session consumes per second (v3 shows it)
+    # ACUs a working session consumes per second (v3 shows it): a tenth, so that a session
+    # of the default 5 s stays inside the small max_acu_limit of the example manifests.
+    acus_per_second: float = 0.1
     blocked_share: float = 0.0  # share of sessions that settle `blocked`
     expired_share: float = 0.0  # share that settle `expired`; the rest `finished`
     invalid_output_share: float = 0.0  # share of outputs that break their schema
@@ -242,7 +244,7 @@ def _add_life(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--acus-per-second",
         type=_positive,
-        default=1.0,
+        default=0.1,
         metavar="N",
         help="ACUs a working session consumes a second, up to its max_acu_limit, where it "
         "stops (the API v3 shows acus_consumed; default: %(default)s)",

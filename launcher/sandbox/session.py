@@ -30,7 +30,7 @@ class Session:
     pr_number: int
     messages: list[dict[str, Any]] = field(default_factory=list)  # user messages, past notes
     max_acu_limit: int | None = None
-    acus_per_second: float = 1.0
+    acus_per_second: float = 0.1
     acu_capped: bool = False  # its work stopped at max_acu_limit (v3: usage_limit_exceeded)
     archived: bool = False
 

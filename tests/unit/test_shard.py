@@ -154,7 +154,7 @@ def test_three_shard_runs_merged_leave_no_duplicate_and_a_rerun_sends_nothing(
     assert {e["run_id"] for e in events} == {read_ledger(p)[0]["run_id"] for p in ledgers}
     assert len(read_state(merged).records()) == 40
     code = main(["run", str(folder), "--ledger", str(merged), "--base-url", sb.base_url])
-    assert code == 0 and "40 skipped" in capsys.readouterr().out
+    assert code == 0 and "nothing to send: all 40 entries" in capsys.readouterr().err
     assert sb.stats()["requests"] == 40
     # results and watch take the same shards of the merged ledger: a partition again.
     shard_rows: list[set[str]] = []

@@ -65,9 +65,28 @@ WHOLE_MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\
 # --- running the CLI ----------------------------------------------------------------
 
 
+def _env_names(argv: tuple[str, ...]) -> set[str]:
+    """The variables the manifests named in `argv` refer to (`${{ env.X }}`)."""
+    names: set[str] = set()
+    for arg in argv:
+        path = Path(arg)
+        files = sorted(path.rglob("*.y*ml")) if path.is_dir() else [path] if path.is_file() else []
+        for file in files:
+            text = file.read_text(encoding="utf-8", errors="replace")
+            names.update(re.findall(r"env\.([A-Za-z_][A-Za-z0-9_]*)", text))
+    return names
+
+
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    # plan refuses an unset secret variable as run does: each one the manifests name is set
+    # (to a value no generated secret holds), so the properties see plans, not refusals.
+    env = dict.fromkeys(_env_names(argv), "set-for-the-test")
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        mock.patch.dict(os.environ, env),
+    ):
         code = main(list(argv))
     assert "Traceback" not in out.getvalue() + err.getvalue()
     return code, out.getvalue(), err.getvalue()
@@ -811,12 +830,7 @@ def test_keys_ignore_secret_values_follow_the_prompt_and_the_run_key(
             # or a fold elsewhere (its column moved by a longer value) would differ too.
             read_back(text_, doc)
             Path(path).write_text(text_, encoding="utf-8")
-            # plan refuses an unset secret variable as run does: set each one it names.
-            names = re.findall(r"env\.([A-Za-z_][A-Za-z0-9_]*)", text_)
-            with mock.patch.dict(os.environ, dict.fromkeys(names, "set-for-the-plan")):
-                code, out, err = run_cli(
-                    "plan", path, "--format", "json", "--ledger", ledger, *extra
-                )
+            code, out, err = run_cli("plan", path, "--format", "json", "--ledger", ledger, *extra)
             assert code == 0, out + err
             return out, json.loads(out)
 
