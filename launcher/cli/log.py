@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from launcher.cli import commands
+from launcher.cli import commands, followup
 from launcher.errors import ExitCode
 
 LEDGER_SUFFIX = ".jsonl"
@@ -23,7 +23,7 @@ def log(args: argparse.Namespace) -> int:
         if len(args.paths) > 1:
             args.subparser.error("give one ledger (or manifests with --ledger F)")
         args.ledger, args.paths = args.paths[0], []
-    read = commands._ledger_targets(args)
+    read = followup._ledger_targets(args)
     if read is None:
         return ExitCode.USAGE
     targets = read[0]

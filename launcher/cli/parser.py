@@ -38,6 +38,8 @@ class _Commands:
 
 
 commands = _Commands("launcher.cli.commands")
+followup = _Commands("launcher.cli.followup")
+local = _Commands("launcher.cli.local")
 ledger = _Commands("launcher.cli.ledger")
 log = _Commands("launcher.cli.log")
 
@@ -320,7 +322,7 @@ def _add_follow_parsers(sub: Any) -> None:
     _add_follow_common(p)
     _add_watch_options(p, old_timeout=True)
     _add_format(p)
-    p.set_defaults(func=commands.watch)
+    p.set_defaults(func=followup.watch)
 
     p = sub.add_parser("results", help="one record per entry: status, PR, structured output")
     _add_follow_common(p, api=False)
@@ -357,7 +359,7 @@ def _add_follow_parsers(sub: Any) -> None:
         "without it results reads the ledger alone)",
     )
     _add_api_options(p)
-    p.set_defaults(func=commands.results)
+    p.set_defaults(func=followup.results)
 
     p = sub.add_parser(
         "log", help="each selected session's conversation: what it was told, what it wrote"
@@ -387,7 +389,7 @@ def _add_follow_parsers(sub: Any) -> None:
     )
     p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
-    p.set_defaults(func=commands.report)
+    p.set_defaults(func=followup.report)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
     _add_follow_common(p)
@@ -398,7 +400,7 @@ def _add_follow_parsers(sub: Any) -> None:
         "terminate nothing, record nothing",
     )
     _add_format(p)
-    p.set_defaults(func=commands.cancel)
+    p.set_defaults(func=followup.cancel)
 
     p = sub.add_parser("message", help="send the same follow-up to each selected session")
     _add_follow_common(p)
@@ -411,7 +413,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="list the sessions the message would go to; send nothing, record nothing",
     )
     _add_format(p)
-    p.set_defaults(func=commands.message)
+    p.set_defaults(func=followup.message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -595,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("completion", help="print the shell completion script")
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
-    p.set_defaults(func=commands.completion)
+    p.set_defaults(func=local.completion)
 
     auth.add_parser(sub, _add_format, _add_api_options)
 
@@ -603,11 +605,11 @@ def build_parser() -> argparse.ArgumentParser:
     for setting in SETTINGS:
         configurable(p, setting.key)
     _add_format(p)
-    p.set_defaults(func=commands.config)
+    p.set_defaults(func=local.config)
 
     p = sub.add_parser("sandbox", help="serve a local stand-in of the Devin v1 API")
     from launcher.sandbox.config import add_arguments
 
     add_arguments(p)
-    p.set_defaults(func=commands.sandbox, subparser=p)
+    p.set_defaults(func=local.sandbox, subparser=p)
     return parser

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from launcher.cli import main
-from launcher.cli.commands import DEFAULT_REPORT
+from launcher.cli.followup import DEFAULT_REPORT
 from launcher.entry import Entry
 from launcher.follow.report import BatchReport, ReportRow, build_report, parse_ts, web_link
 from launcher.follow.targets import build_targets
