@@ -55,6 +55,25 @@ def page_rows(answer: Any) -> tuple[list[Any] | None, str | None]:
     the end); (None, None) when the answer is not a page."""
     if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
         return None, None
-    after = answer.get("end_cursor")
-    more = answer.get("has_next_page") is True and isinstance(after, str) and bool(after)
-    return [session_row(r) for r in answer["items"]], after if more else None
+    return [session_row(r) for r in answer["items"]], next_cursor(answer)
+
+
+def next_cursor(page: Mapping[str, Any]) -> str | None:
+    """Where the page after `page` starts: its `end_cursor` while `has_next_page`; None
+    at the end (or when the cursor is unusable)."""
+    after = page.get("end_cursor")
+    more = page.get("has_next_page") is True and isinstance(after, str) and bool(after)
+    return after if more else None
+
+
+def lookup_params(
+    tag: str, first: int, cursor: str | None, created_after: int | None
+) -> dict[str, Any]:
+    """The query of one page of the sessions carrying `tag` (created since `created_after`,
+    epoch seconds, if given), from `cursor` on."""
+    params: dict[str, Any] = {"tags": tag, "first": first}
+    if created_after is not None:
+        params["created_after"] = created_after
+    if cursor is not None:
+        params["after"] = cursor
+    return params
