@@ -35,7 +35,7 @@ from launcher.api.outcomes import (
 )
 from launcher.api.redact import Redactor
 from launcher.api.target import Generation
-from launcher.api.v3 import PAGE_MAX, create_body, page_rows, session_row
+from launcher.api.v3 import PAGE_MAX, create_body, message_item, page_items, page_rows, session_row
 from launcher.ids import session_id_problem
 
 __all__ = ["DevinClient", "FollowClient", "Redactor", "api_message", "parse_retry_after"]
@@ -417,6 +417,28 @@ class FollowClient(DevinClient):
         API does not know it."""
         found = await self._json("GET", self._one(session_id), missing_ok=True)
         return session_row(found) if self.generation == "v3" else found
+
+    @property
+    def pages_messages(self) -> bool:
+        """Whether a session's messages are a list of their own, in pages (v3), rather
+        than part of the session (v1)."""
+        return self.generation == "v3"
+
+    async def messages_page(
+        self, session_id: str, cursor: str | None, first: bool = False
+    ) -> tuple[list[Any], str | None]:
+        """One page of GET …/sessions/{id}/messages (v3), oldest first, each message read
+        as v1 names it (`first`: this page opens the conversation): (messages, the next
+        page's cursor or None); ApiError when the answer is not a page."""
+        params: dict[str, Any] = {"first": PAGE_MAX}
+        if cursor is not None:
+            params["after"] = cursor
+        items, after = page_items(
+            await self._json("GET", self._one(session_id) + "/messages", params=params)
+        )
+        if items is None:
+            raise ApiError("the messages answer is not a page {items: [...]}", unreadable=True)
+        return [message_item(m, first and i == 0) for i, m in enumerate(items)], after
 
     def _one(self, session_id: str) -> str:
         return f"{self._sessions}/{_path(session_id)}"

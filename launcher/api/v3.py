@@ -5,6 +5,7 @@ session rows in the shape the rest of the launcher reads (the v1 names, plus
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from launcher.api.statuses import v3_status
@@ -53,8 +54,41 @@ def session_row(row: Any) -> Any:
 def page_rows(answer: Any) -> tuple[list[Any] | None, str | None]:
     """The rows of one v3 list page (converted) and the cursor of the next page (None at
     the end); (None, None) when the answer is not a page."""
+    items, after = page_items(answer)
+    return (None, None) if items is None else ([session_row(r) for r in items], after)
+
+
+_MESSAGE_TYPE = {"devin": "devin_message", "user": "user_message"}
+
+
+def message_item(item: Any, first: bool) -> Any:
+    """A v3 message `{source, message, created_at, event_id}` as v1 lists one: `type`
+    from `source` (the conversation's first user message is its prompt,
+    `initial_user_message`), `timestamp` in ISO 8601 UTC. Not an object: returned as is
+    (the reader skips it)."""
+    if not isinstance(item, dict):
+        return item
+    source = item.get("source")
+    kind = _MESSAGE_TYPE.get(source, source) if isinstance(source, str) else "message"
+    if first and kind == "user_message":
+        kind = "initial_user_message"
+    return {"type": kind, "message": item.get("message"), "timestamp": _iso(item.get("created_at"))}
+
+
+def _iso(epoch: Any) -> str:
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        return ""
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def page_items(answer: Any) -> tuple[list[Any] | None, str | None]:
+    """The items of one v3 cursor page as sent and the next page's cursor (None at the
+    end); (None, None) when the answer is not a page."""
     if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
         return None, None
     after = answer.get("end_cursor")
     more = answer.get("has_next_page") is True and isinstance(after, str) and bool(after)
-    return [session_row(r) for r in answer["items"]], after if more else None
+    return answer["items"], after if more else None
