@@ -11,8 +11,9 @@ from typing import TypeVar
 
 import anyio
 
-from launcher.api.client import FollowClient, Redactor
+from launcher.api.client import Redactor
 from launcher.api.connection import Connection
+from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from launcher.api.client import FollowClient, Redactor
+from launcher.api.client import Redactor
+from launcher.api.followclient import FollowClient
 from launcher.errors import AuthError
 from launcher.follow.log import (
     MAX_MESSAGE_CHARS,
