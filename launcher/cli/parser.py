@@ -374,10 +374,11 @@ def _add_follow_parsers(sub: Any) -> None:
     _add_follow_common(p, api=False)
     p.add_argument(
         "--format",
-        choices=("html", "markdown"),
+        choices=("html", "markdown", "json"),
         default="html",
         help="html: one self-contained page that opens offline (the default); markdown: the "
-        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment; json: its counts "
+        "and rows as one document on standard output (and in FILE with -o)",
     )
     p.add_argument(
         "-o",
