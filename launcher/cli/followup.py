@@ -16,6 +16,7 @@ from launcher.cli.commands import (
     _connection,
     _entries,
     _reporter,
+    _run_progress,
     _watch_reporter,
     _watch_settings,
 )
@@ -317,3 +318,66 @@ def message(args: argparse.Namespace) -> int:
     answer = message_answer(outcome, dry_run=args.dry_run)
     _reporter(args).answer(answer)
     return answer.exit_code
+
+
+def rerun(args: argparse.Namespace) -> int:
+    """`launcher rerun PATH... --status S`: one new session for each selected entry whose
+    session ended so, sent as `run` sends (the same settings, dispatcher and ledger)."""
+    import anyio
+
+    from launcher.dispatch import run as dispatch
+    from launcher.dispatch.settings import settings_from_args
+    from launcher.follow.rerun import RerunAsk
+    from launcher.follow.run import rerun_choice
+    from launcher.ledger.writer import LedgerWriter
+    from launcher.output.answers import rerun_answer
+
+    if not args.status and not args.invalid_output:
+        raise UsageError(
+            "rerun needs --status S (repeatable) or --invalid-output: which sessions to replace"
+        )
+    ask = RerunAsk(frozenset(args.status or ()), args.invalid_output)
+    reporter = _reporter(args)
+    held = _held(args, read_only=args.dry_run)
+    if held is None:
+        return ExitCode.USAGE
+    pick, conn, ledger = held
+    with _released(ledger):
+        choice = rerun_choice(ledger, pick, conn, ask)
+        for target in choice.changed:
+            reporter.note(
+                f"launcher: {target.entry.entry_id}: changed since sent, not rerun; "
+                "`launcher run` sends its new request"
+            )
+        if args.dry_run:
+            answer = rerun_answer(choice, ask)
+            reporter.answer(answer)
+            return answer.exit_code
+        assert isinstance(ledger.ledger, LedgerWriter)  # held, not read-only
+        writer = ledger.ledger
+        settings = settings_from_args(args, conn.base_url)
+        entries = [t.entry for t in choice.targets]
+        progress = _run_progress(args, entries, conn.redact)
+        for target, why in choice.replace:
+            progress.log(f"rerun {target.entry.entry_id}: session {target.session_id} {why}")
+        for target in choice.resume:
+            progress.log(f"rerun {target.entry.entry_id}: finishing the rerun an earlier one began")
+        if entries:
+            progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency)
+        else:
+            progress.log(f"nothing to rerun: no selected entry's session is {ask.describe()}")
+        result = anyio.run(
+            dispatch.dispatch_all,
+            settings,
+            entries,
+            writer,
+            dict(os.environ),
+            conn,
+            progress,
+            choice.replaced,
+        )
+    progress.finish()
+    if result.config_error:  # nothing was sent: one line, as for any other setting error
+        raise UsageError(conn.redact(result.config_error))
+    reporter.run(result, redact=conn.redact)
+    return int(result.exit_code)

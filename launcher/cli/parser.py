@@ -54,6 +54,7 @@ COMMANDS = (
     "report",
     "cancel",
     "message",
+    "rerun",
     "ledger",
     "sandbox",
     "auth",
@@ -420,6 +421,86 @@ def _add_follow_parsers(sub: Any) -> None:
     p.set_defaults(func=followup.message)
 
 
+def _add_dispatch_options(p: argparse.ArgumentParser) -> None:
+    """How `run` and `rerun` send: the same flags, the same settings."""
+    configurable(p, "concurrency")
+    configurable(p, "rate", help="requests per second, or R/m per minute (default: adapt)")
+    p.add_argument(
+        "--max-attempts",
+        type=settings.at_least_one,
+        default=8,
+        metavar="N",
+        help="attempts per entry per run (8)",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=settings.seconds,
+        default=300.0,
+        metavar="S",
+        help="longest single wait; an entry needing more fails with that reason (300)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=settings.seconds,
+        default=30.0,
+        metavar="S",
+        help="per request, seconds (30)",
+    )
+    p.add_argument(
+        "--reconcile-delay",
+        type=settings.non_negative_seconds,
+        default=2.0,
+        metavar="S",
+        help="seconds to wait before looking up a session whose creation is in doubt",
+    )
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="live status line (auto: when stderr is a terminal)",
+    )
+
+
+def _add_rerun_parser(sub: Any) -> None:
+    p = sub.add_parser("rerun", help="one new session for each entry whose session ended as asked")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=PATH_HELP + "; its entries are matched to the ledger by FILE#NAME within the "
+        "run key, and each new session is sent with the manifest's request",
+    )
+    configurable(p, "ledger")
+    _add_selection(p, "the run key `run` was given")
+    p.add_argument(
+        "--status",
+        action="append",
+        default=None,
+        metavar="S",
+        help="rerun entries whose session is now in status S (repeatable): expired, "
+        "blocked, finished, stopped, cancelled, error, sleeping, …",
+    )
+    p.add_argument(
+        "--invalid-output",
+        action="store_true",
+        help="rerun entries whose structured output its schema refused",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the entries that would get a new session (their status read first); "
+        "send nothing, record nothing",
+    )
+    _add_api_options(p)
+    _add_dispatch_options(p)
+    _add_progress(p)
+    _add_format(p)
+    p.set_defaults(func=followup.rerun, batch=None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="launcher",
@@ -476,48 +557,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
     _add_api_options(p, target)
-    configurable(p, "concurrency")
-    configurable(p, "rate", help="requests per second, or R/m per minute (default: adapt)")
-    p.add_argument(
-        "--max-attempts",
-        type=settings.at_least_one,
-        default=8,
-        metavar="N",
-        help="attempts per entry per run (8)",
-    )
-    p.add_argument(
-        "--max-wait",
-        type=settings.seconds,
-        default=300.0,
-        metavar="S",
-        help="longest single wait; an entry needing more fails with that reason (300)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=settings.seconds,
-        default=30.0,
-        metavar="S",
-        help="per request, seconds (30)",
-    )
+    _add_dispatch_options(p)
     _add_selection(p)
-    p.add_argument(
-        "--reconcile-delay",
-        type=settings.non_negative_seconds,
-        default=2.0,
-        metavar="S",
-        help="seconds to wait before looking up a session whose creation is in doubt",
-    )
     target.add_argument(
         "--sandbox",
         action="store_true",
         help="start the embedded sandbox on a free loopback port and use it",
     )
-    p.add_argument(
-        "--progress",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="live status line (auto: when stderr is a terminal)",
-    )
+    _add_progress(p)
     p.add_argument(
         "--wait",
         action="store_true",
@@ -558,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.run)
 
     _add_follow_parsers(sub)
+    _add_rerun_parser(sub)
 
     p = sub.add_parser("ledger", help="read, merge or compact ledgers")
     p.set_defaults(subparser=p)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from launcher.follow.cancel import CancelOutcome
     from launcher.follow.message import MessageOutcome
     from launcher.follow.report import BatchReport
+    from launcher.follow.rerun import RerunAsk, RerunChoice
     from launcher.follow.targets import Target
     from launcher.ledger.batches import Batch
     from launcher.ledger.compact import Compacted
@@ -50,6 +51,29 @@ def _would(verb: str, done: str, targets: Sequence[Target]) -> Answer:
 
 def _failed(failed: Sequence[tuple[Target, str]]) -> list[dict[str, Any]]:
     return [_session(t, error=error) for t, error in failed]
+
+
+def rerun_answer(choice: RerunChoice, ask: RerunAsk) -> Answer:
+    """`rerun --dry-run`: the entries that would get a new session, and why."""
+    lines = [
+        f"would rerun  {t.entry.entry_id}  session {t.session_id}  {printable(why, 40)}"
+        for t, why in choice.replace
+    ]
+    lines += [
+        f"would rerun  {t.entry.entry_id}  (finishing the rerun an earlier one began)"
+        for t in choice.resume
+    ]
+    n = len(lines)
+    if n == 0:
+        lines.append(f"--dry-run: no selected entry's session is {ask.describe()}; nothing sent")
+    else:
+        lines.append(
+            f"--dry-run: {n} entr{'ies' if n != 1 else 'y'} would get a new session; nothing sent"
+        )
+    would = [_session(t, why=why) for t, why in choice.replace]
+    would += [_session(t, why="unfinished rerun") for t in choice.resume]
+    body = {"dry_run": True, "counts": {"would": n}, "would": would}
+    return Answer(lines=lines, body=body)
 
 
 def cancel_answer(outcome: CancelOutcome, *, dry_run: bool = False) -> Answer:

@@ -196,6 +196,20 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
         ],
         2,
     ),
+    "rerun": (
+        lambda w: [
+            "rerun",
+            w.path("quick"),
+            "--ledger",
+            w.path("rerun.jsonl"),
+            "--status",
+            "finished",
+            "--base-url",
+            w.base_url,
+        ],
+        lambda w: ["rerun", w.path("quick"), "--ledger", w.path("rerun.jsonl")],
+        2,
+    ),
     "ledger summary": (
         lambda w: ["ledger", "summary", w.path("quick.jsonl")],
         lambda w: ["ledger", "summary", w.path("quick.jsonl"), "--manifests", w.path("bad")],
@@ -256,6 +270,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for manifest, ledger, key in (
             ("quick", "quick.jsonl", None),
             ("quick", "compact.jsonl", None),
+            ("quick", "rerun.jsonl", None),
             ("slow", "cancel.jsonl", "c"),
             ("slow", "message.jsonl", "m"),
         ):
