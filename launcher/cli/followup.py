@@ -27,6 +27,7 @@ from launcher.errors import ExitCode, LedgerError, UsageError
 if TYPE_CHECKING:
     from launcher.api.connection import Connection
     from launcher.entry import Entry
+    from launcher.follow.report import BatchReport
     from launcher.follow.results import Results
     from launcher.follow.run import Held, Pick
     from launcher.follow.targets import Target
@@ -247,6 +248,8 @@ def report(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "json":
+        return _report_json(args, batch)
     if args.format == "markdown":
         text = render_markdown(batch)
     else:
@@ -258,15 +261,32 @@ def report(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
         return ExitCode.OK
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
+    _write_report(output, text)
     well = batch.ended_well
     _reporter(args).note(
         f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {output}"
     )
     return ExitCode.OK
+
+
+def _report_json(args: argparse.Namespace, batch: BatchReport) -> int:
+    """The report's document on stdout, as every command's JSON; `-o FILE` writes the
+    same document to FILE too."""
+    from launcher.output.answers import report_answer
+    from launcher.output.json_report import envelope
+
+    answer = report_answer(batch)
+    if args.output not in (None, "-"):
+        _write_report(args.output, envelope("report", 0, answer.body))
+    _reporter(args).answer(answer)
+    return ExitCode.OK
+
+
+def _write_report(output: str, text: str) -> None:
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
 
 
 def cancel(args: argparse.Namespace) -> int:

@@ -157,11 +157,16 @@ def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
         help="text for people, json for scripts (one JSON object on stdout, on every exit)"
         + "".join(f", {name}: {FORMAT_HELP[name]}" for name in extra),
     )
+    add_verbosity(p)
+    p.set_defaults(subparser=p)
+
+
+def add_verbosity(p: argparse.ArgumentParser, verbose: str = "more detail on stderr") -> None:
+    """`-q`/`-v`, which every command takes (`verbose`: what -v adds, for this command)."""
     p.add_argument(
         "-q", "--quiet", action="count", default=0, help="only warnings and errors on stderr"
     )
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
-    p.set_defaults(subparser=p)
+    p.add_argument("-v", "--verbose", action="count", default=0, help=verbose)
 
 
 FORMAT_HELP = {
@@ -351,8 +356,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="only these fields, in this order: entry, status, pull_request_url, …, "
         "matrix.VAR, output.PROP",
     )
-    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    add_verbosity(p)
     p.add_argument(
         "--messages",
         action="store_true",
@@ -375,10 +379,11 @@ def _add_follow_parsers(sub: Any) -> None:
     _add_follow_common(p, api=False)
     p.add_argument(
         "--format",
-        choices=("html", "markdown"),
+        choices=("html", "markdown", "json"),
         default="html",
         help="html: one self-contained page that opens offline (the default); markdown: the "
-        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment; json: its counts "
+        "and rows as one document on standard output (and in FILE with -o)",
     )
     p.add_argument(
         "-o",
@@ -388,8 +393,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="write the report to FILE, - for standard output (default: standard output; "
         "for HTML on a terminal, launcher-report.html)",
     )
-    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    add_verbosity(p)
     p.set_defaults(func=followup.report)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
@@ -645,6 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("completion", help="print the shell completion script")
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    add_verbosity(p, "also say on stderr where to put the script")
     p.set_defaults(func=local.completion)
 
     auth.add_parser(sub, _add_format, _add_api_options)
@@ -659,5 +664,6 @@ def build_parser() -> argparse.ArgumentParser:
     from launcher.sandbox.config import add_arguments
 
     add_arguments(p)
+    add_verbosity(p, "log each request on stderr (as --access-log)")
     p.set_defaults(func=local.sandbox, subparser=p)
     return parser

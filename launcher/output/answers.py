@@ -1,10 +1,11 @@
 """The answers of the commands that change something and say what they did (`cancel`,
-`message`, `ledger merge`, `ledger compact`): one `Answer` each, rendered by whichever
-reporter `--format` picked."""
+`message`, `ledger merge`, `ledger compact`), and of `report --format json`: one `Answer`
+each, rendered by whichever reporter `--format` picked."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from launcher.output.reporter import Answer
@@ -13,6 +14,7 @@ from launcher.text import printable
 if TYPE_CHECKING:
     from launcher.follow.cancel import CancelOutcome
     from launcher.follow.message import MessageOutcome
+    from launcher.follow.report import BatchReport
     from launcher.follow.rerun import RerunAsk, RerunChoice
     from launcher.follow.targets import Target
     from launcher.ledger.batches import Batch
@@ -197,3 +199,47 @@ def batches_answer(batches: Sequence[Batch], warnings: Sequence[str]) -> Answer:
         body={"batches": [b.as_json() for b in batches], "warnings": list(warnings)},
         problems=[f"launcher: warning: {w}" for w in warnings],
     )
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def report_answer(batch: BatchReport) -> Answer:
+    """`launcher report --format json`: the report's counts and rows as one document, for
+    a dashboard or a CI step that reads JSON rather than a page."""
+    span = batch.span
+    entries = [
+        {
+            "entry": r.entry,
+            "name": r.name,
+            "title": r.title,
+            "status": r.status,
+            "ended_well": r.ended_well,
+            "reason": r.reason,
+            "session_id": r.session_id,
+            "session_url": r.session_url,
+            "pull_request_url": r.pr_url,
+            "output_valid": r.output_valid,
+            "structured_output": r.output,
+            "output_errors": r.output_errors,
+            "acus_consumed": r.acus,
+            "error": r.error,
+            "matrix": dict(r.matrix),
+            "created_at": _when(r.created_at),
+            "settled_at": _when(r.settled_at),
+            "duration_seconds": r.duration,
+        }
+        for r in batch.rows
+    ]
+    body = {
+        "generated_at": _when(batch.generated_at),
+        "ledgers": list(batch.ledgers),
+        "count": len(entries),
+        "counts": batch.counts,
+        "ended_well": batch.ended_well,
+        "acus_consumed": batch.acus,
+        "span": {"from": _when(span[0]), "to": _when(span[1])} if span else None,
+        "entries": entries,
+    }
+    return Answer(lines=[], body=body)

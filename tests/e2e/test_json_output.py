@@ -22,9 +22,8 @@ from launcher.sandbox.server import running_sandbox
 from tests.support.runkit import API_KEY, SECRET, assert_no_secrets
 
 SCHEMAS = Path(__file__).parents[2] / "schemas" / "output"
-# Commands that print no JSON document: a server in the foreground, a shell script, a
-# page (`report --format html|markdown`).
-NO_JSON = {"sandbox", "completion", "report"}
+# Commands that print no JSON document: a server in the foreground, a shell script.
+NO_JSON = {"sandbox", "completion"}
 
 QUICK = '  tags: ["sandbox:work=0", "sandbox:end=finished", "sandbox:pr=yes"]\n'
 SLOW = '  tags: ["sandbox:work=600"]\n'
@@ -125,6 +124,11 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
     "results": (
         lambda w: ["results", w.path("quick"), "--ledger", w.path("quick.jsonl")],
         lambda w: ["results", w.path("quick"), "--ledger", w.path("none.jsonl")],
+        2,
+    ),
+    "report": (
+        lambda w: ["report", w.path("quick"), "--ledger", w.path("quick.jsonl")],
+        lambda w: ["report", w.path("quick"), "--ledger", w.path("none.jsonl")],
         2,
     ),
     "log": (
