@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from launcher.sandbox.life import BLOCKED, EXPIRED, FINISHED, WORKING, Life
+from launcher.sandbox.life import BLOCKED, EXPIRED, FINISHED, STOPPED, WORKING, Life
 from launcher.sandbox.outputs import Outputs, partial
 
 SANDBOX_USER_EMAIL = "sandbox-user@example.invalid"
@@ -90,7 +90,17 @@ class Session:
             return None
         ended = self.life.ended(now)
         assert ended is not None
-        return {"type": "devin_message", "message": text, "timestamp": self.when(ended)}
+        return {
+            "type": "devin_message",
+            # One note per work period: the same id however often it is read.
+            "event_id": self.event_id(f"devin-{self.life.wakes}"),
+            "message": text,
+            "timestamp": self.when(ended),
+        }
+
+    def event_id(self, suffix: str) -> str:
+        """A message's `event_id`: stable, and unique within the sandbox."""
+        return f"event-{self.session_id.removeprefix('devin-')}-{suffix}"
 
     def view(
         self, now: float, *, messages: bool = False, null_status_enum: bool = False
@@ -113,18 +123,27 @@ class Session:
             "requesting_user_email": SANDBOX_USER_EMAIL,
         }
         if messages:
-            initial = {
-                "type": "initial_user_message",
-                "message": self.prompt,
-                "timestamp": self.created_at.isoformat(),
-                "username": SANDBOX_USER_EMAIL,
-            }
-            note = self.devin_note(now)
-            shown["messages"] = [initial, *self.messages, *([note] if note else [])]
+            shown["messages"] = self.conversation(now)
         return shown
 
-    def _status_enum(self, status: str) -> str:
-        # The documented wake path: a woken session works as `resumed`.
+    def conversation(self, now: float) -> list[dict[str, Any]]:
+        """Every message so far, oldest first: the prompt, each user message and past
+        note, and Devin's closing note for the latest work period once it has settled."""
+        initial = {
+            "type": "initial_user_message",
+            "event_id": self.event_id("0"),
+            "message": self.prompt,
+            "timestamp": self.created_at.isoformat(),
+            "username": SANDBOX_USER_EMAIL,
+        }
+        note = self.devin_note(now)
+        return [initial, *self.messages, *([note] if note else [])]
+
+    def _status_enum(self, status: str) -> str | None:
+        # The documented wake path: a woken session works as `resumed`. The documented
+        # enum has no value for a terminated session: null, and `status` says `stopped`.
+        if status == STOPPED:
+            return None
         return "resumed" if status == WORKING and self.life.wakes else status
 
     def add_message(self, text: str, now: float) -> None:
@@ -135,6 +154,7 @@ class Session:
         self.messages.append(
             {
                 "type": "user_message",
+                "event_id": self.event_id(f"user-{len(self.messages)}"),
                 "message": text,
                 "timestamp": self.when(now),
                 "username": SANDBOX_USER_EMAIL,
