@@ -23,7 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from launcher.api.client import FollowClient, Redactor
+from launcher.api.client import Redactor
+from launcher.api.followclient import FollowClient
 from launcher.cli import main
 from launcher.follow import watch as watch_mod
 from launcher.follow.targets import build_targets, expected_per_batch

@@ -7,19 +7,17 @@ server says is bounded here (size and time), type-checked and redacted before it
 
 from __future__ import annotations
 
-import email.utils
-import math
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import anyio
 import httpx
 
-from launcher import __version__, jsonio
+from launcher import __version__
+from launcher.api.answer import MAX_BODY_BYTES, Answer, api_message, parse_retry_after
 from launcher.api.capacity import capacity_hit
 from launcher.api.lookup import CLOCK_SKEW, Listing, Page, find_tagged
 from launcher.api.outcomes import (
@@ -35,91 +33,18 @@ from launcher.api.outcomes import (
 )
 from launcher.api.redact import Redactor
 from launcher.api.target import Generation
-from launcher.api.v3 import PAGE_MAX, create_body, page_rows, session_row
+from launcher.api.v3 import create_body, lookup_params, next_cursor
 from launcher.ids import session_id_problem
 
-__all__ = ["DevinClient", "FollowClient", "Redactor", "api_message", "parse_retry_after"]
+__all__ = ["DevinClient", "Redactor", "TransportFailure", "path_segment"]
 
 MAX_ERROR_CHARS = 500
-MAX_BODY_BYTES = 1 << 20  # an answer is a few hundred bytes; reading stops past this
-MAX_RETRY_AFTER = 86400.0  # a day: a longer (or infinite) Retry-After is read as a day
 MAX_ID_CHARS = 256
 MAX_URL_CHARS = 2048
-# Follow-through answers too: a list page larger than this is read again one session at a
-# time (`launcher.follow.poll`), and one session's larger answer is that session's problem.
-MAX_PAGE_BYTES = MAX_BODY_BYTES
 # The duplicate check's listing pages, read one at a time: 100 rows with 64 KB outputs are
 # ~7 MB, and a page it cannot read leaves the entry in doubt.
 LOOKUP_PAGE_BYTES = 16 * 1024 * 1024
 LOOKUP_PAGE = 100  # rows asked for per page by the duplicate check
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Retry-After as delay-seconds or as an HTTP date, at most a day; None when absent,
-    unreadable, negative, not finite or in the past (the caller then backs off itself)."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        current = datetime.now(UTC).timestamp() if now is None else now
-        seconds = when.timestamp() - current
-        if seconds <= 0:
-            return None  # a date already past says nothing about when to come back
-    if math.isnan(seconds) or seconds < 0:
-        return None
-    return min(seconds, MAX_RETRY_AFTER)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer read within bounds: at most MAX_BODY_BYTES of its body."""
-
-    status: int
-    reason: str
-    headers: httpx.Headers
-    body: bytes
-    truncated: bool
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        """The body's JSON value; jsonio.JsonError (a ValueError) when it is not JSON or is
-        nested too deeply."""
-        return jsonio.loads(self.body)
-
-
-def api_message(answer: Answer) -> str:
-    """The API's own words for an error: FastAPI `detail` (string or items), else the text.
-    Whole: callers redact secrets first and shorten after, so no secret is cut in two.
-
-    Validation items keep only `loc` and `msg`: FastAPI may echo the offending `input`,
-    which can be a secret value.
-    """
-    try:
-        payload = answer.json()
-    except ValueError:
-        return answer.text.strip() or answer.reason
-    detail = payload.get("detail", payload) if isinstance(payload, dict) else payload
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-                parts.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    return str(detail)
 
 
 Phase = Literal["unreachable", "unsent", "in_doubt"]
@@ -135,8 +60,8 @@ class TransportFailure(ApiError):
 
 class DevinClient:
     """Create a session and look sessions up by tag, over one shared `httpx.AsyncClient`
-    (opened by `launcher.api.connection`), as outcome values; FollowClient adds the
-    follow-through calls, which raise ApiError.
+    (opened by `launcher.api.connection`), as outcome values; FollowClient
+    (`launcher.api.followclient`) adds the follow-through calls, which raise ApiError.
 
     Each request, from connecting to its last byte, ends within `deadline` seconds (httpx's
     own timeouts bound each read, not the whole), and reads at most MAX_BODY_BYTES.
@@ -161,13 +86,13 @@ class DevinClient:
         self._deadline = deadline
         self.generation: Generation = generation
         self._sessions = (
-            f"/v3/organizations/{_path(org or '')}/sessions"
+            f"/v3/organizations/{path_segment(org or '')}/sessions"
             if generation == "v3"
             else "/v1/sessions"
         )
 
     @property
-    def sessions_path(self) -> str:
+    def sessionspath_segment(self) -> str:
         """The path of the sessions collection in this API (create, list)."""
         return self._sessions
 
@@ -321,19 +246,12 @@ class DevinClient:
         """One page of the listing asked to filter by `tag`: v1 pages by offset (`cursor`),
         v3 by the `end_cursor` of the page before (and by `created_after`, if given)."""
         if self.generation == "v3":
-            params: dict[str, Any] = {"tags": tag, "first": LOOKUP_PAGE}
-            if created_after is not None:
-                params["created_after"] = created_after
-            if cursor is not None:
-                params["after"] = cursor
+            params = lookup_params(tag, LOOKUP_PAGE, cursor, created_after)
             answer = await self._lookup("GET", self._sessions, params=params)
             rows = answer.get("items") if isinstance(answer, dict) else None
             if not isinstance(rows, list):
                 raise LookupFailed("lookup failed: unreadable answer")
-            after = answer.get("end_cursor")
-            if answer.get("has_next_page") is True and isinstance(after, str) and after:
-                return Page(rows, after)
-            return Page(rows, None)
+            return Page(rows, next_cursor(answer))
         offset = int(cursor or 0)
         params = {"tags": tag, "limit": LOOKUP_PAGE, "offset": offset}
         rows = _rows(await self._lookup("GET", self._sessions, params=params))
@@ -344,7 +262,7 @@ class DevinClient:
 
     async def lookup_session(self, session_id: str) -> Mapping[str, Any] | None:
         """One session by id, for the duplicate check: None when the API does not know it."""
-        path = f"{self._sessions}/{_path(session_id)}"
+        path = f"{self._sessions}/{path_segment(session_id)}"
         data = await self._lookup("GET", path, missing_ok=True)
         if data is None:
             return None
@@ -386,91 +304,6 @@ class DevinClient:
         return self._redact.outside(text)[:MAX_ERROR_CHARS]
 
 
-class FollowClient(DevinClient):
-    """The follow-through calls beside create and look up: list, get, terminate
-    and message, as answers or ApiError, never httpx errors."""
-
-    @property
-    def lists_by_ids(self) -> bool:
-        """Whether the listing filters by session ids (v3): a poll then asks for exactly
-        the sessions it watches, PAGE_MAX a page."""
-        return self.generation == "v3"
-
-    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
-        """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
-        params = {"tags": tag, "limit": limit, "offset": offset}
-        return await self._json("GET", "/v1/sessions", params=params)
-
-    async def list_by_ids(self, session_ids: Sequence[str], cursor: str | None = None) -> Any:
-        """One v3 page of the sessions `session_ids` (at most PAGE_MAX): (rows, the next
-        page's cursor or None); ApiError when the answer is not a page."""
-        params: dict[str, Any] = {"session_ids": list(session_ids), "first": PAGE_MAX}
-        if cursor is not None:
-            params["after"] = cursor
-        rows, after = page_rows(await self._json("GET", self._sessions, params=params))
-        if rows is None:
-            raise ApiError("the session list answer is not a page {items: [...]}", None)
-        return rows, after
-
-    async def get_session(self, session_id: str) -> Any:
-        """GET one session: the decoded JSON (a v3 row read as v1 names), or None when the
-        API does not know it."""
-        found = await self._json("GET", self._one(session_id), missing_ok=True)
-        return session_row(found) if self.generation == "v3" else found
-
-    def _one(self, session_id: str) -> str:
-        return f"{self._sessions}/{_path(session_id)}"
-
-    async def delete_session(self, session_id: str) -> str:
-        """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
-        try:
-            await self._json("DELETE", self._one(session_id))
-        except ApiError as exc:
-            if exc.status == 422:
-                return "already exited"
-            raise
-        return "terminated"
-
-    async def send_message(self, session_id: str, text: str) -> None:
-        """POST …/sessions/{id}/message (v3: /messages); ApiError when not accepted."""
-        path = self._one(session_id) + ("/messages" if self.generation == "v3" else "/message")
-        await self._json("POST", path, body={"message": text})
-
-    async def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        missing_ok: bool = False,
-    ) -> Any:
-        try:
-            answer = await self._exchange(
-                method, path, cap=MAX_PAGE_BYTES, params=params, json=body
-            )
-        except ApiError as exc:
-            raise ApiError(f"{method} failed: {exc}") from None
-        status = answer.status
-        if answer.truncated and 200 <= status < 300:
-            raise ApiError(
-                f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes; not read",
-                status,
-                unreadable=True,
-            )
-        if answer.truncated:
-            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes", status)
-        if missing_ok and status == 404:
-            return None
-        if not 200 <= status < 300:
-            retry = parse_retry_after(answer.headers.get("Retry-After"))
-            raise ApiError(f"HTTP {status}: {self._message(answer)}", status, retry)
-        try:
-            return answer.json() if answer.body else None
-        except ValueError as exc:
-            raise ApiError(f"HTTP {status}: the answer is {exc}", status, unreadable=True) from None
-
-
 def _rows(answer: Any) -> list[Any] | None:
     """The rows of a list answer: `{"sessions": [...]}` or, as some report, a bare list."""
     if isinstance(answer, dict):
@@ -494,7 +327,7 @@ def _bool_problem(value: object) -> str | None:
     return f"is_new_session is {type(value).__name__}, not true/false"
 
 
-def _path(session_id: str) -> str:
+def path_segment(session_id: str) -> str:
     """A session id as one path segment: an id from a hostile ledger cannot add path parts."""
     return urllib.parse.quote(session_id, safe="")
 

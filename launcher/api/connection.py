@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from launcher.api.address import ORG_ENV, base_url_from, check_secure, is_loopback, shown
-from launcher.api.client import FollowClient
+from launcher.api.followclient import FollowClient
 from launcher.api.redact import Redactor, api_key_from
 from launcher.api.target import ApiTarget, Generation
 from launcher.errors import UsageError

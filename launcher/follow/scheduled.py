@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup
 
-from launcher.api.client import FollowClient
 from launcher.api.connection import Connection
+from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.results import EntryResult, RunResult

@@ -127,8 +127,9 @@ class Session:
         return shown
 
     def conversation(self, now: float) -> list[dict[str, Any]]:
-        """Every message so far, oldest first: the prompt, each user message and past
-        note, and Devin's closing note for the latest work period once it has settled."""
+        """Every message so far, oldest first, as GET /v1/sessions/{id} lists them: the
+        prompt, Devin's progress messages (`sandbox:chatter=N`), the users' messages and
+        Devin's closing notes. Each has an `event_id` of its own, the same at every read."""
         initial = {
             "type": "initial_user_message",
             "event_id": self.event_id("0"),
@@ -136,8 +137,17 @@ class Session:
             "timestamp": self.created_at.isoformat(),
             "username": SANDBOX_USER_EMAIL,
         }
+        n = self.life.chatter
+        chatter = [
+            {"type": "devin_message", "event_id": self.event_id(f"chatter-{i}"),
+             "message": f"Working on it: step {i} of {n}.", "timestamp": self.when(t)}
+            for i, t in enumerate(self.life.chatter_times(now), 1)
+        ]  # fmt: skip
         note = self.devin_note(now)
-        return [initial, *self.messages, *([note] if note else [])]
+        later = sorted(
+            [*chatter, *self.messages], key=lambda m: datetime.fromisoformat(m["timestamp"])
+        )
+        return [initial, *later, *([note] if note else [])]
 
     def _status_enum(self, status: str) -> str | None:
         # The documented wake path: a woken session works as `resumed`. The documented

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from launcher.api.client import DevinClient, Redactor, parse_retry_after
+from launcher.api.answer import parse_retry_after
+from launcher.api.client import DevinClient, Redactor
 from launcher.api.outcomes import Created, Fatal, Final, InDoubt, LookupFailed, RetrySafe
 from launcher.api.redact import WITHHELD, api_key_from
 from launcher.errors import UsageError

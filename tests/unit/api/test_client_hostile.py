@@ -9,7 +9,8 @@ import anyio
 import httpx
 import pytest
 
-from launcher.api.client import FollowClient, Redactor
+from launcher.api.client import Redactor
+from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError, InDoubt, LookupFailed
 
 DEEP = b'{"detail":' + b"[" * 5000 + b"]" * 5000 + b"}"

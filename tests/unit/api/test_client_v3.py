@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import httpx
 
-from launcher.api.client import FollowClient
+from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import Created
 from launcher.api.redact import Redactor
 

@@ -1,0 +1,125 @@
+"""The follow-through calls beside create and look up: list, get, terminate and message,
+as answers or ApiError, never httpx errors. v3's rows are read as v1 names
+(`launcher.api.v3`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from launcher.api.answer import MAX_BODY_BYTES, parse_retry_after
+from launcher.api.client import DevinClient, path_segment
+from launcher.api.outcomes import ApiError
+from launcher.api.v3 import PAGE_MAX, message_page, page_rows, session_row
+
+__all__ = ["FollowClient"]
+
+# A list page larger than this is read again one session at a time (`launcher.follow.poll`),
+# and one session's larger answer is that session's problem.
+MAX_PAGE_BYTES = MAX_BODY_BYTES
+
+
+class FollowClient(DevinClient):
+    """The follow-through calls beside create and look up: list, get, terminate
+    and message, as answers or ApiError, never httpx errors."""
+
+    @property
+    def lists_by_ids(self) -> bool:
+        """Whether the listing filters by session ids (v3): a poll then asks for exactly
+        the sessions it watches, PAGE_MAX a page."""
+        return self.generation == "v3"
+
+    async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
+        """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
+        params = {"tags": tag, "limit": limit, "offset": offset}
+        return await self._json("GET", "/v1/sessions", params=params)
+
+    async def list_by_ids(self, session_ids: Sequence[str], cursor: str | None = None) -> Any:
+        """One v3 page of the sessions `session_ids` (at most PAGE_MAX): (rows, the next
+        page's cursor or None); ApiError when the answer is not a page."""
+        params: dict[str, Any] = {"session_ids": list(session_ids), "first": PAGE_MAX}
+        if cursor is not None:
+            params["after"] = cursor
+        rows, after = page_rows(await self._json("GET", self._sessions, params=params))
+        if rows is None:
+            raise ApiError("the session list answer is not a page {items: [...]}", None)
+        return rows, after
+
+    async def get_session(self, session_id: str) -> Any:
+        """GET one session: the decoded JSON (a v3 row read as v1 names), or None when the
+        API does not know it."""
+        found = await self._json("GET", self._one(session_id), missing_ok=True)
+        return session_row(found) if self.generation == "v3" else found
+
+    @property
+    def pages_messages(self) -> bool:
+        """Whether a session's messages are a list of their own, in pages (v3), rather
+        than part of the session (v1)."""
+        return self.generation == "v3"
+
+    async def messages_page(
+        self, session_id: str, cursor: str | None, first: bool = False
+    ) -> tuple[list[Any], str | None]:
+        """One page of GET …/sessions/{id}/messages (v3), oldest first, PAGE_MAX a page,
+        each message read as v1 names it (`first`: this page opens the conversation):
+        (messages, the next page's cursor or None); ApiError when it is not a page."""
+        params: dict[str, Any] = {"first": PAGE_MAX}
+        if cursor is not None:
+            params["after"] = cursor
+        path = self._one(session_id) + "/messages"
+        said, after = message_page(await self._json("GET", path, params=params), first)
+        if said is None:
+            raise ApiError("the messages answer is not a page {items: [...]}", unreadable=True)
+        return said, after
+
+    def _one(self, session_id: str) -> str:
+        return f"{self._sessions}/{path_segment(session_id)}"
+
+    async def delete_session(self, session_id: str) -> str:
+        """Terminate a session: "terminated", or "already exited" (422), or ApiError."""
+        try:
+            await self._json("DELETE", self._one(session_id))
+        except ApiError as exc:
+            if exc.status == 422:
+                return "already exited"
+            raise
+        return "terminated"
+
+    async def send_message(self, session_id: str, text: str) -> None:
+        """POST …/sessions/{id}/message (v3: /messages); ApiError when not accepted."""
+        path = self._one(session_id) + ("/messages" if self.generation == "v3" else "/message")
+        await self._json("POST", path, body={"message": text})
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        try:
+            answer = await self._exchange(
+                method, path, cap=MAX_PAGE_BYTES, params=params, json=body
+            )
+        except ApiError as exc:
+            raise ApiError(f"{method} failed: {exc}") from None
+        status = answer.status
+        if answer.truncated and 200 <= status < 300:
+            raise ApiError(
+                f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes; not read",
+                status,
+                unreadable=True,
+            )
+        if answer.truncated:
+            raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes", status)
+        if missing_ok and status == 404:
+            return None
+        if not 200 <= status < 300:
+            retry = parse_retry_after(answer.headers.get("Retry-After"))
+            raise ApiError(f"HTTP {status}: {self._message(answer)}", status, retry)
+        try:
+            return answer.json() if answer.body else None
+        except ValueError as exc:
+            raise ApiError(f"HTTP {status}: the answer is {exc}", status, unreadable=True) from None
