@@ -80,7 +80,9 @@ def request_problems(generation: str, method: str, path: str, body: Any) -> list
     if request is None:
         return [] if body is None else [f"{method} {path}: no body documented"]
     schema = _resolve(document(generation), request)["content"]["application/json"]["schema"]
-    return [
+    fields = _resolve(document(generation), schema).get("properties", {})
+    unknown = [k for k in body if k not in fields] if isinstance(body, dict) else []
+    return [f"{method} {path} body: {k} is not a documented field" for k in unknown] + [
         f"{method} {path} body: {'/'.join(map(str, e.absolute_path)) or '.'}: {e.message}"
         for e in _validator(generation, schema).iter_errors(body)
     ]
