@@ -1,4 +1,5 @@
-"""The one reader of `schemas/`: the Devin v1 OpenAPI document and the manifest schema.
+"""The one reader of `schemas/`: the Devin v1 and v3 OpenAPI documents and the manifest
+schema.
 
 Every request rule the launcher and the sandbox apply (the create-session validators, its
 fields, which of them are integers) is derived here, so the two can never disagree.
@@ -15,6 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 OPENAPI_FILE = "devin-v1.openapi.yaml"
+OPENAPI_V3_FILE = "devin-v3.openapi.yaml"
 MANIFEST_SCHEMA_FILE = "manifest.schema.json"
 
 
@@ -28,8 +30,9 @@ def schemas_dir() -> Path:
 
 
 @cache
-def openapi() -> dict[str, Any]:
-    text = (schemas_dir() / OPENAPI_FILE).read_text(encoding="utf-8")
+def openapi(name: str = OPENAPI_FILE) -> dict[str, Any]:
+    """An OpenAPI document of schemas/ (the v1 one by default)."""
+    text = (schemas_dir() / name).read_text(encoding="utf-8")
     doc: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return doc
 
@@ -57,6 +60,14 @@ def _with_components(schema: dict[str, Any]) -> dict[str, Any]:
 def create_session_validator() -> Draft202012Validator:
     """Validator for a whole POST /v1/sessions body (OpenAPI 3.1 schemas are 2020-12)."""
     return Draft202012Validator(_with_components(_create_session_params()))
+
+
+@cache
+def v3_create_validator() -> Draft202012Validator:
+    """Validator for a whole v3 create body (CreateSessionRequest of the v3 document)."""
+    doc = openapi(OPENAPI_V3_FILE)
+    params = doc["components"]["schemas"]["CreateSessionRequest"]
+    return Draft202012Validator({**params, "components": doc["components"]})
 
 
 @cache
