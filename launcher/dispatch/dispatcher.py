@@ -39,6 +39,7 @@ from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import add_batch_tag, batch_tag
+from launcher.ledger.state import EntryState
 from launcher.ledger.writer import LedgerWriter
 
 
@@ -228,7 +229,7 @@ class Dispatcher:
             await self.recorder.voided(result, outcome.error, outcome.status)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
-        if result.outcome in ("created", "adopted"):
+        if result.outcome in (EntryState.CREATED, EntryState.ADOPTED):
             await self._explain(result)
 
     async def _explain(self, result: EntryResult) -> None:

@@ -40,8 +40,6 @@ from launcher.follow.targets import Target, build_targets
 from launcher.follow.watch import WatchSettings, refresh
 from launcher.ledger.writer import LedgerWriter
 
-CREATED = ("created", "adopted", "skipped")
-
 
 @dataclass(frozen=True)
 class ScheduledSettings:
@@ -110,7 +108,7 @@ class _Batch:
             if self.budget is not None:
                 self.budget.reserved.pop(result.entry.key, None)
         target = self.by_key[result.entry.key]
-        if result.outcome in CREATED and result.session_id:
+        if result.outcome.has_session and result.session_id:
             if target.session_id != result.session_id:
                 target.session_id, target.url = result.session_id, result.url
                 target.batch, target.create_error, target.status = result.batch, None, None

@@ -21,6 +21,7 @@ from launcher.output.reporter import (
     check_summary,
     plan_counts,
     run_counts,
+    with_unsent,
 )
 from launcher.text import printable
 
@@ -135,7 +136,7 @@ class JsonReporter(Reporter):
             }
             for e in unsent
         ]
-        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        counts = with_unsent(summary.counts, unsent)
         self.document(
             exit_code,
             {
