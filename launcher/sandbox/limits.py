@@ -22,13 +22,15 @@ class _TooLarge(Exception):
 
 class BodyCap:
     """413 for a body over MAX_BODY_BYTES: at once when Content-Length says so, else as
-    soon as the chunks read pass it (before the handler sees any of it)."""
+    soon as the chunks read pass it (before the handler sees any of it). Attachment
+    uploads are left to their route."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].endswith("/attachments"):
+            # An upload is a file, not a request: its route has a cap of its own.
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

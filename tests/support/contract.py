@@ -55,19 +55,19 @@ def _validator(generation: str, schema: dict[str, Any]) -> Draft202012Validator:
 def response_problems(
     generation: str, method: str, path: str, status: int, body: Any, content_type: str = ""
 ) -> list[str]:
-    """Why an answer breaks the document: an undocumented status, a media type other than
-    the documented one, or a body outside the status's schema. Empty when it conforms."""
+    """Why an answer breaks the document: an undocumented status, a media type not
+    documented for it, or a body (parsed JSON, or the text of a text/plain answer) outside
+    its schema. Empty when it conforms."""
     doc = document(generation)
     responses = operation(generation, method, path)["responses"]
     if str(status) not in responses:
         return [f"{method} {path}: status {status} is not documented ({', '.join(responses)})"]
     response = _resolve(doc, responses[str(status)])
     content = response.get("content", {})
-    if "application/json" not in content:
-        return [f"{method} {path} {status}: no JSON body documented"]
-    if content_type and not content_type.startswith("application/json"):
-        return [f"{method} {path} {status}: content type {content_type!r}, not JSON"]
-    schema = content["application/json"]["schema"]
+    media = content_type.split(";")[0].strip() or "application/json"
+    if media not in content:
+        return [f"{method} {path} {status}: {media} is not documented ({', '.join(content)})"]
+    schema = content[media]["schema"]
     return [
         f"{method} {path} {status}: {'/'.join(map(str, e.absolute_path)) or '.'}: {e.message}"
         for e in _validator(generation, schema).iter_errors(body)
@@ -80,7 +80,9 @@ def request_problems(generation: str, method: str, path: str, body: Any) -> list
     if request is None:
         return [] if body is None else [f"{method} {path}: no body documented"]
     schema = _resolve(document(generation), request)["content"]["application/json"]["schema"]
-    return [
+    fields = _resolve(document(generation), schema).get("properties", {})
+    unknown = [k for k in body if k not in fields] if isinstance(body, dict) else []
+    return [f"{method} {path} body: {k} is not a documented field" for k in unknown] + [
         f"{method} {path} body: {'/'.join(map(str, e.absolute_path)) or '.'}: {e.message}"
         for e in _validator(generation, schema).iter_errors(body)
     ]
