@@ -13,9 +13,7 @@ from typing import Any
 
 from launcher.ledger.merge import merge_events
 from launcher.ledger.state import KeyRecord, LedgerState
-from launcher.ledger.summary import SUMMARY_OUTCOMES, SummaryEntry, SummaryOutcome
-
-BATCH_PREFIX = "launcher-batch:"  # as `launcher.entry.batch_tag` writes it
+from launcher.ledger.summary import BATCH_PREFIX, SUMMARY_OUTCOMES, SummaryEntry, SummaryOutcome
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,15 @@ CAPACITY_DETAIL = "You exceeded your concurrent session limit of {}"  # Devin's 
 DROPPED = 0  # the status logged for a request whose connection was closed unanswered
 EARLY_TOLERANCE = 0.05  # seconds; loopback and scheduling jitter, not impatience
 TITLE_LENGTH = 80
-REQUEST_COUNTS = ("list_gets", "single_gets", "messages", "tag_updates", "deletes", "controls")
+REQUEST_COUNTS = (
+    "list_gets",
+    "single_gets",
+    "messages",
+    "tag_updates",
+    "deletes",
+    "controls",
+    "uploads",
+)
 UNAUTHORIZED = {"detail": "Invalid or missing API key (Authorization: Bearer)"}  # no key echoed
 
 
