@@ -16,6 +16,7 @@ from typing import Any
 MAX_TAGS = 50
 SECRET_MASK = "***"
 TAG_PREFIX = "launcher-key:"
+RERUN_SUFFIX = ".r"  # launcher-key:KEY.r2: the tag of the entry's second rerun session
 BATCH_PREFIX = "launcher-batch:"  # shared by one run's sessions, so `watch` can list them
 ENV_TEMPLATE = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -118,8 +119,17 @@ class Entry:
     @property
     def reconcile_tag(self) -> str | None:
         """The extra tag that lets an in-doubt entry be found again; None if 50 tags."""
+        return self.tag_of(0)
+
+    def tag_of(self, rerun: int) -> str | None:
+        """The reconciliation tag of the entry's `rerun`-th new session (0: its first),
+        `launcher-key:KEY` then `launcher-key:KEY.rN`: each session of an entry is looked up
+        by a tag of its own, so that a lookup never takes the session a rerun replaces for
+        the one it created. None if the request already has 50 tags."""
         tags = self.request.get("tags") or []
-        return None if len(tags) >= MAX_TAGS else f"{TAG_PREFIX}{self.key}"
+        if len(tags) >= MAX_TAGS:
+            return None
+        return f"{TAG_PREFIX}{self.key}" + (f"{RERUN_SUFFIX}{rerun}" if rerun else "")
 
     def env_vars(self) -> tuple[str, ...]:
         """Names of the environment variables the secrets of this entry read."""
@@ -137,28 +147,33 @@ class Entry:
         uploaded = tuple(urls[a.sha256] for a in self.attachments)
         return replace(self, uploaded=uploaded, urls_field=urls_field)
 
-    def _with_tag(self) -> dict[str, Any]:
+    def _with_tag(self, rerun: int) -> dict[str, Any]:
         body = dict(self.request)
         if self.uploaded and self.urls_field:
             body["attachment_urls"] = [*(body.get("attachment_urls") or []), *self.uploaded]
         elif self.uploaded:
             lines = "\n".join(f'ATTACHMENT:"{url}"' for url in self.uploaded)
             body["prompt"] = f"{str(body.get('prompt', '')).rstrip()}\n\n{lines}\n"
-        tag = self.reconcile_tag
+        tag = self.tag_of(rerun)
         if tag is not None:
             body["tags"] = [*(body.get("tags") or []), tag]
+        if rerun:
+            # A rerun wants a new session on purpose: an idempotent create would answer
+            # with the one it replaces (Devin matches on the prompt).
+            body.pop("idempotent", None)
         return body
 
-    def masked_body(self) -> dict[str, Any]:
-        """The exact body `run` sends, with secret values replaced by `***`."""
-        body = self._with_tag()
+    def masked_body(self, rerun: int = 0) -> dict[str, Any]:
+        """The exact body `run` sends (`rerun`: for the entry's rerun-th new session), with
+        secret values replaced by `***`."""
+        body = self._with_tag(rerun)
         if isinstance(body.get("session_secrets"), list):
             body["session_secrets"] = [{**s, "value": SECRET_MASK} for s in body["session_secrets"]]
         return body
 
-    def body(self, environ: Mapping[str, str]) -> dict[str, Any]:
+    def body(self, environ: Mapping[str, str], rerun: int = 0) -> dict[str, Any]:
         """The real body, env templates resolved. Raises MissingEnv naming the variable."""
-        body = self._with_tag()
+        body = self._with_tag(rerun)
         if isinstance(body.get("session_secrets"), list):
 
             def resolve(m: re.Match[str]) -> str:

@@ -11,7 +11,7 @@ from launcher import jsonio
 from launcher.api.answer import MAX_BODY_BYTES, parse_retry_after
 from launcher.api.client import MAX_URL_CHARS, DevinClient, path_segment, url_problem
 from launcher.api.outcomes import ApiError
-from launcher.api.v3 import PAGE_MAX, page_rows, session_row
+from launcher.api.v3 import PAGE_MAX, message_page, page_rows, session_row
 
 __all__ = ["FollowClient"]
 
@@ -51,6 +51,27 @@ class FollowClient(DevinClient):
         API does not know it."""
         found = await self._json("GET", self._one(session_id), missing_ok=True)
         return session_row(found) if self.generation == "v3" else found
+
+    @property
+    def pages_messages(self) -> bool:
+        """Whether a session's messages are a list of their own, in pages (v3), rather
+        than part of the session (v1)."""
+        return self.generation == "v3"
+
+    async def messages_page(
+        self, session_id: str, cursor: str | None, first: bool = False
+    ) -> tuple[list[Any], str | None]:
+        """One page of GET …/sessions/{id}/messages (v3), oldest first, PAGE_MAX a page,
+        each message read as v1 names it (`first`: this page opens the conversation):
+        (messages, the next page's cursor or None); ApiError when it is not a page."""
+        params: dict[str, Any] = {"first": PAGE_MAX}
+        if cursor is not None:
+            params["after"] = cursor
+        path = self._one(session_id) + "/messages"
+        said, after = message_page(await self._json("GET", path, params=params), first)
+        if said is None:
+            raise ApiError("the messages answer is not a page {items: [...]}", unreadable=True)
+        return said, after
 
     def _one(self, session_id: str) -> str:
         return f"{self._sessions}/{path_segment(session_id)}"

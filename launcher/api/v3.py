@@ -5,6 +5,7 @@ session rows in the shape the rest of the launcher reads (the v1 names, plus
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from launcher.api.statuses import v3_status
@@ -77,3 +78,39 @@ def lookup_params(
     if cursor is not None:
         params["after"] = cursor
     return params
+
+
+_MESSAGE_TYPE = {"devin": "devin_message", "user": "user_message"}
+
+
+def message_page(answer: Any, first: bool) -> tuple[list[Any] | None, str | None]:
+    """The messages of one page of a session's messages list, read as v1 names them
+    (`message_item`; `first`: this page opens the conversation), and the cursor of the
+    next page (None at the end); (None, None) when the answer is not a page."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+        return None, None
+    items = [message_item(m, first and i == 0) for i, m in enumerate(answer["items"])]
+    return items, next_cursor(answer)
+
+
+def message_item(item: Any, first: bool) -> Any:
+    """A v3 message `{source, message, created_at, event_id}` as v1 lists one: `type`
+    from `source` (the conversation's first message, from the user, is its prompt:
+    `initial_user_message`), `timestamp` in ISO 8601 UTC. Not an object: returned as is
+    (the reader skips it)."""
+    if not isinstance(item, dict):
+        return item
+    source = item.get("source")
+    kind = _MESSAGE_TYPE.get(source, source) if isinstance(source, str) else "message"
+    if first and kind == "user_message":
+        kind = "initial_user_message"
+    return {"type": kind, "message": item.get("message"), "timestamp": _iso(item.get("created_at"))}
+
+
+def _iso(epoch: Any) -> str:
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        return ""
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return ""

@@ -208,9 +208,6 @@ def run(args: argparse.Namespace) -> int:
     from launcher.dispatch.settings import settings_from_args
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
-    from launcher.output.board import Board
-    from launcher.output.console import Console
-    from launcher.output.progress import RunProgress
     from launcher.plan import nothing_to_send
 
     if args.dry_run:
@@ -258,17 +255,7 @@ def run(args: argparse.Namespace) -> int:
             entries = planfile.check_before_run(plan, entries, writer.state, environ)
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
-        live = {"always": True, "never": False}.get(args.progress)
-        if reporter.verbosity < 0 and live is None:
-            live = False
-        progress = RunProgress(
-            len(entries),
-            args.format,
-            args.progress,
-            redact,
-            console=Console(verbosity=reporter.verbosity, live=live),
-            board=Board(entries=[e.entry_id for e in entries]) if waits else None,
-        )
+        progress = _run_progress(args, entries, redact, board=waits)
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
@@ -296,6 +283,29 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(redact(result.config_error))
     reporter.run(result, redact=redact)
     return int(result.exit_code)
+
+
+def _run_progress(
+    args: argparse.Namespace, entries: Sequence[Entry], redact: Redactor, *, board: bool = False
+) -> RunProgress:
+    """What `run` and `rerun` show while they send (`board`: the sessions' table of a run
+    that waits)."""
+    from launcher.output.board import Board
+    from launcher.output.console import Console
+    from launcher.output.progress import RunProgress
+
+    verbosity = _reporter(args).verbosity
+    live = {"always": True, "never": False}.get(args.progress)
+    if verbosity < 0 and live is None:
+        live = False
+    return RunProgress(
+        len(entries),
+        args.format,
+        args.progress,
+        redact,
+        console=Console(verbosity=verbosity, live=live),
+        board=Board(entries=[e.entry_id for e in entries]) if board else None,
+    )
 
 
 def _run_and_watch(

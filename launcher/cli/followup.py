@@ -16,6 +16,7 @@ from launcher.cli.commands import (
     _connection,
     _entries,
     _reporter,
+    _run_progress,
     _watch_reporter,
     _watch_settings,
 )
@@ -25,6 +26,7 @@ from launcher.errors import ExitCode, LedgerError, UsageError
 if TYPE_CHECKING:
     from launcher.api.connection import Connection
     from launcher.entry import Entry
+    from launcher.follow.report import BatchReport
     from launcher.follow.results import Results
     from launcher.follow.run import Held, Pick
     from launcher.follow.targets import Target
@@ -245,6 +247,8 @@ def report(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     ledgers = args.ledger if isinstance(args.ledger, list) else [args.ledger]
     batch = build_report(*read, ledgers, datetime.now(UTC))
+    if args.format == "json":
+        return _report_json(args, batch)
     if args.format == "markdown":
         text = render_markdown(batch)
     else:
@@ -256,15 +260,32 @@ def report(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
         return ExitCode.OK
-    try:
-        Path(output).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
+    _write_report(output, text)
     well = batch.ended_well
     _reporter(args).note(
         f"launcher: report of {len(batch.rows)} entries ({well} ended well) in {output}"
     )
     return ExitCode.OK
+
+
+def _report_json(args: argparse.Namespace, batch: BatchReport) -> int:
+    """The report's document on stdout, as every command's JSON; `-o FILE` writes the
+    same document to FILE too."""
+    from launcher.output.answers import report_answer
+    from launcher.output.json_report import envelope
+
+    answer = report_answer(batch)
+    if args.output not in (None, "-"):
+        _write_report(args.output, envelope("report", 0, answer.body))
+    _reporter(args).answer(answer)
+    return ExitCode.OK
+
+
+def _write_report(output: str, text: str) -> None:
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
 
 
 def cancel(args: argparse.Namespace) -> int:
@@ -297,3 +318,66 @@ def message(args: argparse.Namespace) -> int:
     answer = message_answer(outcome, dry_run=args.dry_run)
     _reporter(args).answer(answer)
     return answer.exit_code
+
+
+def rerun(args: argparse.Namespace) -> int:
+    """`launcher rerun PATH... --status S`: one new session for each selected entry whose
+    session ended so, sent as `run` sends (the same settings, dispatcher and ledger)."""
+    import anyio
+
+    from launcher.dispatch import run as dispatch
+    from launcher.dispatch.settings import settings_from_args
+    from launcher.follow.rerun import RerunAsk
+    from launcher.follow.run import rerun_choice
+    from launcher.ledger.writer import LedgerWriter
+    from launcher.output.answers import rerun_answer
+
+    if not args.status and not args.invalid_output:
+        raise UsageError(
+            "rerun needs --status S (repeatable) or --invalid-output: which sessions to replace"
+        )
+    ask = RerunAsk(frozenset(args.status or ()), args.invalid_output)
+    reporter = _reporter(args)
+    held = _held(args, read_only=args.dry_run)
+    if held is None:
+        return ExitCode.USAGE
+    pick, conn, ledger = held
+    with _released(ledger):
+        choice = rerun_choice(ledger, pick, conn, ask)
+        for target in choice.changed:
+            reporter.note(
+                f"launcher: {target.entry.entry_id}: changed since sent, not rerun; "
+                "`launcher run` sends its new request"
+            )
+        if args.dry_run:
+            answer = rerun_answer(choice, ask)
+            reporter.answer(answer)
+            return answer.exit_code
+        assert isinstance(ledger.ledger, LedgerWriter)  # held, not read-only
+        writer = ledger.ledger
+        settings = settings_from_args(args, conn.base_url)
+        entries = [t.entry for t in choice.targets]
+        progress = _run_progress(args, entries, conn.redact)
+        for target, why in choice.replace:
+            progress.log(f"rerun {target.entry.entry_id}: session {target.session_id} {why}")
+        for target in choice.resume:
+            progress.log(f"rerun {target.entry.entry_id}: finishing the rerun an earlier one began")
+        if entries:
+            progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency)
+        else:
+            progress.log(f"nothing to rerun: no selected entry's session is {ask.describe()}")
+        result = anyio.run(
+            dispatch.dispatch_all,
+            settings,
+            entries,
+            writer,
+            dict(os.environ),
+            conn,
+            progress,
+            choice.replaced,
+        )
+    progress.finish()
+    if result.config_error:  # nothing was sent: one line, as for any other setting error
+        raise UsageError(conn.redact(result.config_error))
+    reporter.run(result, redact=conn.redact)
+    return int(result.exit_code)

@@ -31,10 +31,20 @@ def config(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+INSTALL_LINE = {
+    "bash": 'eval "$(launcher completion bash)"   # in ~/.bashrc',
+    "zsh": 'eval "$(launcher completion zsh)"    # in ~/.zshrc, after compinit',
+    "fish": "launcher completion fish | source   # in ~/.config/fish/config.fish",
+}
+
+
 def completion(args: argparse.Namespace) -> int:
     from argcomplete.shell_integration import shellcode
 
     sys.stdout.write(shellcode(["launcher"], shell=args.shell))
+    sys.stdout.flush()
+    if _reporter(args).verbosity > 0:
+        _reporter(args).note(f"launcher: load it in every shell: {INSTALL_LINE[args.shell]}")
     return ExitCode.OK
 
 
@@ -44,4 +54,7 @@ def sandbox(args: argparse.Namespace) -> int:
     extra.require()
     from launcher.sandbox import server
 
-    return server.serve_command(args)
+    # -v logs each request (the access log); -q keeps stderr to warnings and errors: the
+    # `export` lines, the sandbox's output, still go to stdout.
+    args.access_log = args.access_log or args.verbose > 0
+    return server.serve_command(args, note=_reporter(args).note)

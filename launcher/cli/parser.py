@@ -54,6 +54,7 @@ COMMANDS = (
     "report",
     "cancel",
     "message",
+    "rerun",
     "ledger",
     "sandbox",
     "auth",
@@ -156,11 +157,16 @@ def _add_format(p: argparse.ArgumentParser, *extra: str) -> None:
         help="text for people, json for scripts (one JSON object on stdout, on every exit)"
         + "".join(f", {name}: {FORMAT_HELP[name]}" for name in extra),
     )
+    add_verbosity(p)
+    p.set_defaults(subparser=p)
+
+
+def add_verbosity(p: argparse.ArgumentParser, verbose: str = "more detail on stderr") -> None:
+    """`-q`/`-v`, which every command takes (`verbose`: what -v adds, for this command)."""
     p.add_argument(
         "-q", "--quiet", action="count", default=0, help="only warnings and errors on stderr"
     )
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
-    p.set_defaults(subparser=p)
+    p.add_argument("-v", "--verbose", action="count", default=0, help=verbose)
 
 
 FORMAT_HELP = {
@@ -350,8 +356,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="only these fields, in this order: entry, status, pull_request_url, …, "
         "matrix.VAR, output.PROP",
     )
-    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    add_verbosity(p)
     p.add_argument(
         "--messages",
         action="store_true",
@@ -374,10 +379,11 @@ def _add_follow_parsers(sub: Any) -> None:
     _add_follow_common(p, api=False)
     p.add_argument(
         "--format",
-        choices=("html", "markdown"),
+        choices=("html", "markdown", "json"),
         default="html",
         help="html: one self-contained page that opens offline (the default); markdown: the "
-        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment",
+        "same summary for $GITHUB_STEP_SUMMARY or a pull-request comment; json: its counts "
+        "and rows as one document on standard output (and in FILE with -o)",
     )
     p.add_argument(
         "-o",
@@ -387,8 +393,7 @@ def _add_follow_parsers(sub: Any) -> None:
         help="write the report to FILE, - for standard output (default: standard output; "
         "for HTML on a terminal, launcher-report.html)",
     )
-    p.add_argument("-q", "--quiet", action="count", default=0, help="only warnings and errors")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr")
+    add_verbosity(p)
     p.set_defaults(func=followup.report)
 
     p = sub.add_parser("cancel", help="terminate the entries' sessions still active")
@@ -414,6 +419,86 @@ def _add_follow_parsers(sub: Any) -> None:
     )
     _add_format(p)
     p.set_defaults(func=followup.message)
+
+
+def _add_dispatch_options(p: argparse.ArgumentParser) -> None:
+    """How `run` and `rerun` send: the same flags, the same settings."""
+    configurable(p, "concurrency")
+    configurable(p, "rate", help="requests per second, or R/m per minute (default: adapt)")
+    p.add_argument(
+        "--max-attempts",
+        type=settings.at_least_one,
+        default=8,
+        metavar="N",
+        help="attempts per entry per run (8)",
+    )
+    p.add_argument(
+        "--max-wait",
+        type=settings.seconds,
+        default=300.0,
+        metavar="S",
+        help="longest single wait; an entry needing more fails with that reason (300)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=settings.seconds,
+        default=30.0,
+        metavar="S",
+        help="per request, seconds (30)",
+    )
+    p.add_argument(
+        "--reconcile-delay",
+        type=settings.non_negative_seconds,
+        default=2.0,
+        metavar="S",
+        help="seconds to wait before looking up a session whose creation is in doubt",
+    )
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="live status line (auto: when stderr is a terminal)",
+    )
+
+
+def _add_rerun_parser(sub: Any) -> None:
+    p = sub.add_parser("rerun", help="one new session for each entry whose session ended as asked")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=PATH_HELP + "; its entries are matched to the ledger by FILE#NAME within the "
+        "run key, and each new session is sent with the manifest's request",
+    )
+    configurable(p, "ledger")
+    _add_selection(p, "the run key `run` was given")
+    p.add_argument(
+        "--status",
+        action="append",
+        default=None,
+        metavar="S",
+        help="rerun entries whose session is now in status S (repeatable): expired, "
+        "blocked, finished, stopped, cancelled, error, sleeping, …",
+    )
+    p.add_argument(
+        "--invalid-output",
+        action="store_true",
+        help="rerun entries whose structured output its schema refused",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the entries that would get a new session (their status read first); "
+        "send nothing, record nothing",
+    )
+    _add_api_options(p)
+    _add_dispatch_options(p)
+    _add_progress(p)
+    _add_format(p)
+    p.set_defaults(func=followup.rerun, batch=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -474,48 +559,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     target = p.add_mutually_exclusive_group()  # an embedded sandbox, or a base URL
     _add_api_options(p, target)
-    configurable(p, "concurrency")
-    configurable(p, "rate", help="requests per second, or R/m per minute (default: adapt)")
-    p.add_argument(
-        "--max-attempts",
-        type=settings.at_least_one,
-        default=8,
-        metavar="N",
-        help="attempts per entry per run (8)",
-    )
-    p.add_argument(
-        "--max-wait",
-        type=settings.seconds,
-        default=300.0,
-        metavar="S",
-        help="longest single wait; an entry needing more fails with that reason (300)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=settings.seconds,
-        default=30.0,
-        metavar="S",
-        help="per request, seconds (30)",
-    )
+    _add_dispatch_options(p)
     _add_selection(p)
-    p.add_argument(
-        "--reconcile-delay",
-        type=settings.non_negative_seconds,
-        default=2.0,
-        metavar="S",
-        help="seconds to wait before looking up a session whose creation is in doubt",
-    )
     target.add_argument(
         "--sandbox",
         action="store_true",
         help="start the embedded sandbox on a free loopback port and use it",
     )
-    p.add_argument(
-        "--progress",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="live status line (auto: when stderr is a terminal)",
-    )
+    _add_progress(p)
     p.add_argument(
         "--wait",
         action="store_true",
@@ -556,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.run)
 
     _add_follow_parsers(sub)
+    _add_rerun_parser(sub)
 
     p = sub.add_parser("ledger", help="read, merge or compact ledgers")
     p.set_defaults(subparser=p)
@@ -599,6 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("completion", help="print the shell completion script")
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
+    add_verbosity(p, "also say on stderr where to put the script")
     p.set_defaults(func=local.completion)
 
     auth.add_parser(sub, _add_format, _add_api_options)
@@ -613,5 +666,6 @@ def build_parser() -> argparse.ArgumentParser:
     from launcher.sandbox.config import add_arguments
 
     add_arguments(p)
+    add_verbosity(p, "log each request on stderr (as --access-log)")
     p.set_defaults(func=local.sandbox, subparser=p)
     return parser

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from launcher.api.lookup import CLOCK_SKEW, created_at
 from launcher.api.outcomes import LookupFailed, SessionsAPI
 from launcher.dispatch.results import EntryResult
-from launcher.entry import TAG_PREFIX
+from launcher.entry import RERUN_SUFFIX, TAG_PREFIX
 from launcher.ledger.state import LedgerState
 
 
@@ -55,7 +55,8 @@ class Adoptions:
         tags = session.get("tags") if session is not None else None
         for tag in tags if isinstance(tags, list) else ():
             if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
-                owner = self._entries.get(tag[len(TAG_PREFIX) :])
+                key = tag[len(TAG_PREFIX) :].partition(RERUN_SUFFIX)[0]
+                owner = self._entries.get(key)
                 if owner == me and (when is None or when >= self._started - CLOCK_SKEW):
                     return None  # its own session, from an earlier attempt of this run
                 if owner is not None and owner != me:

@@ -118,8 +118,11 @@ class Dispatcher:
         writer: LedgerWriter,
         environ: Mapping[str, str],
         progress: Progress,
+        reruns: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        # `launcher rerun`: dispatch key -> the session it replaces, for a new one.
+        self.reruns = dict(reruns or {})
         self.client = client
         self.ledger = writer
         self.environ = environ
@@ -159,21 +162,34 @@ class Dispatcher:
             for result in results:
                 # What an earlier run created is settled here: a task for each of them would
                 # cost a no-op re-run of 10,000 entries more than all its other work.
-                done = self.ledger.state.created(result.entry.key)
-                if done is not None:
-                    self.recorder.skipped(result, done)
-                else:
+                if not self._done_before(result):
                     tg.start_soon(self.dispatch, result)
+
+    def _done_before(self, result: EntryResult) -> bool:
+        """True (and recorded as skipped) when an earlier run created the entry's session,
+        unless this is a rerun of that very session."""
+        key = result.entry.key
+        record = self.ledger.state.get(key)
+        replaced = self.reruns.get(key)
+        replacing = record is not None and replaced is not None and record.session_id == replaced
+        if record is not None and replacing and record.outcome == "created":
+            result.rerun, result.rerun_of = record.rerun + 1, replaced
+            return False
+        result.rerun = max(result.rerun, record.rerun if record is not None else 0)
+        if record is not None and record.outcome == "created":
+            self.recorder.skipped(result, record)
+            return True
+        return False
 
     async def dispatch(self, result: EntryResult) -> None:
         """One entry, start to recorded outcome (a scheduler calls it one at a time)."""
-        done = self.ledger.state.created(result.entry.key)
-        if done is not None:
-            self.recorder.skipped(result, done)
+        if self._done_before(result):
             return
         try:
             self.halt.check()
             prior = self.ledger.state.get(result.entry.key)
+            if result.rerun_of is not None and prior is not None and prior.rerun < result.rerun:
+                prior = None  # a new session on purpose: nothing of the old one to resume
             if await self.reconciler.resume(result, prior, self.halt.sleep) != "absent":
                 return
             if result.entry.attachments and not await self._attach(result):
@@ -258,7 +274,6 @@ class Dispatcher:
             self.probe.finish()
 
     async def _send(self, result: EntryResult) -> Attempt:
-        entry = result.entry
         body = _tagged_body(result, self.environ, self.ledger)
         async with self.slots:
             async with self.pace.start(self.halt.event) as epoch:
@@ -295,7 +310,7 @@ class Dispatcher:
         if isinstance(outcome, InDoubt):
             await self.recorder.answered(result, outcome)
             self._server_failed(outcome.error)
-            if entry.request.get("idempotent"):
+            if result.idempotent:
                 return outcome  # resending returns the same session if it exists
             # A 500 is the server's final word on this request; after a timeout, a 502/504
             # or a lost connection it may still be working on it until our timeout.
@@ -327,7 +342,7 @@ def _tagged_body(
     """The entry's request body with the batch tag `watch` lists its sessions by. A resent
     request keeps the tag it was first sent with: an idempotent resend must be the same
     body, or the API may not know it for the same request."""
-    body = result.entry.body(environ)
+    body = result.body(environ)
     prior = ledger.state.get(result.entry.key)
     tag = result.batch or (prior.batch if prior else None) or batch_tag(ledger.run_id)
     result.batch = add_batch_tag(body, tag)

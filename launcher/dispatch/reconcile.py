@@ -83,9 +83,9 @@ class Reconciler:
         wait = 0.0
         if prior.outcome == "sending":
             wait = seconds_until(prior.ts, prior.timeout or self._settings.timeout)
-        if wait > longest and result.entry.request.get("idempotent"):
+        if wait > longest and result.idempotent:
             return self._not_now(result, _in_flight(wait, longest))
-        if result.entry.request.get("idempotent"):
+        if result.idempotent:
             await sleep(wait)
             return "absent"
         result.error = prior.error or "an earlier run stopped with this request in flight"
@@ -106,7 +106,7 @@ class Reconciler:
         early answer could be wrong, and a second signal or the drain deadline cancels them.
         """
         entry = result.entry
-        tag = entry.reconcile_tag
+        tag = entry.tag_of(result.rerun)
         if tag is None:
             await self._recorder.in_doubt(
                 result,

@@ -44,6 +44,7 @@ class Recorder:
         extra = {"batch": result.batch} if result.batch else {}
         if result.entry.run_key:
             extra["run_key"] = result.entry.run_key
+        extra.update(_rerun_fields(result))
         await self.ledger.append(
             "sending", result.entry, attempt=result.attempts, timeout=self._timeout, **extra
         )
@@ -92,6 +93,7 @@ class Recorder:
         }
         if result.entry.run_key:
             fields["run_key"] = result.entry.run_key
+        fields.update(_rerun_fields(result))
         if result.reconciled:
             fields["reconciled"] = True
         elif result.batch:  # a session found by a lookup may not carry this run's tag
@@ -148,3 +150,12 @@ class Recorder:
 
     def warn(self, message: str) -> None:
         self.progress.log(message, warn=True)
+
+
+def _rerun_fields(result: EntryResult) -> dict[str, Any]:
+    """A rerun's `sending` and `created` carry its number (and the session it replaces),
+    so that the fold takes it for a new session of a created entry, not an anomaly."""
+    fields: dict[str, Any] = {"rerun": result.rerun} if result.rerun else {}
+    if result.rerun and result.rerun_of:
+        fields["rerun_of"] = result.rerun_of
+    return fields

@@ -5,9 +5,10 @@ Kept apart from the loop that fills them so that reporters depend on values, not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from launcher.entry import Entry
 from launcher.errors import ExitCode
@@ -33,6 +34,18 @@ class EntryResult:
     at_capacity: bool = False  # pending because the organisation was at its session limit
     known: list[str] = field(default_factory=list)  # session ids an unusable answer named
     first_sent: datetime | None = None  # when this run first sent it
+    rerun: int = 0  # the how-manieth new session of the entry (`launcher rerun`); 0: its first
+    rerun_of: str | None = None  # the session this rerun replaces
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether a resend may be left to the API's idempotency: never for a rerun, whose
+        body drops the flag (it wants a new session on purpose)."""
+        return bool(self.entry.request.get("idempotent")) and not self.rerun
+
+    def body(self, environ: Mapping[str, str]) -> dict[str, Any]:
+        """The request body to send, with its reconciliation tag (`Entry.body`)."""
+        return self.entry.body(environ, self.rerun)
 
 
 @dataclass

@@ -47,13 +47,15 @@ async def dispatch_all(
     environ: Mapping[str, str],
     conn: Connection,
     progress: Progress,
+    reruns: Mapping[str, str] | None = None,
 ) -> RunResult:
-    """Dispatch every entry; returns once each is settled, stopped or cut off."""
+    """Dispatch every entry; returns once each is settled, stopped or cut off. `reruns`:
+    dispatch key -> the session a new one replaces (`launcher rerun`)."""
     # The receiver below replaces the handlers and, when it closes, leaves SIGTERM at its
     # default (killed, exit 143): put back what was there, for the report that follows.
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = await _dispatch(settings, entries, writer, environ, conn, progress)
+        result = await _dispatch(settings, entries, writer, environ, conn, progress, reruns)
     finally:
         if threading.current_thread() is threading.main_thread():
             for s, handler in before.items():
@@ -69,11 +71,12 @@ async def _dispatch(
     environ: Mapping[str, str],
     conn: Connection,
     progress: Progress,
+    reruns: Mapping[str, str] | None,
 ) -> RunResult:
     results = [EntryResult(entry) for entry in entries]
     interrupted = aborted = False
     async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
-        dispatcher = Dispatcher(settings, client, writer, environ, progress)
+        dispatcher = Dispatcher(settings, client, writer, environ, progress, reruns)
         async with anyio.create_task_group() as outer:
 
             async def watch_signals() -> None:

@@ -3,11 +3,14 @@ conversation read through the API, as values, bounded in count and size and reda
 before anything shows them.
 
 v1 returns a session's messages with the session (`GET /v1/sessions/{id}`), oldest
-first; that is the one place a conversation is read from, `FollowAPI.get_session`.
+first. v3 lists them on a route of their own, oldest first, in cursor pages
+(`messages_page`): the session is read for its status, then the pages, at most
+MAX_PAGES of them, keeping the latest MAX_MESSAGES.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +25,9 @@ from launcher.follow.targets import Target
 MAX_MESSAGES = 1_000  # per session: the latest ones are kept
 MAX_MESSAGE_CHARS = 20_000  # per message, once redacted: a pasted log must not flood a terminal
 CONCURRENCY = 8
+# v3: pages read per session at most (200 messages each); a longer conversation shows its
+# first MAX_PAGES pages' latest messages and says the newer ones were not read.
+MAX_PAGES = 25
 
 Speaker = Literal["user", "devin", "other"]
 _SPEAKER: dict[str, Speaker] = {
@@ -59,6 +65,7 @@ class Conversation:
     messages: list[Said] = field(default_factory=list)
     skipped: int = 0  # older messages left out (over MAX_MESSAGES)
     error: str | None = None  # why it could not be read
+    newer_unread: bool = False  # v3: more pages than MAX_PAGES, the newest not read
 
     @property
     def last_from_devin(self) -> Said | None:
@@ -115,6 +122,8 @@ async def read_conversations(
         async with limiter:
             try:
                 session = await call(policy, api.get_session, conv.subject.session_id)
+                if session is not None and getattr(api, "pages_messages", False):
+                    session = await _with_pages(api, policy, conv, session)
             except ApiError as exc:
                 conv.error = redact(str(exc))
                 if exc.auth:
@@ -123,7 +132,8 @@ async def read_conversations(
         if session is None:
             conv.error = "the API does not know this session"
             return
-        conv.messages, conv.skipped, conv.status = conversation_of(session, redact)
+        conv.messages, skipped, conv.status = conversation_of(session, redact)
+        conv.skipped += skipped
 
     async with anyio.create_task_group() as tg:
         for conv in out:
@@ -131,6 +141,24 @@ async def read_conversations(
     if auth:
         raise AuthError(f"the API rejected the credentials ({auth[0]})")
     return out
+
+
+async def _with_pages(api: Any, policy: RetryPolicy, conv: Conversation, session: Any) -> Any:
+    """`session` with the messages read from the v3 pages: the latest MAX_MESSAGES of at
+    most MAX_PAGES pages (`conv.skipped` counts the older ones left out)."""
+    kept: deque[Any] = deque(maxlen=MAX_MESSAGES)
+    seen, cursor = 0, None
+    for page in range(MAX_PAGES):
+        items, cursor = await call(
+            policy, api.messages_page, conv.subject.session_id, cursor, page == 0
+        )
+        seen += len(items)
+        kept.extend(items)
+        if cursor is None:
+            break
+    conv.newer_unread = cursor is not None
+    conv.skipped = seen - len(kept)
+    return {**session, "messages": list(kept)} if isinstance(session, dict) else session
 
 
 def subjects_of_targets(targets: Sequence[Target]) -> tuple[list[Subject], int]:

@@ -23,6 +23,7 @@ from launcher.follow import message as message_mod
 from launcher.follow.log import Conversation, Subject, read_conversations
 from launcher.follow.poll import RetryPolicy
 from launcher.follow.ports import Ledger, SlotsProgress, WatchProgress
+from launcher.follow.rerun import RerunAsk, RerunChoice, choose
 from launcher.follow.scheduled import ScheduledOutcome, ScheduledSettings, run_scheduled
 from launcher.follow.signals import until_signal
 from launcher.follow.targets import Target, expected_per_batch
@@ -154,6 +155,20 @@ def message_targets(
         return await message_mod.send(client, held.ledger, chosen, text, RetryPolicy(), conn.redact)
 
     return _interruptible(conn, work)
+
+
+def rerun_choice(held: Held, pick: Pick, conn: Connection, ask: RerunAsk) -> RerunChoice:
+    """The picked entries a rerun gives a new session, their sessions' statuses read
+    first (and recorded, unless the ledger is only read)."""
+    targets, expected = _targets(held, pick)
+
+    async def work(client: FollowClient) -> None:
+        # Every session's status now, settled ones too: one finished may have gone to sleep.
+        policy = RetryPolicy()
+        await refresh(client, held.ledger, targets, expected, policy, conn.redact, settled_too=True)
+
+    _interruptible(conn, work)
+    return choose(targets, ask)
 
 
 def run_and_watch(

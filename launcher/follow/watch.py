@@ -55,15 +55,18 @@ async def refresh(
     on_change: Callable[[Target], None] = lambda t: None,
     on_problem: Callable[[str], None] = lambda m: None,
     memo: Memo | None = None,
+    *,
+    settled_too: bool = False,
 ) -> PollResult:
-    """One poll over the active targets; every change is recorded before it is shown. A
-    session whose answer could not be used keeps its last known state; `on_problem` hears
-    of it once (until the problem changes)."""
+    """One poll over the active targets (`settled_too`: every session not cancelled, as a
+    settled one may have moved on since, e.g. gone to sleep); every change is recorded
+    before it is shown. A session whose answer could not be used keeps its last known
+    state; `on_problem` hears of it once (until the problem changes)."""
     # Two entries may share one session (idempotent requests with one prompt): each is
     # followed, the session asked for once.
     active: dict[str, list[Target]] = {}
     for t in targets:
-        if t.active and t.session_id:
+        if t.session_id and (t.active or (settled_too and not t.cancelled)):
             active.setdefault(t.session_id, []).append(t)
     try:
         watched = {s: group[0].batch for s, group in active.items()}

@@ -1,10 +1,11 @@
 """The answers of the commands that change something and say what they did (`cancel`,
-`message`, `ledger merge`, `ledger compact`): one `Answer` each, rendered by whichever
-reporter `--format` picked."""
+`message`, `ledger merge`, `ledger compact`), and of `report --format json`: one `Answer`
+each, rendered by whichever reporter `--format` picked."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from launcher.output.reporter import Answer
@@ -13,6 +14,8 @@ from launcher.text import printable
 if TYPE_CHECKING:
     from launcher.follow.cancel import CancelOutcome
     from launcher.follow.message import MessageOutcome
+    from launcher.follow.report import BatchReport
+    from launcher.follow.rerun import RerunAsk, RerunChoice
     from launcher.follow.targets import Target
     from launcher.ledger.batches import Batch
     from launcher.ledger.compact import Compacted
@@ -48,6 +51,29 @@ def _would(verb: str, done: str, targets: Sequence[Target]) -> Answer:
 
 def _failed(failed: Sequence[tuple[Target, str]]) -> list[dict[str, Any]]:
     return [_session(t, error=error) for t, error in failed]
+
+
+def rerun_answer(choice: RerunChoice, ask: RerunAsk) -> Answer:
+    """`rerun --dry-run`: the entries that would get a new session, and why."""
+    lines = [
+        f"would rerun  {t.entry.entry_id}  session {t.session_id}  {printable(why, 40)}"
+        for t, why in choice.replace
+    ]
+    lines += [
+        f"would rerun  {t.entry.entry_id}  (finishing the rerun an earlier one began)"
+        for t in choice.resume
+    ]
+    n = len(lines)
+    if n == 0:
+        lines.append(f"--dry-run: no selected entry's session is {ask.describe()}; nothing sent")
+    else:
+        lines.append(
+            f"--dry-run: {n} entr{'ies' if n != 1 else 'y'} would get a new session; nothing sent"
+        )
+    would = [_session(t, why=why) for t, why in choice.replace]
+    would += [_session(t, why="unfinished rerun") for t in choice.resume]
+    body = {"dry_run": True, "counts": {"would": n}, "would": would}
+    return Answer(lines=lines, body=body)
 
 
 def cancel_answer(outcome: CancelOutcome, *, dry_run: bool = False) -> Answer:
@@ -173,3 +199,47 @@ def batches_answer(batches: Sequence[Batch], warnings: Sequence[str]) -> Answer:
         body={"batches": [b.as_json() for b in batches], "warnings": list(warnings)},
         problems=[f"launcher: warning: {w}" for w in warnings],
     )
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def report_answer(batch: BatchReport) -> Answer:
+    """`launcher report --format json`: the report's counts and rows as one document, for
+    a dashboard or a CI step that reads JSON rather than a page."""
+    span = batch.span
+    entries = [
+        {
+            "entry": r.entry,
+            "name": r.name,
+            "title": r.title,
+            "status": r.status,
+            "ended_well": r.ended_well,
+            "reason": r.reason,
+            "session_id": r.session_id,
+            "session_url": r.session_url,
+            "pull_request_url": r.pr_url,
+            "output_valid": r.output_valid,
+            "structured_output": r.output,
+            "output_errors": r.output_errors,
+            "acus_consumed": r.acus,
+            "error": r.error,
+            "matrix": dict(r.matrix),
+            "created_at": _when(r.created_at),
+            "settled_at": _when(r.settled_at),
+            "duration_seconds": r.duration,
+        }
+        for r in batch.rows
+    ]
+    body = {
+        "generated_at": _when(batch.generated_at),
+        "ledgers": list(batch.ledgers),
+        "count": len(entries),
+        "counts": batch.counts,
+        "ended_well": batch.ended_well,
+        "acus_consumed": batch.acus,
+        "span": {"from": _when(span[0]), "to": _when(span[1])} if span else None,
+        "entries": entries,
+    }
+    return Answer(lines=[], body=body)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from launcher.follow.log import Conversation, Said
+from launcher.follow.log import MAX_PAGES, Conversation, Said
 from launcher.output.reporter import Answer
 from launcher.text import printable
 
@@ -28,6 +28,10 @@ def _text(conversations: Sequence[Conversation], out: IO[str]) -> None:
             print("   (no messages)", file=out)
         for said in conv.messages:
             _said(said, out)
+        if conv.newer_unread:
+            print(
+                f"   (over {MAX_PAGES} pages of messages: the newer ones were not read)", file=out
+            )
 
 
 def _said(said: Said, out: IO[str]) -> None:
@@ -74,6 +78,7 @@ def log_answer(conversations: Sequence[Conversation]) -> Answer:
             "status": c.status or None,
             "error": c.error,
             "older_messages_not_shown": c.skipped,
+            "newer_messages_not_read": c.newer_unread,
             "messages": [
                 {
                     "speaker": m.speaker,

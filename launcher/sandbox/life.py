@@ -25,6 +25,7 @@ SETTLED = (FINISHED, BLOCKED, EXPIRED)
 OUTPUT_MODES = ("valid", "invalid", "none")
 DIRECTIVE_PREFIX = "sandbox:"
 BLOCKED_PR_SHARE = 0.5  # Devin often blocks after opening its PR, often before
+MAX_CHATTER = 1000  # progress messages one session may write (`sandbox:chatter=N`)
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,15 @@ class Rules:
 @dataclass(frozen=True)
 class Directives:
     """What `sandbox:` tags ask for: `sandbox:work=SECONDS`, `sandbox:end=finished|blocked|
-    expired`, `sandbox:output=valid|invalid|none`, `sandbox:pr=yes|no`. A malformed or
+    expired`, `sandbox:output=valid|invalid|none`, `sandbox:pr=yes|no`,
+    `sandbox:chatter=N` (N progress messages while it first works). A malformed or
     unknown one is ignored, as Devin would ignore the tag."""
 
     work: float | None = None
     end: str | None = None
     output: str | None = None
     pr: bool | None = None
+    chatter: int | None = None
 
     @classmethod
     def from_tags(cls, tags: Iterable[str]) -> Directives:
@@ -78,6 +81,8 @@ def _directive(name: str, text: str) -> float | str | bool | None:
         return text if text in OUTPUT_MODES else None
     if name == "pr":
         return {"yes": True, "no": False}.get(text)
+    if name == "chatter":
+        return int(text) if text.isdigit() and int(text) <= MAX_CHATTER else None
     return None
 
 
@@ -114,6 +119,8 @@ class Life:
         self.output = directives.output or ("invalid" if invalid else "valid")
         self.pr: bool | None = directives.pr  # None: the default for the status
         self.pr_when_blocked = pr_draw < BLOCKED_PR_SHARE
+        self.chatter = directives.chatter or 0
+        self.first_span = self.work_end - now  # the first work period, which chatter spans
         self.worked_before = 0.0  # seconds worked in earlier periods
         self.changed = now  # last change other than the scheduled settling
         self.terminated_at: float | None = None
@@ -143,6 +150,14 @@ class Life:
     def worked(self, now: float) -> float:
         """Seconds spent working, over every period so far."""
         return self.worked_before + max(0.0, min(now, self.work_end) - self.work_start)
+
+    def chatter_times(self, now: float) -> list[float]:
+        """When each progress message written so far was written: evenly over the first
+        work period, none after a termination."""
+        until = min(now, self.terminated_at if self.terminated_at is not None else now)
+        step = self.first_span / (self.chatter + 1)
+        times = (self.created + (i + 1) * step for i in range(self.chatter))
+        return [t for t in times if t <= until]
 
     def shows_pr(self, status: str) -> bool:
         if status not in (FINISHED, BLOCKED):

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import logging
 import shlex
 import signal
 import socket
@@ -13,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -66,7 +69,7 @@ def url_of(sock: socket.socket) -> str:
 
 
 def uvicorn_config(config: SandboxConfig, *, embedded: bool) -> uvicorn.Config:
-    return uvicorn.Config(
+    made = uvicorn.Config(
         create_app(config),
         http=DroppingH11Protocol,  # see drop.py: the app can close a connection unanswered
         ws="none",
@@ -74,9 +77,19 @@ def uvicorn_config(config: SandboxConfig, *, embedded: bool) -> uvicorn.Config:
         log_level="warning",
         access_log=config.access_log,
         # Embedded in the launcher or a test, the host process owns logging config.
-        log_config=None if embedded else uvicorn.config.LOGGING_CONFIG,
+        log_config=None if embedded else _logging_config(),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
+    if config.access_log:  # its lines are INFO: "warning" above would hide them
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    return made
+
+
+def _logging_config() -> dict[str, Any]:
+    """uvicorn's logging, with the access log on stderr (stdout holds the `export` lines)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
 
 
 def _auth_note(config: SandboxConfig) -> str:
@@ -105,8 +118,10 @@ def export_lines(url: str, api_key: str | None) -> str:
     return f"export DEVIN_BASE_URL={shlex.quote(url)}\nexport DEVIN_API_KEY={key}"
 
 
-def serve_command(args: argparse.Namespace) -> int:
-    """`launcher sandbox`: serve in the foreground until Ctrl-C or SIGTERM (exit 130)."""
+def serve_command(args: argparse.Namespace, note: Callable[[str], None] | None = None) -> int:
+    """`launcher sandbox`: serve in the foreground until Ctrl-C or SIGTERM (exit 130).
+    `note` prints a notice on stderr (the launcher's reporter: -q leaves them out)."""
+    note = note or (lambda text: print(text, file=sys.stderr, flush=True))
     try:
         config = from_args(args)
     except ValueError as exc:  # settings that are fine one by one but not together
@@ -122,7 +137,8 @@ def serve_command(args: argparse.Namespace) -> int:
     url = url_of(sock)
 
     def announce() -> None:
-        print(f"{LISTENING} {url} (api key: {_auth_note(config)})", file=sys.stderr, flush=True)
+        note(f"{LISTENING} {url} (api key: {_auth_note(config)})")
+        sys.stderr.flush()
         print("# point the launcher at this sandbox (in another shell):", flush=True)
         print(export_lines(url, config.api_key), flush=True)
 
@@ -135,7 +151,7 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         _Server(uvicorn_config(config, embedded=False), announce).run(sockets=[sock])
     except KeyboardInterrupt:
-        print("sandbox stopped", file=sys.stderr)
+        note("sandbox stopped")
         return int(ExitCode.INTERRUPTED)
     finally:
         signal.signal(signal.SIGTERM, previous)

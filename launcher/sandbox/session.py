@@ -113,15 +113,30 @@ class Session:
             "requesting_user_email": SANDBOX_USER_EMAIL,
         }
         if messages:
-            initial = {
-                "type": "initial_user_message",
-                "message": self.prompt,
-                "timestamp": self.created_at.isoformat(),
-                "username": SANDBOX_USER_EMAIL,
-            }
-            note = self.devin_note(now)
-            shown["messages"] = [initial, *self.messages, *([note] if note else [])]
+            shown["messages"] = self.conversation(now)
         return shown
+
+    def conversation(self, now: float) -> list[dict[str, Any]]:
+        """Every message so far, oldest first, as GET /v1/sessions/{id} lists them: the
+        prompt, Devin's progress messages (`sandbox:chatter=N`), the users' messages and
+        Devin's closing notes."""
+        initial = {
+            "type": "initial_user_message",
+            "message": self.prompt,
+            "timestamp": self.created_at.isoformat(),
+            "username": SANDBOX_USER_EMAIL,
+        }
+        n = self.life.chatter
+        chatter = [
+            {"type": "devin_message", "message": f"Working on it: step {i} of {n}.",
+             "timestamp": self.when(t)}
+            for i, t in enumerate(self.life.chatter_times(now), 1)
+        ]  # fmt: skip
+        note = self.devin_note(now)
+        later = sorted(
+            [*chatter, *self.messages], key=lambda m: datetime.fromisoformat(m["timestamp"])
+        )
+        return [initial, *later, *([note] if note else [])]
 
     def _status_enum(self, status: str) -> str:
         # The documented wake path: a woken session works as `resumed`.

@@ -37,6 +37,7 @@ REQUEST_COUNTS = (
     "list_gets",
     "single_gets",
     "messages",
+    "message_gets",
     "tag_updates",
     "deletes",
     "controls",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -133,20 +134,9 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
 
     async def listing(request: Request, org: str) -> Answer:
         query = request.query_params
-        try:
-            first = int(query.get("first", FIRST_DEFAULT))
-        except ValueError:
-            first = 0
-        if not 1 <= first <= FIRST_MAX:
-            msg = f"Input should be between 1 and {FIRST_MAX}"
-            return 422, {"detail": [{"loc": ["query", "first"], "msg": msg, "type": "range"}]}
-        start = 0
-        if "after" in query:
-            at = _index(query["after"])
-            if at is None:
-                msg = "Invalid cursor"
-                return 422, {"detail": [{"loc": ["query", "after"], "msg": msg, "type": "value"}]}
-            start = at + 1
+        start, first, refused = _window(query)
+        if refused is not None:
+            return refused
         tags, ids = set(query.getlist("tags")), set(query.getlist("session_ids"))
         after = _epoch(query.get("created_after"))
         now = sandbox.now()
@@ -157,14 +147,20 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
             and (not ids or s.session_id in ids)
             and (after is None or s.created_at.timestamp() >= after)
         ]
-        page = matched[start : start + first]
-        more = start + first < len(matched)
-        return 200, {
-            "items": [v3_view(s, now, org) for s in page],
-            "end_cursor": _cursor(start + len(page) - 1) if page else None,
-            "has_next_page": more,
-            "total": len(matched),
-        }
+        return 200, _page([v3_view(s, now, org) for s in matched], start, first)
+
+    async def messages(request: Request, org: str) -> Answer:
+        session = one(request)
+        if session is None:
+            return NOT_FOUND
+        start, first, refused = _window(request.query_params)
+        if refused is not None:
+            return refused
+        said = [
+            _said(session.session_id, i, m)
+            for i, m in enumerate(session.conversation(sandbox.now()))
+        ]
+        return 200, _page(said, start, first)
 
     async def get(request: Request, org: str) -> Answer:
         session = one(request)
@@ -208,9 +204,51 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
             Route(item, guarded("single_gets", get), methods=["GET"]),
             Route(item, guarded("deletes", terminate), methods=["DELETE"]),
             Route(item + "/messages", guarded("messages", message), methods=["POST"]),
+            Route(item + "/messages", guarded("message_gets", messages), methods=["GET"]),
             Route(item + "/archive", guarded("archives", archive), methods=["POST"]),
         ]
     return routes
+
+
+def _window(query: Any) -> tuple[int, int, Answer | None]:
+    """(index of the first item, page size, None) from a page's `after` and `first`, or
+    a 422 answer for a `first` out of 1-200 or a cursor the sandbox did not give."""
+    try:
+        first = int(query.get("first", FIRST_DEFAULT))
+    except ValueError:
+        first = 0
+    if not 1 <= first <= FIRST_MAX:
+        msg = f"Input should be between 1 and {FIRST_MAX}"
+        return 0, 0, (422, {"detail": [{"loc": ["query", "first"], "msg": msg, "type": "range"}]})
+    if "after" not in query:
+        return 0, first, None
+    at = _index(query["after"])
+    if at is None:
+        detail = [{"loc": ["query", "after"], "msg": "Invalid cursor", "type": "value"}]
+        return 0, 0, (422, {"detail": detail})
+    return at + 1, first, None
+
+
+def _page(items: list[dict[str, Any]], start: int, first: int) -> dict[str, Any]:
+    page = items[start : start + first]
+    return {
+        "items": page,
+        "end_cursor": _cursor(start + len(page) - 1) if page else None,
+        "has_next_page": start + first < len(items),
+        "total": len(items),
+    }
+
+
+def _said(session_id: str, index: int, message: dict[str, Any]) -> dict[str, Any]:
+    """One message as v3's list shows it: who wrote it (`devin` or `user`), when (epoch
+    seconds), and an event id of its own."""
+    when = datetime.fromisoformat(str(message["timestamp"])).timestamp()
+    return {
+        "event_id": f"event-{session_id.removeprefix('devin-')}-{index}",
+        "source": "devin" if message.get("type") == "devin_message" else "user",
+        "message": message["message"],
+        "created_at": int(when),
+    }
 
 
 def _epoch(text: str | None) -> float | None:

@@ -75,6 +75,17 @@ def test_validate_plan_run_wait_results_message_cancel_on_v3(
     assert sum(len(r["pull_requests"]) for r in records) == 8  # every third session has two
     assert all(r["pull_request_url"] == r["pull_requests"][0] for r in records)
 
+    # One session expires (v3: suspended for inactivity, shown as sleeping): `rerun` gives
+    # its entry one new session, once; everything below follows the new one.
+    sleepy = created(read_ledger(Path(ledger)))["m.yaml#task-0"]
+    sb.control(sleepy, status="expired")
+    rerun = ("rerun", str(folder), "--ledger", ledger, "--status", "sleeping")
+    reran = run_launcher(*rerun, env=env)
+    assert reran.returncode == 0 and "1 created" in reran.stdout, reran.stdout + reran.stderr
+    assert "0 created" in run_launcher(*rerun, env=env).stdout
+    assert sb.stats()["sessions"] == 7
+    assert created(read_ledger(Path(ledger)))["m.yaml#task-0"] != sleepy
+
     told = run_launcher("message", str(folder), "--ledger", ledger, "--text", "add tests too",
                         env=env)  # fmt: skip
     assert told.returncode == 0, told.stdout + told.stderr
@@ -83,7 +94,7 @@ def test_validate_plan_run_wait_results_message_cancel_on_v3(
     assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
     assert "6 terminated" in cancelled.stdout, cancelled.stdout
     assert sb.stats()["deletes"] == 6
-    for done in (planned, ran, results, told, cancelled):
+    for done in (planned, ran, results, reran, told, cancelled):
         assert_no_secrets(done.stdout, done.stderr)
         assert COG not in done.stdout + done.stderr
     assert SECRET not in Path(ledger).read_text() and COG not in Path(ledger).read_text()

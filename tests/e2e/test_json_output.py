@@ -22,9 +22,8 @@ from launcher.sandbox.server import running_sandbox
 from tests.support.runkit import API_KEY, SECRET, assert_no_secrets
 
 SCHEMAS = Path(__file__).parents[2] / "schemas" / "output"
-# Commands that print no JSON document: a server in the foreground, a shell script, a
-# page (`report --format html|markdown`).
-NO_JSON = {"sandbox", "completion", "report"}
+# Commands that print no JSON document: a server in the foreground, a shell script.
+NO_JSON = {"sandbox", "completion"}
 
 QUICK = '  tags: ["sandbox:work=0", "sandbox:end=finished", "sandbox:pr=yes"]\n'
 SLOW = '  tags: ["sandbox:work=600"]\n'
@@ -127,6 +126,11 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
         lambda w: ["results", w.path("quick"), "--ledger", w.path("none.jsonl")],
         2,
     ),
+    "report": (
+        lambda w: ["report", w.path("quick"), "--ledger", w.path("quick.jsonl")],
+        lambda w: ["report", w.path("quick"), "--ledger", w.path("none.jsonl")],
+        2,
+    ),
     "log": (
         lambda w: [
             "log",
@@ -192,6 +196,20 @@ CASES: dict[str, tuple[Argv, Argv, int]] = {
         ],
         2,
     ),
+    "rerun": (
+        lambda w: [
+            "rerun",
+            w.path("quick"),
+            "--ledger",
+            w.path("rerun.jsonl"),
+            "--status",
+            "finished",
+            "--base-url",
+            w.base_url,
+        ],
+        lambda w: ["rerun", w.path("quick"), "--ledger", w.path("rerun.jsonl")],
+        2,
+    ),
     "ledger summary": (
         lambda w: ["ledger", "summary", w.path("quick.jsonl")],
         lambda w: ["ledger", "summary", w.path("quick.jsonl"), "--manifests", w.path("bad")],
@@ -252,6 +270,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for manifest, ledger, key in (
             ("quick", "quick.jsonl", None),
             ("quick", "compact.jsonl", None),
+            ("quick", "rerun.jsonl", None),
             ("slow", "cancel.jsonl", "c"),
             ("slow", "message.jsonl", "m"),
         ):

@@ -158,3 +158,26 @@ def test_busy_listing_flags_round_trip() -> None:
     assert from_args(parser.parse_args(to_args(config))) == config
     with pytest.raises(SystemExit):
         parser.parse_args(["--other-sessions", "-1"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag", ["-q", "-v"])
+def test_quiet_leaves_only_the_export_lines_and_verbose_logs_each_request(flag: str) -> None:
+    proc = subprocess.Popen(
+        [*command(SandboxConfig(port=0)), flag],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(3)]  # a comment, then the two exports
+    url = lines[1].strip().removeprefix("export DEVIN_BASE_URL=")
+    assert httpx.get(url + "/v1/sessions").status_code == 401
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and lines[2].startswith("export DEVIN_API_KEY=")
+    if flag == "-q":
+        assert err == ""
+    else:
+        assert "sandbox listening on " in err and "sandbox stopped" in err
+        assert '"GET /v1/sessions HTTP/1.1" 401' in err

@@ -30,15 +30,19 @@ sessions:
   - name: done
     prompt: Upgrade acme/web to Python 3.12.
     tags: [bulk, "sandbox:work=0.2", "sandbox:end=finished"]
+  - name: chatty
+    prompt: Upgrade acme/cli to Python 3.12.
+    tags: [bulk, "sandbox:work=0.2", "sandbox:end=finished", "sandbox:chatter=250"]
 """
 # A message with a terminal escape (it sets the window title) and a secret value in it.
 NUDGE = f"Also add a changelog entry.\x1b]0;pwned\x07 Token: {SECRET}"
+Batch = tuple[Path, Path, dict[str, str], SandboxHandle]
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, dict[str, str]]]:
+def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
     """A batch run once for the module: `asks` ends blocked and is sent NUDGE, `done` ends
-    finished."""
+    finished, `chatty` writes 250 messages on its way (more than a v3 page holds)."""
     folder = tmp_path_factory.mktemp("log")
     manifest, ledger = folder / "m.yaml", folder / "ledger.jsonl"
     manifest.write_text(MANIFEST)
@@ -50,7 +54,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
         _settled(handle, env, paths)
         sent = run_launcher("message", *paths, "--select", "asks", "--text", NUDGE, env=env)
         assert sent.returncode == 0, sent.stderr
-        yield manifest, ledger, env
+        yield manifest, ledger, env, handle
 
 
 def _settled(handle: SandboxHandle, env: dict[str, str], paths: tuple[str, ...]) -> None:
@@ -63,9 +67,9 @@ def _settled(handle: SandboxHandle, env: dict[str, str], paths: tuple[str, ...])
 
 
 def test_log_shows_what_each_session_was_told_and_wrote(
-    batch: tuple[Path, Path, dict[str, str]],
+    batch: Batch,
 ) -> None:
-    manifest, ledger, env = batch
+    manifest, ledger, env, _ = batch
     res = run_launcher("log", str(manifest), "--ledger", str(ledger), env=env)
     assert res.returncode == 0, res.stderr
     out = res.stdout
@@ -88,8 +92,8 @@ def test_log_shows_what_each_session_was_told_and_wrote(
     assert_no_secrets(res.stdout, res.stderr)
 
 
-def test_log_jsonl_from_the_ledger_alone(batch: tuple[Path, Path, dict[str, str]]) -> None:
-    _, ledger, env = batch
+def test_log_jsonl_from_the_ledger_alone(batch: Batch) -> None:
+    _, ledger, env, _ = batch
     res = run_launcher("log", str(ledger), "--select", "asks", "--format", "jsonl", env=env)
     assert res.returncode == 0, res.stderr
     records = [json.loads(line) for line in res.stdout.splitlines()]
@@ -106,9 +110,9 @@ def test_log_jsonl_from_the_ledger_alone(batch: tuple[Path, Path, dict[str, str]
 
 
 def test_results_messages_adds_the_last_devin_message(
-    batch: tuple[Path, Path, dict[str, str]],
+    batch: Batch,
 ) -> None:
-    manifest, ledger, env = batch
+    manifest, ledger, env, _ = batch
     args = ("results", str(manifest), "--ledger", str(ledger))
     plain = [json.loads(line) for line in run_launcher(*args, env=env).stdout.splitlines()]
     assert all("last_devin_message" not in r for r in plain)
@@ -120,3 +124,30 @@ def test_results_messages_adds_the_last_devin_message(
     csv = run_launcher(*args, "--messages", "--format", "csv", env=env).stdout
     assert csv.splitlines()[0].split(",")[-1] == "last_devin_message"
     assert_no_secrets(res.stdout, res.stderr, csv)
+
+
+def test_log_on_v3_reads_every_page_of_the_messages(batch: Batch) -> None:
+    """The same sessions through the sandbox's v3 side (a service-user key and an
+    organisation): each conversation is read page by page, 200 messages a page."""
+    manifest, ledger, v1_env, handle = batch
+    cog = "cog_e2e_SERVICEUSERKEY_123456"
+    env = {**v1_env, "DEVIN_API_KEY": cog, "DEVIN_ORG_ID": "org-e2e"}
+    pages_before = handle.stats()["message_gets"]
+    res = run_launcher("log", str(manifest), "--ledger", str(ledger), env=env)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    chatty = out[out.index("== m.yaml#chatty") :].splitlines()
+    steps = [line for line in chatty if line.startswith("   Working on it: step ")]
+    assert steps[0] == "   Working on it: step 1 of 250." and len(steps) == 250
+    assert chatty[1].endswith("  prompt") and chatty[2] == "   Upgrade acme/cli to Python 3.12."
+    assert chatty[-1].startswith("   Done.")
+    # 252 messages for chatty: two pages; one page for each of the others
+    assert handle.stats()["message_gets"] - pages_before == 4
+    asks = out[: out.index("== m.yaml#done")]
+    assert "   Also add a changelog entry.\\x1b]0;pwned\\x07 Token: ***" in asks.splitlines()
+    assert "\x1b" not in out and "\x07" not in out
+    last = run_launcher("results", str(manifest), "--ledger", str(ledger), "--messages", env=env)
+    records = {r["name"]: r for r in map(json.loads, last.stdout.splitlines())}
+    assert records["chatty"]["last_devin_message"].startswith("Done.")
+    assert_no_secrets(res.stdout, res.stderr, last.stdout, last.stderr)
+    assert cog not in res.stdout + res.stderr + last.stdout + last.stderr

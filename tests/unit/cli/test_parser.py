@@ -4,11 +4,15 @@ name."""
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from launcher.cli import main
+from launcher.cli.parser import build_parser
 from launcher.sandbox.config import DEFAULT_API_KEY
 from launcher.sandbox.server import export_lines
 
@@ -62,3 +66,33 @@ def test_the_sandbox_export_lines_point_the_launcher_at_it() -> None:
     assert export_lines(url, None).endswith("DEVIN_API_KEY=sandbox-any-token")
     chosen = export_lines(url, "my-own-sandbox-key")
     assert "my-own-sandbox-key" not in chosen and "--api-key" in chosen
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                nested = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                yield from _commands(sub, f"{prefix}{name} ") if nested else [(prefix + name, sub)]
+
+
+def test_every_command_takes_quiet_and_verbose() -> None:
+    commands = dict(_commands(build_parser()))
+    assert {"report", "sandbox", "completion", "run", "ledger summary"} <= set(commands)
+    lacking = [
+        name
+        for name, sub in commands.items()
+        if not {"-q", "--quiet", "-v", "--verbose"} <= set(sub._option_string_actions)
+    ]
+    assert lacking == []
+
+
+@pytest.mark.parametrize("flag", ["-q", "-v"])
+def test_completion_prints_its_script_and_with_v_where_to_put_it(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["completion", "fish", flag]) == 0
+    out, err = capsys.readouterr()
+    assert "complete" in out and "launcher" in out
+    expected = "launcher: load it in every shell: launcher completion fish | source"
+    assert err.startswith(expected) if flag == "-v" else err == ""

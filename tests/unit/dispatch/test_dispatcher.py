@@ -354,3 +354,40 @@ def test_a_503_saying_retry_now_leaves_the_pace_alone(tmp_path: Path) -> None:
     run([entry()])
     assert run.dispatcher is not None and run.dispatcher.pace.snapshot.throttles == 1
     assert run.dispatcher.pace.snapshot.mode != "unlimited"
+
+
+def test_a_rerun_sends_a_new_session_under_a_tag_of_its_own_once(tmp_path: Path) -> None:
+    e = entry(idempotent=True)
+    Run(tmp_path, FakeAPI([Created("s-1", None, True)]))([e])
+    replace_s1: Callable[[Dispatcher], None] = lambda d: d.reruns.update({e.key: "s-1"})  # noqa: E731
+    api = FakeAPI([Created("s-2", None, True)])
+    [r] = Run(tmp_path, api)([e], replace_s1)
+    assert (r.outcome, r.session_id, r.rerun, r.rerun_of) == ("created", "s-2", 1, "s-1")
+    [body] = api.posts
+    assert (
+        f"launcher-key:{e.key}.r1" in body["tags"] and f"launcher-key:{e.key}" not in body["tags"]
+    )
+    assert "idempotent" not in body  # an idempotent create would answer with s-1
+    lines = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert [(x["event"], x.get("rerun"), x.get("rerun_of")) for x in lines[2:]] == [
+        ("sending", 1, "s-1"),
+        ("created", 1, "s-1"),
+    ]
+    again = FakeAPI([Created("s-3", None, True)])  # the same rerun asked again: s-1 is gone
+    [r] = Run(tmp_path, again)([e], replace_s1)
+    assert (r.outcome, r.session_id, again.posts) == ("skipped", "s-2", [])
+
+
+def test_a_rerun_stopped_in_flight_is_found_by_its_own_tag_not_resent(tmp_path: Path) -> None:
+    e = entry()
+
+    async def history() -> None:
+        with LedgerWriter.open(tmp_path / "ledger.jsonl", "run-0") as w:
+            await w.append("created", e, session_id="s-1")
+            await w.append("sending", e, attempt=1, timeout=0.01, rerun=1, rerun_of="s-1")
+
+    anyio.run(history)
+    api = FakeAPI([Created("s-9", None, True)], [[{"session_id": "s-2", "url": None}]])
+    [r] = Run(tmp_path, api)([e])
+    assert api.tags == [f"launcher-key:{e.key}.r1"] and api.posts == []
+    assert (r.outcome, r.session_id, r.reconciled, r.rerun) == ("created", "s-2", True, 1)

@@ -116,3 +116,82 @@ def test_text_is_escaped_line_by_line() -> None:
         "   \\x1b]0;title\\x07two",  # a carriage return ends a line, as a newline does
         "   \\u202eevil",
     ]
+
+
+def _v3_client(handler: Any) -> FollowClient:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://x")
+    return FollowClient(http, "cog_" + "k" * 20, redact, deadline=5, generation="v3", org="o")
+
+
+def _v3_pages(count: int, per_page: int) -> Any:
+    """A v3 server with `count` messages, `per_page` a page; it records each page's query."""
+    asked: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/messages"):
+            return httpx.Response(200, json={"session_id": "devin-a", "status": "exit"})
+        asked.append(dict(request.url.params))
+        start = int(request.url.params.get("after", "-1")) + 1
+        items = [
+            {"event_id": f"e{i}", "source": "user" if i % 2 == 0 else "devin",
+             "message": f"m{i} {SECRET}", "created_at": 1_767_225_600 + i}
+            for i in range(start, min(count, start + per_page))
+        ]  # fmt: skip
+        more = start + per_page < count
+        page = {"items": items, "end_cursor": str(start + len(items) - 1), "has_next_page": more}
+        return httpx.Response(200, json=page)
+
+    return handler, asked
+
+
+@pytest.mark.anyio
+async def test_v3_reads_the_pages_in_order_as_v1_names_them() -> None:
+    handler, asked = _v3_pages(5, 2)
+    subject = Subject("m.yaml#a", "a", "devin-a")
+    [conv] = await read_conversations(_v3_client(handler), [subject], redact)
+    assert [p.get("after") for p in asked] == [None, "1", "3"]
+    assert all(p["first"] == "200" for p in asked)
+    assert [(s.type, s.text) for s in conv.messages] == [
+        ("initial_user_message", "m0 ***"),  # the first message from the user: the prompt
+        ("devin_message", "m1 ***"),
+        ("user_message", "m2 ***"),
+        ("devin_message", "m3 ***"),
+        ("user_message", "m4 ***"),
+    ]
+    assert conv.messages[0].timestamp == "2026-01-01T00:00:00+00:00"
+    assert (conv.status, conv.skipped, conv.newer_unread) == ("stopped", 0, False)
+
+
+@pytest.mark.anyio
+async def test_v3_reads_at_most_max_pages_and_keeps_the_latest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("launcher.follow.log.MAX_PAGES", 3)
+    monkeypatch.setattr("launcher.follow.log.MAX_MESSAGES", 4)
+    handler, asked = _v3_pages(100, 2)
+    [conv] = await read_conversations(_v3_client(handler), [Subject("e", "a", "devin-a")], redact)
+    assert len(asked) == 3 and [s.text for s in conv.messages] == [
+        "m2 ***",
+        "m3 ***",
+        "m4 ***",
+        "m5 ***",
+    ]
+    assert (conv.skipped, conv.newer_unread) == (2, True)
+    out = io.StringIO()
+    write_log([conv], "text", out)
+    assert out.getvalue().splitlines()[1] == "   (2 older messages not shown)"
+    assert out.getvalue().endswith(" pages of messages: the newer ones were not read)\n")
+
+
+@pytest.mark.anyio
+async def test_v3_an_answer_that_is_not_a_page_is_that_sessions_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/messages"):
+            return httpx.Response(200, json={"items": "nope"})
+        return httpx.Response(200, json={"session_id": "devin-a", "status": "running"})
+
+    fast = RetryPolicy(attempts=3, initial=0, longest=0)
+    [conv] = await read_conversations(
+        _v3_client(handler), [Subject("e", "a", "devin-a")], redact, fast
+    )
+    assert conv.error == "the messages answer is not a page {items: [...]}"

@@ -214,3 +214,26 @@ def test_rows_come_from_the_ledger_created_settled_and_acus(tmp_path: Path) -> N
     assert (second.status, second.created_at, second.acus) == ("not_created", None, None)
     assert second.error and "never sent" in second.error
     assert built.counts == {"finished": 1, "not_created": 1} and built.acus == 2.5
+
+
+def test_the_json_answer_has_the_counts_and_one_row_per_entry() -> None:
+    from launcher.output.answers import report_answer
+
+    working = row("b", status="working", ended_well=False, settled_at=None, acus=None)
+    batch = BatchReport([row("a"), working], ["l.jsonl"], T0 + timedelta(minutes=5))
+    body = report_answer(batch).body
+    assert (body["count"], body["counts"], body["ended_well"]) == (
+        2,
+        {"finished": 1, "working": 1},
+        1,
+    )
+    assert body["acus_consumed"] == 1.5
+    assert body["span"] == {"from": "2026-12-03T08:00:00Z", "to": "2026-12-03T08:05:00Z"}
+    first, second = body["entries"]
+    assert first["title"] == EVIL  # data, not markup: a JSON reader escapes for its own page
+    assert (first["created_at"], first["settled_at"]) == (
+        "2026-12-03T08:00:00Z",
+        "2026-12-03T08:01:30Z",
+    )
+    assert (first["duration_seconds"], second["duration_seconds"]) == (90.0, None)
+    assert first["pull_request_url"] == "https://github.com/o/r/pull/7"
