@@ -1,4 +1,5 @@
-"""The one reader of `schemas/`: the Devin v1 OpenAPI document and the manifest schema.
+"""The one reader of `schemas/`: the Devin v1 and v3 OpenAPI documents and the manifest
+schema.
 
 Every request rule the launcher and the sandbox apply (the create-session validators, its
 fields, which of them are integers) is derived here, so the two can never disagree.
@@ -15,6 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 OPENAPI_FILE = "devin-v1.openapi.yaml"
+OPENAPI_V3_FILE = "devin-v3.openapi.yaml"
 MANIFEST_SCHEMA_FILE = "manifest.schema.json"
 
 
@@ -28,8 +30,9 @@ def schemas_dir() -> Path:
 
 
 @cache
-def openapi() -> dict[str, Any]:
-    text = (schemas_dir() / OPENAPI_FILE).read_text(encoding="utf-8")
+def openapi(name: str = OPENAPI_FILE) -> dict[str, Any]:
+    """An OpenAPI document of schemas/ (the v1 one by default)."""
+    text = (schemas_dir() / name).read_text(encoding="utf-8")
     doc: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return doc
 
@@ -60,11 +63,21 @@ def create_session_validator() -> Draft202012Validator:
 
 
 @cache
+def v3_create_validator() -> Draft202012Validator:
+    """Validator for a whole v3 create body (CreateSessionRequest of the v3 document)."""
+    doc = openapi(OPENAPI_V3_FILE)
+    params = doc["components"]["schemas"]["CreateSessionRequest"]
+    return Draft202012Validator({**params, "components": doc["components"]})
+
+
+@cache
 def v3_only_params() -> dict[str, Any]:
-    """The create-session fields only the API v3 has, each with its schema (the manifest
-    schema's `v3Only`): a manifest may hold them, and a run that speaks v1 refuses them."""
-    props: dict[str, Any] = manifest_schema()["$defs"]["v3Only"]["properties"]
-    return props
+    """The create-session fields only the API v3 has (in CreateSessionRequest of the v3
+    document, not in v1's CreateSessionParams), each with its schema: a manifest may hold
+    them, and a run that speaks v1 refuses them."""
+    v1 = _create_session_params()["properties"]
+    v3 = openapi(OPENAPI_V3_FILE)["components"]["schemas"]["CreateSessionRequest"]
+    return {name: sub for name, sub in v3["properties"].items() if name not in v1}
 
 
 @cache

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from launcher.api.address import Asked
     from launcher.api.client import Redactor
     from launcher.api.connection import Connection
+    from launcher.dispatch.results import RunResult
     from launcher.dispatch.settings import RunSettings
     from launcher.entry import Entry
     from launcher.follow.scheduled import ScheduledSettings
@@ -279,9 +280,18 @@ def run(args: argparse.Namespace) -> int:
             dispatch.dispatch_all, settings, entries, writer, environ, conn, progress
         )
     progress.finish()
-    if result.config_error:  # nothing was sent: one line, as for any other setting error
-        raise UsageError(redact(result.config_error))
-    reporter.run(result, redact=redact)
+    return reported(args, result, redact)
+
+
+def reported(args: argparse.Namespace, result: RunResult, redact: Redactor) -> int:
+    """What `run` and `rerun` say at the end, and their exit code."""
+    from launcher.dispatch.ending import Unreachable
+
+    match result.ending:
+        case Unreachable(error=error):  # nothing was sent: one line, as any setting error
+            raise UsageError(redact(error))
+        case _:
+            _reporter(args).run(result, redact=redact)
     return int(result.exit_code)
 
 
@@ -317,6 +327,7 @@ def _run_and_watch(
     conn: Connection,
     progress: RunProgress,
 ) -> int:
+    from launcher.dispatch.ending import CredentialsRejected, Interrupted, Unreachable
     from launcher.follow.run import run_and_watch
     from launcher.output.answers import cancel_answer
     from launcher.output.follow import WATCH_REPORTER_BY_NAME, slots_line
@@ -340,11 +351,11 @@ def _run_and_watch(
     progress.finish()
     run = outcome.run
     run.warnings.extend(writer.state.warnings)
-    if run.config_error:  # nothing was created: one line, as for any other setting error
-        raise UsageError(conn.redact(run.config_error))
-    if run.auth_error:
-        _reporter(args).run(run, redact=redact)
-        return int(run.exit_code)
+    match run.ending:
+        case Unreachable() | CredentialsRejected():  # nothing was created
+            return reported(args, run, redact)
+        case _:
+            pass
     line = slots_line(outcome.slots, scheduled.slots.max_active)
     if args.format != "json" and line is not None:
         watcher.log(line)
@@ -356,9 +367,9 @@ def _run_and_watch(
         watcher.log(outcome.budget_note)
     blocked_ok = scheduled.watch.blocked_ok
     ended_well = all(t.verdict(blocked_ok, outcome.timed_out).ended_well for t in outcome.targets)
-    code = (
-        ExitCode.INTERRUPTED if run.interrupted else ExitCode.OK if ended_well else ExitCode.FAILED
-    )
+    code = ExitCode.OK if ended_well else ExitCode.FAILED
+    if isinstance(run.ending, Interrupted):
+        code = ExitCode.INTERRUPTED
     watcher.summary(outcome.targets, blocked_ok, outcome.timed_out, None, None, int(code))
     if outcome.cancelled is not None:  # stdout holds the summary (one JSON document)
         answer = cancel_answer(outcome.cancelled)

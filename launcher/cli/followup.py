@@ -19,6 +19,7 @@ from launcher.cli.commands import (
     _run_progress,
     _watch_reporter,
     _watch_settings,
+    reported,
 )
 from launcher.cli.notify import notify
 from launcher.errors import ExitCode, LedgerError, UsageError
@@ -377,7 +378,4 @@ def rerun(args: argparse.Namespace) -> int:
             choice.replaced,
         )
     progress.finish()
-    if result.config_error:  # nothing was sent: one line, as for any other setting error
-        raise UsageError(conn.redact(result.config_error))
-    reporter.run(result, redact=conn.redact)
-    return int(result.exit_code)
+    return reported(args, result, conn.redact)

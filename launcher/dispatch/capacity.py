@@ -14,11 +14,8 @@ class Capacity:
     reached: bool = False  # a create was refused at the limit
     limit: int | None = None  # the limit, once a refusal has said it
 
-    def refused(self, outcome: AtLimit) -> str | None:
-        """Note a refusal; the reason to stop starting entries, unless deferring."""
+    def refused(self, outcome: AtLimit) -> bool:
+        """Note a refusal; whether it stops new starts (not when a scheduler defers)."""
         self.reached = True
         self.limit = outcome.limit or self.limit
-        if self.defer:
-            return None
-        of = f" of {outcome.limit}" if outcome.limit else ""
-        return f"the organisation is at its concurrent-session limit{of}"
+        return not self.defer

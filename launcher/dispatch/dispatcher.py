@@ -24,12 +24,23 @@ from launcher.dispatch.adopted import Adoptions
 from launcher.dispatch.attachments import Uploader, UploadFailed, Uploads
 from launcher.dispatch.breaker import CircuitBreaker
 from launcher.dispatch.capacity import Capacity
+from launcher.dispatch.ending import (
+    AtCapacity,
+    BreakerOpen,
+    CredentialsRejected,
+    Ending,
+    Finished,
+    Unreachable,
+    outranks,
+    reason,
+)
 from launcher.dispatch.pacing import Pace, RetryWait
 from launcher.dispatch.reconcile import Reconciler
 from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import add_batch_tag, batch_tag
+from launcher.ledger.state import EntryState
 from launcher.ledger.writer import LedgerWriter
 
 
@@ -58,20 +69,25 @@ class Stopped(Exception):
 
 
 class Stop:
-    """The run's one stop: set once, with the reason the user is shown."""
+    """The run's one stop: its `Ending`, set once (`ending.outranks` says when a later
+    one replaces it)."""
 
     def __init__(self) -> None:
-        self.reason: str | None = None
+        self.ending: Ending | None = None
         self.event = anyio.Event()
 
-    def set(self, reason: str) -> None:
-        if self.reason is None:
-            self.reason = reason
+    @property
+    def reason(self) -> str | None:
+        return None if self.ending is None else reason(self.ending)
+
+    def set(self, ending: Ending) -> None:
+        if outranks(ending, self.ending):
+            self.ending = ending
             self.event.set()
 
     def check(self) -> None:
         """The one stop check: raises Stopped once the run is stopping."""
-        if self.reason is not None:
+        if self.ending is not None:
             raise Stopped
 
     async def sleep(self, seconds: float) -> None:
@@ -130,8 +146,6 @@ class Dispatcher:
         self.breaker = CircuitBreaker(settings.breaker_span, settings.breaker_threshold)
         self.slots = anyio.CapacityLimiter(settings.concurrency)
         self.halt = Stop()
-        self.auth_error: str | None = None
-        self.config_error: str | None = None  # the API cannot be reached at all
         self.probe = Probe()
         self.recorder = Recorder(writer, progress, settings.timeout)
         self.reconciler = Reconciler(
@@ -147,8 +161,13 @@ class Dispatcher:
     def stop_reason(self) -> str | None:
         return self.halt.reason
 
-    def stop(self, reason: str) -> None:
-        self.halt.set(reason)
+    @property
+    def ending(self) -> Ending:
+        """Why the run stopped starting entries; Finished when nothing stopped it."""
+        return self.halt.ending or Finished()
+
+    def stop(self, ending: Ending) -> None:
+        self.halt.set(ending)
 
     def expect(self, results: Sequence[EntryResult]) -> None:
         """The run's entries, so that an adopted session can be told as another's."""
@@ -196,9 +215,9 @@ class Dispatcher:
                 return
             outcome = await self._send_with_retries(result)
         except Stopped:
-            reason = self.halt.reason or "stopped"
-            if self.config_error is None:  # else nothing was sent: the one error says it all
-                await self.recorder.stopped(result, reason, at_capacity=self.capacity.reached)
+            why = self.halt.reason or "stopped"
+            if not isinstance(self.halt.ending, Unreachable):  # else the one error says it all
+                await self.recorder.stopped(result, why, at_capacity=self.capacity.reached)
             return
         if isinstance(outcome, Fatal):
             # Stopped before the record's fsync, so that no other request starts meanwhile.
@@ -207,14 +226,14 @@ class Dispatcher:
             if self._cancel is not None:
                 self._cancel.cancel()
         elif isinstance(outcome, AtLimit):
-            if stop := self.capacity.refused(outcome):
-                self.stop(stop)
+            if self.capacity.refused(outcome):
+                self.stop(AtCapacity(self.capacity.limit))
             await self.recorder.deferred(result, outcome.error)
         elif isinstance(outcome, Final) and outcome.wrong_address:
             await self.recorder.voided(result, outcome.error, outcome.status)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
-        if result.outcome in ("created", "adopted"):
+        if result.outcome in (EntryState.CREATED, EntryState.ADOPTED):
             await self._explain(result)
 
     async def _attach(self, result: EntryResult) -> bool:
@@ -267,8 +286,7 @@ class Dispatcher:
             if isinstance(outcome, RetrySafe) and outcome.unreachable:
                 # The very first request could not connect (no such host, nothing listening,
                 # TLS refused): a wrong address, not an outage. Said once, at once.
-                self.config_error = f"cannot reach {self.settings.base_url}: {outcome.error}"
-                self.stop(self.config_error)
+                self.stop(Unreachable(f"cannot reach {self.settings.base_url}: {outcome.error}"))
             return outcome
         finally:
             self.probe.finish()
@@ -303,9 +321,8 @@ class Dispatcher:
             return outcome
         if isinstance(outcome, Final) and outcome.wrong_address:
             # No sessions API at this address: every other entry would get the same answer.
-            if self.config_error is None:
-                self.config_error = outcome.error
-                self.stop(outcome.error)
+            if not isinstance(self.halt.ending, Unreachable):
+                self.stop(Unreachable(outcome.error))
             return outcome
         if isinstance(outcome, InDoubt):
             await self.recorder.answered(result, outcome)
@@ -328,12 +345,12 @@ class Dispatcher:
     def _server_failed(self, error: str) -> None:
         self.breaker.record(True, error)
         if self.breaker.reason:
-            self.stop(f"circuit breaker open: {self.breaker.reason}")
+            self.stop(BreakerOpen(self.breaker.reason))
 
     def _credentials_rejected(self, error: str) -> None:
-        if self.auth_error is None:
-            self.auth_error = f"{error}; the key is the value of {self.settings.api_key_env}"
-            self.stop("the API rejected the credentials")
+        if not isinstance(self.halt.ending, CredentialsRejected | Unreachable):
+            key = f"the key is the value of {self.settings.api_key_env}"
+            self.stop(CredentialsRejected(f"{error}; {key}"))
 
 
 def _tagged_body(

@@ -8,21 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
+from launcher.dispatch.ending import Ending, Finished, exit_code
 from launcher.entry import Entry
 from launcher.errors import ExitCode
-
-EntryOutcome = Literal["created", "adopted", "skipped", "failed", "in_doubt", "pending"]
-ENTRY_OUTCOMES: tuple[EntryOutcome, ...] = get_args(EntryOutcome)
-DONE: frozenset[EntryOutcome] = frozenset({"created", "adopted", "skipped"})
-PROBLEMS: frozenset[EntryOutcome] = frozenset({"failed", "in_doubt"})
+from launcher.ledger.state import EntryState
 
 
 @dataclass
 class EntryResult:
     entry: Entry
-    outcome: EntryOutcome = "pending"
+    outcome: EntryState = EntryState.PENDING
     session_id: str | None = None
     url: str | None = None
     error: str | None = None
@@ -53,24 +50,13 @@ class RunResult:
     results: list[EntryResult]
     ledger: str
     run_id: str
-    stopped: str | None = None  # why the run stopped starting entries, if it did
-    auth_error: str | None = None
-    config_error: str | None = None  # the API could not be reached at all: nothing was sent
-    interrupted: bool = False
-    aborted: bool = False  # a second signal cut the requests in flight
+    ending: Ending = field(default_factory=Finished)  # why it stopped starting entries
     warnings: list[str] = field(default_factory=list)
-    capacity: str | None = None  # the one line saying the organisation is at its limit
-    capacity_limit: int | None = None
+    capacity_limit: int | None = None  # the concurrent-session limit, once a refusal said it
 
-    def count(self, outcome: EntryOutcome) -> int:
+    def count(self, outcome: EntryState) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.config_error:
-            return ExitCode.USAGE
-        if self.auth_error:
-            return ExitCode.AUTH
-        if self.interrupted:
-            return ExitCode.INTERRUPTED
-        return ExitCode.OK if all(r.outcome in DONE for r in self.results) else ExitCode.FAILED
+        return exit_code(self.ending, all(r.outcome.has_session for r in self.results))

@@ -14,6 +14,8 @@ from anyio.abc import TaskGroup
 from launcher.api.connection import Connection
 from launcher.api.redact import short_secret_warnings
 from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.drain import SIGNALS, Drain
+from launcher.dispatch.ending import Interrupted
 from launcher.dispatch.recorder import Progress
 from launcher.dispatch.results import EntryResult, RunResult
 from launcher.dispatch.settings import RunSettings
@@ -53,7 +55,7 @@ async def dispatch_all(
     dispatch key -> the session a new one replaces (`launcher rerun`)."""
     # The receiver below replaces the handlers and, when it closes, leaves SIGTERM at its
     # default (killed, exit 143): put back what was there, for the report that follows.
-    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    before = {s: signal.getsignal(s) for s in SIGNALS}
     try:
         result = await _dispatch(settings, entries, writer, environ, conn, progress, reruns)
     finally:
@@ -74,62 +76,28 @@ async def _dispatch(
     reruns: Mapping[str, str] | None,
 ) -> RunResult:
     results = [EntryResult(entry) for entry in entries]
-    interrupted = aborted = False
     async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
         dispatcher = Dispatcher(settings, client, writer, environ, progress, reruns)
         async with anyio.create_task_group() as outer:
 
-            async def watch_signals() -> None:
-                nonlocal interrupted, aborted
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for signum in signals:
-                        if interrupted:  # second signal: abort at once
-                            aborted = True
-                            name = signal.Signals(signum).name
-                            progress.log(f"second {name}: aborting the requests in flight")
-                            outer.cancel_scope.cancel()
-                            return
-                        interrupted = True
-                        name = signal.Signals(signum).name
-                        dispatcher.stop(f"interrupted by {name}")
-                        progress.log(
-                            f"{name}: starting nothing new; letting requests in "
-                            f"flight finish (again to abort)"
-                        )
-                        outer.start_soon(_deadline, outer, settings.drain_timeout)
+            def drain(name: str) -> None:
+                dispatcher.stop(Interrupted(name))
+                progress.log(
+                    f"{name}: starting nothing new; letting requests in flight finish "
+                    "(again to abort)"
+                )
+                outer.start_soon(_deadline, outer, settings.drain_timeout)
 
-            outer.start_soon(watch_signals)
+            outer.start_soon(Drain(drain, progress.log).watch, outer)
             await dispatcher.run(results)
             outer.cancel_scope.cancel()
-    stopped = dispatcher.stop_reason if not dispatcher.auth_error else None
-    if dispatcher.config_error:
-        stopped = None
-    capacity = None
-    if dispatcher.capacity.reached and not dispatcher.auth_error and not interrupted:
-        stopped, capacity = None, capacity_line(dispatcher.capacity.limit, results)
     return RunResult(
         results=results,
         ledger=str(writer.path),
         run_id=writer.run_id,
-        stopped=stopped,
-        auth_error=dispatcher.auth_error,
-        config_error=dispatcher.config_error,
-        interrupted=interrupted,
-        aborted=aborted,
+        ending=dispatcher.ending,
         warnings=list(writer.state.warnings),
-        capacity=capacity,
         capacity_limit=dispatcher.capacity.limit,
-    )
-
-
-def capacity_line(limit: int | None, results: Sequence[EntryResult]) -> str:
-    """What a run without a scheduler says when the organisation was at its limit."""
-    waiting = sum(1 for r in results if r.outcome == "pending")
-    of = f" of {limit}" if limit else ""
-    entries = f"{waiting} entr{'y waits' if waiting == 1 else 'ies wait'}"
-    return (
-        f"the organisation is at its concurrent-session limit{of}: {entries}; run again with "
-        "the same ledger once sessions end, and the run continues"
     )
 
 

@@ -6,18 +6,18 @@ active sessions of the run's entries, as `cancel` does."""
 
 from __future__ import annotations
 
-import signal
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
-from anyio.abc import TaskGroup
 
 from launcher.api.connection import Connection
 from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.drain import Drain
+from launcher.dispatch.ending import Interrupted, OverBudget, TimedOut
 from launcher.dispatch.results import EntryResult, RunResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
@@ -25,7 +25,7 @@ from launcher.follow import cancel as cancel_mod
 from launcher.follow.budget import Budget, budget_note, limit_of
 from launcher.follow.poll import Memo, RetryPolicy
 from launcher.follow.ports import SlotsProgress, WatchProgress
-from launcher.follow.signals import SIGNALS, until_signal
+from launcher.follow.signals import until_signal
 from launcher.follow.slots import (
     AtCapacity,
     Done,
@@ -39,8 +39,6 @@ from launcher.follow.slots import (
 from launcher.follow.targets import Target, build_targets
 from launcher.follow.watch import WatchSettings, refresh
 from launcher.ledger.writer import LedgerWriter
-
-CREATED = ("created", "adopted", "skipped")
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ class _Batch:
         if any(t.active for t in self.targets if t.session_id) or budget.reserved:
             return Retry(budget.recheck)
         budget.stopped = True
-        self.dispatcher.stop(f"the ACU budget of {budget.total:g} is spent")
+        self.dispatcher.stop(OverBudget(budget.total))
         return Done()
 
     async def start(self, result: EntryResult) -> StartResult:
@@ -110,7 +108,7 @@ class _Batch:
             if self.budget is not None:
                 self.budget.reserved.pop(result.entry.key, None)
         target = self.by_key[result.entry.key]
-        if result.outcome in CREATED and result.session_id:
+        if result.outcome.has_session and result.session_id:
             if target.session_id != result.session_id:
                 target.session_id, target.url = result.session_id, result.url
                 target.batch, target.create_error, target.status = result.batch, None, None
@@ -163,32 +161,6 @@ class _Batch:
         )
 
 
-class _Signals:
-    """SIGINT/SIGTERM during a scheduled run: the first starts nothing new and keeps
-    watching; the second cuts the run short, for its active sessions to be terminated."""
-
-    def __init__(self, dispatcher: Dispatcher, scheduler: SlotScheduler[EntryResult]) -> None:
-        self.dispatcher, self.scheduler = dispatcher, scheduler
-        self.count = 0
-
-    async def watch(self, group: TaskGroup, log: Callable[[str], None]) -> None:
-        with anyio.open_signal_receiver(*SIGNALS) as signals:
-            async for signum in signals:
-                self.count += 1
-                name = signal.Signals(signum).name
-                if self.count > 1:
-                    log(f"second {name}: aborting the requests in flight")
-                    group.cancel_scope.cancel()
-                    return
-                self.dispatcher.stop(f"interrupted by {name}")
-                self.scheduler.stop(keep_watching=True)
-                log(
-                    f"{name}: starting nothing new; letting requests in flight finish and "
-                    "watching the running sessions until they settle (again to terminate "
-                    "them; stopped otherwise, `launcher watch` follows them later)"
-                )
-
-
 async def run_scheduled(
     settings: RunSettings,
     scheduled: ScheduledSettings,
@@ -219,7 +191,17 @@ async def run_scheduled(
             on_settled=batch.terminate if scheduled.terminate_settled else None,
             notify=progress.log,
         )
-        signals = _Signals(dispatcher, scheduler)
+
+        def drain(name: str) -> None:
+            dispatcher.stop(Interrupted(name))
+            scheduler.stop(keep_watching=True)
+            progress.log(
+                f"{name}: starting nothing new; letting requests in flight finish and "
+                "watching the running sessions until they settle (again to terminate "
+                "them; stopped otherwise, `launcher watch` follows them later)"
+            )
+
+        signals = Drain(drain, progress.log)
         progress.attach_slots(scheduler.snapshot)
         async with anyio.create_task_group() as outer:
 
@@ -229,10 +211,10 @@ async def run_scheduled(
                 nonlocal timed_out
                 await anyio.sleep(seconds)
                 timed_out = True
-                dispatcher.stop("--wait-timeout passed")
+                dispatcher.stop(TimedOut())
                 scheduler.stop()
 
-            outer.start_soon(signals.watch, outer, progress.log)
+            outer.start_soon(signals.watch, outer)
             outer.start_soon(_ticking, reporter, targets)
             # Sessions of earlier runs: one poll first, so that those already settled take
             # no slot and those still working count against the limit from the start.
@@ -251,11 +233,7 @@ async def run_scheduled(
         results=results,
         ledger=str(writer.path),
         run_id=writer.run_id,
-        stopped=dispatcher.stop_reason if not dispatcher.auth_error else None,
-        auth_error=dispatcher.auth_error,
-        config_error=dispatcher.config_error,
-        interrupted=signals.count > 0,
-        aborted=signals.count > 1,
+        ending=dispatcher.ending,
         capacity_limit=scheduler.limit,
     )
     _say_why_not_created(results, batch.by_key)

@@ -3,14 +3,14 @@ short, at the next checkpoint (each ledger append is durable once written)."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import anyio
 
+from launcher.dispatch.drain import SIGNALS
+
 T = TypeVar("T")
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def until_signal(work: Callable[[], Awaitable[T]]) -> list[T]:

@@ -9,9 +9,44 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from launcher.ledger.events import FOLLOW_EVENTS, Outcome
+
+
+class EntryState(StrEnum):
+    """What became of an entry's request: the one set of states that the fold, `run` and
+    `rerun`, `ledger summary`, `ledger batches` and follow-up count entries in."""
+
+    CREATED = "created"  # a new session (is_new_session not false)
+    ADOPTED = "adopted"  # the API answered with a session that already existed
+    SKIPPED = "skipped"  # `run`: an earlier run created it
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"  # sent, and whether it was created is not known
+    # Not sent, or sent with no effect: interrupted before its answer (the next run
+    # resolves it), refused at the concurrent-session limit, refused as a wrong address.
+    PENDING = "pending"
+
+    @property
+    def label(self) -> str:
+        """As a person reads it: `in doubt`."""
+        return self.value.replace("_", " ")
+
+    @property
+    def has_session(self) -> bool:
+        return self in _WITH_SESSION
+
+    @property
+    def problem(self) -> bool:
+        """Failed or in doubt: the user is to look at it."""
+        return self in _PROBLEMS
+
+
+_WITH_SESSION = frozenset({EntryState.CREATED, EntryState.ADOPTED, EntryState.SKIPPED})
+_PROBLEMS = frozenset({EntryState.FAILED, EntryState.IN_DOUBT})
+# The states a ledger holds (`skipped` is what a run makes of a created one).
+LEDGER_STATES = tuple(s for s in EntryState if s is not EntryState.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -45,6 +80,16 @@ class KeyRecord:
     @property
     def entry_id(self) -> str:
         return self.entry
+
+    @property
+    def state(self) -> EntryState:
+        """The one state the entry is counted in, from its latest event."""
+        if self.outcome == "created":
+            return EntryState.ADOPTED if self.is_new_session is False else EntryState.CREATED
+        # A capacity refusal is no failure: the entry waits for a slot.
+        if self.outcome == "sending" or self.at_capacity or self.void:
+            return EntryState.PENDING
+        return EntryState.FAILED if self.outcome == "failed" else EntryState.IN_DOUBT
 
 
 class LedgerState:

@@ -6,19 +6,13 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from launcher.errors import LedgerError
 from launcher.ledger.read import read_state
-from launcher.ledger.state import KeyRecord, LedgerState
+from launcher.ledger.state import LEDGER_STATES, EntryState, KeyRecord, LedgerState
 
 BATCH_PREFIX = "launcher-batch:"  # as `launcher.entry.batch_tag` writes it
-# created: new sessions (is_new_session not false); adopted: is_new_session false;
-# pending: the latest event is `sending` (interrupted; the next run resolves it), or a
-# `failed` marked at_capacity (refused at the concurrent-session limit, never sent on) or
-# void (refused as a wrong address: the request never took effect).
-SummaryOutcome = Literal["created", "adopted", "failed", "in_doubt", "pending"]
-SUMMARY_OUTCOMES: tuple[SummaryOutcome, ...] = get_args(SummaryOutcome)
 
 
 @dataclass(frozen=True)
@@ -27,19 +21,15 @@ class SummaryEntry:
     record means for the user."""
 
     record: KeyRecord
-    outcome: SummaryOutcome
+    outcome: EntryState
     status_enum: str | None = None  # the latest session status `watch` recorded, "cancelled"
     acus_consumed: float | None = None  # the latest the API reported (v3), as recorded
 
     @classmethod
     def of(cls, r: KeyRecord, state: LedgerState) -> SummaryEntry:
-        if r.outcome == "created":
-            outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
-            return cls(r, outcome, _latest_status(state, r.key), _latest_acus(state, r.key))
-        # A capacity refusal is no failure: the entry waits for a slot.
-        if r.outcome == "sending" or r.at_capacity or r.void:
-            return cls(r, "pending")
-        return cls(r, r.outcome)
+        if r.state.has_session:
+            return cls(r, r.state, _latest_status(state, r.key), _latest_acus(state, r.key))
+        return cls(r, r.state)
 
     @property
     def entry(self) -> str:
@@ -123,7 +113,7 @@ def _sessions(count: int) -> str:
 @dataclass(frozen=True)
 class LedgerSummary:
     path: str
-    counts: dict[SummaryOutcome, int]
+    counts: dict[EntryState, int]
     entries: list[SummaryEntry]
     failures: list[SummaryEntry]  # failed and in_doubt entries
     warnings: list[str] = field(default_factory=list)
@@ -132,7 +122,7 @@ class LedgerSummary:
 
     @property
     def has_problems(self) -> bool:
-        return bool(self.counts["failed"] or self.counts["in_doubt"])
+        return any(n for state, n in self.counts.items() if state.problem)
 
 
 def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
@@ -146,9 +136,8 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
 def summary_of(label: str, state: LedgerState) -> LedgerSummary:
     """The summary of a folded ledger (or of several, merged), labelled `label`."""
     entries = [SummaryEntry.of(r, state) for r in state.current()]
-    counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
-    counts.update(Counter(e.outcome for e in entries))
-    failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
+    counts = state_counts(entries)
+    failures = [e for e in entries if e.outcome.problem]
     return LedgerSummary(
         label,
         counts,
@@ -160,10 +149,17 @@ def summary_of(label: str, state: LedgerState) -> LedgerSummary:
     )
 
 
+def state_counts(entries: list[SummaryEntry]) -> dict[EntryState, int]:
+    """How many entries are in each state a ledger holds, every one of them named."""
+    counts: dict[EntryState, int] = dict.fromkeys(LEDGER_STATES, 0)
+    counts.update(Counter(e.outcome for e in entries))
+    return counts
+
+
 def statuses_of(entries: list[SummaryEntry]) -> dict[str, int]:
     """The sessions' latest statuses, counted; empty until `watch` has recorded one (a
     ledger it never saw reads as before)."""
-    watched = [e for e in entries if e.outcome in ("created", "adopted")]
+    watched = [e for e in entries if e.outcome.has_session]
     if not any(e.status_enum for e in watched):
         return {}
     return dict(sorted(Counter(e.status_enum or "not watched" for e in watched).items()))

@@ -13,7 +13,16 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from launcher.output.reporter import Answer, Reporter, check_summary, plan_counts, run_counts
+from launcher.dispatch.ending import AtCapacity, CredentialsRejected, Finished, Interrupted, reason
+from launcher.output.reporter import (
+    Answer,
+    Reporter,
+    capacity_line,
+    check_summary,
+    plan_counts,
+    run_counts,
+    with_unsent,
+)
 from launcher.text import printable
 
 if TYPE_CHECKING:
@@ -131,7 +140,7 @@ class JsonReporter(Reporter):
             }
             for e in unsent
         ]
-        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        counts = with_unsent(summary.counts, unsent)
         self.document(
             exit_code,
             {
@@ -166,17 +175,18 @@ class JsonReporter(Reporter):
             **run_counts(result),
             "ledger": result.ledger,
             "run_id": result.run_id,
-            "stopped": redact(result.stopped) if result.stopped else None,
-            "auth_error": redact(result.auth_error) if result.auth_error else None,
-            "at_capacity": result.capacity,
+            **_ending_keys(result, redact),
             "capacity_limit": result.capacity_limit,
             "entries": entries,
         }
-        if result.auth_error:
-            Reporter.error(self, redact(result.auth_error), int(result.exit_code))
-            body["error"] = {"kind": "auth", "message": redact(result.auth_error)}
-        elif result.interrupted:
-            body["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
+        match result.ending:
+            case CredentialsRejected(error=error):
+                Reporter.error(self, redact(error), int(result.exit_code))
+                body["error"] = {"kind": "auth", "message": redact(error)}
+            case Interrupted():
+                body["error"] = {"kind": "interrupted", "message": "interrupted by a signal"}
+            case _:
+                pass
         self.document(int(result.exit_code), body)
 
     def auth(self, facts: Mapping[str, Any], message: str, exit_code: int) -> None:
@@ -193,6 +203,21 @@ class JsonReporter(Reporter):
 
     def config(self, values: Sequence[Value], project_file: str | None) -> None:
         self.document(0, {"project_file": project_file, "settings": [v.as_json() for v in values]})
+
+
+def _ending_keys(result: RunResult, redact: Callable[[str], str]) -> dict[str, str | None]:
+    """`stopped`, `auth_error` and `at_capacity`: the run's ending, under its own key."""
+    keys: dict[str, str | None] = {"stopped": None, "auth_error": None, "at_capacity": None}
+    match result.ending:
+        case Finished():
+            pass
+        case CredentialsRejected(error=error):
+            keys["auth_error"] = redact(error)
+        case AtCapacity():
+            keys["at_capacity"] = capacity_line(result)
+        case other:
+            keys["stopped"] = redact(reason(other))
+    return keys
 
 
 def _check_counts(result: CheckResult) -> dict[str, int]:

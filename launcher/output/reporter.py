@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from launcher.dispatch.results import ENTRY_OUTCOMES, PROBLEMS
+from launcher.dispatch.ending import AtCapacity, CredentialsRejected, Finished, reason
+from launcher.ledger.state import EntryState
 from launcher.text import printable
 
 if TYPE_CHECKING:
@@ -153,7 +154,41 @@ class Reporter(ABC):
 
 
 def run_counts(result: RunResult) -> dict[str, int]:
-    return {k: result.count(k) for k in ENTRY_OUTCOMES}
+    return {k: result.count(k) for k in EntryState}
+
+
+def with_unsent(counts: Mapping[EntryState, int], unsent: Sequence[Entry]) -> dict[str, int]:
+    """A summary's counts, the entries a ledger never saw counted as pending."""
+    pending = EntryState.PENDING
+    return {str(k): n + (len(unsent) if k is pending else 0) for k, n in counts.items()}
+
+
+def capacity_line(result: RunResult) -> str:
+    """What a run without a scheduler says when the organisation was at its limit."""
+    waiting = result.count(EntryState.PENDING)
+    limit = result.capacity_limit
+    of = f" of {limit}" if limit else ""
+    entries = f"{waiting} entr{'y waits' if waiting == 1 else 'ies wait'}"
+    return (
+        f"the organisation is at its concurrent-session limit{of}: {entries}; run again with "
+        "the same ledger once sessions end, and the run continues"
+    )
+
+
+def ending_line(result: RunResult, redact: Callable[[str], str]) -> str | None:
+    """The line on stderr that says why a run stopped starting entries, if it did."""
+    match result.ending:
+        case Finished():
+            return None
+        case CredentialsRejected(error=error):
+            return (
+                f"launcher: error: the API rejected the credentials ({redact(error)}); check "
+                "the API key variable and run again"
+            )
+        case AtCapacity():
+            return f"launcher: {capacity_line(result)}"
+        case other:
+            return f"launcher: stopped: {redact(reason(other))}"
 
 
 class TextReporter(Reporter):
@@ -191,12 +226,12 @@ class TextReporter(Reporter):
     ) -> None:
         for warning in summary.warnings:
             print(f"launcher: warning: {printable(warning)}", file=self.err)
-        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        counts = with_unsent(summary.counts, unsent)
         print("  ".join(f"{k.replace('_', ' ')} {n}" for k, n in counts.items()), file=self.out)
         if summary.statuses:
             shown = (f"{printable(k)} {n}" for k, n in summary.statuses.items())
             print("sessions: " + "  ".join(shown), file=self.out)
-        if any(e.outcome in ("created", "adopted") for e in summary.entries):
+        if any(e.outcome.has_session for e in summary.entries):
             for line in summary.acus.lines:
                 print(printable(line), file=self.out)
         for e in summary.failures:
@@ -212,20 +247,11 @@ class TextReporter(Reporter):
         out, err = self.out, self.err
         for warning in result.warnings:
             print(f"launcher: warning: {printable(warning)}", file=err)
-        if result.auth_error:
-            print(
-                "launcher: error: the API rejected the credentials "
-                f"({printable(redact(result.auth_error))}); check the API key variable and "
-                "run again",
-                file=err,
-            )
-        elif result.capacity:
-            print(f"launcher: {result.capacity}", file=err)
-        elif result.stopped:
-            print(f"launcher: stopped: {printable(redact(result.stopped))}", file=err)
+        if line := ending_line(result, redact):
+            print(printable(line), file=err)
         for r in result.results:
-            if r.outcome in PROBLEMS:
-                label = "in doubt" if r.outcome == "in_doubt" else "failed"
+            if r.outcome.problem:
+                label = r.outcome.label
                 text = f"{label:<8}  {r.entry.entry_id}  {redact(r.error or '')}"
                 print(printable(text), file=out)
         counts = run_counts(result)
@@ -233,7 +259,8 @@ class TextReporter(Reporter):
         print(", ".join(parts), file=out)
         pending = [r for r in result.results if r.outcome == "pending"]
         cut_off = sum(1 for r in pending if r.attempts)
-        if len(pending) > cut_off and not result.capacity:  # the capacity line says it
+        # the capacity line says it
+        if len(pending) > cut_off and not isinstance(result.ending, AtCapacity):
             print(
                 f"{len(pending) - cut_off} not attempted: the next run with the same ledger "
                 "sends them",

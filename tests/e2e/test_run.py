@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from launcher.cli import main
+from launcher.dispatch.ending import BreakerOpen, reason
 from launcher.ledger.read import read_state
 from tests.support.paths import EXAMPLES
 from tests.support.runkit import (
@@ -449,7 +450,8 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
             conn,
             progress,
         )
-    assert result.stopped is not None and "circuit breaker open" in result.stopped
+    assert isinstance(result.ending, BreakerOpen)
+    assert "circuit breaker open" in reason(result.ending)
     assert int(result.exit_code) == 1
     assert result.count("pending") > 0  # never attempted: left for the next run
     assert result.count("created") == 0

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from launcher.api.openapi import create_session_fields, manifest_schema, openapi, request_fields
+from launcher.api.openapi import (
+    create_session_fields,
+    manifest_schema,
+    openapi,
+    request_fields,
+    v3_only_params,
+)
 from launcher.api.v3 import V3_ONLY
 from launcher.manifest import check, format_path
 
@@ -175,7 +181,7 @@ def test_manifest_session_fields_are_the_api_fields() -> None:
     # `attachments` are local files whose uploads the request names
     own = {"name", "matrix", "prompt_file", "attachments"}
     assert set(request_fields()) == {*create_session_fields(), *V3_ONLY}
-    assert set(defs["v3Only"]["properties"]) == set(V3_ONLY)
+    assert set(v3_only_params()) == set(V3_ONLY)
     assert not set(V3_ONLY) & set(create_session_fields())
     assert set(defs["session"]["properties"]) == {*request_fields(), *own}
     assert set(defs["defaults"]["properties"]) == {*request_fields(), "prompt_file", "attachments"}

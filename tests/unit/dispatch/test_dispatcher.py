@@ -31,6 +31,15 @@ from launcher.api.outcomes import (
 )
 from launcher.dispatch.breaker import CircuitBreaker
 from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.ending import (
+    CredentialsRejected,
+    Ending,
+    Finished,
+    Interrupted,
+    OverBudget,
+    TimedOut,
+    Unreachable,
+)
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
@@ -214,7 +223,9 @@ def test_fatal_401_stops_the_run(tmp_path: Path) -> None:
     run = Run(tmp_path, api, concurrency=1)
     results = run([entry(f"e{i}") for i in range(5)])
     assert run.dispatcher is not None
-    assert run.dispatcher.auth_error == "HTTP 401: bad key; the key is the value of DEVIN_API_KEY"
+    assert run.dispatcher.ending == CredentialsRejected(
+        "HTTP 401: bad key; the key is the value of DEVIN_API_KEY"
+    )
     assert run.dispatcher.stop_reason == "the API rejected the credentials"
     assert [r.outcome for r in results] == ["failed"] + ["pending"] * 4
     assert len(api.posts) == 1
@@ -225,7 +236,7 @@ def test_a_stop_mid_run_sends_nothing_more_and_says_why(tmp_path: Path) -> None:
     run = Run(tmp_path, api, concurrency=1)
 
     def stop_on_first_post(d: Dispatcher) -> None:
-        api.on_post = lambda: d.stop("interrupted by SIGTERM")
+        api.on_post = lambda: d.stop(Interrupted("SIGTERM"))
 
     results = run([entry(f"e{i}") for i in range(3)], stop_on_first_post)
     assert len(api.posts) == 1
@@ -239,7 +250,7 @@ def test_a_stop_mid_run_sends_nothing_more_and_says_why(tmp_path: Path) -> None:
 def test_a_stop_after_an_in_doubt_answer_leaves_it_in_doubt(tmp_path: Path) -> None:
     api = FakeAPI([InDoubt("HTTP 504: gateway timeout", 504)])
     run = Run(tmp_path, api)
-    api.on_post = lambda: run.dispatcher.stop("interrupted by SIGINT") if run.dispatcher else None
+    api.on_post = lambda: run.dispatcher.stop(Interrupted("SIGINT")) if run.dispatcher else None
     [r] = run([entry(idempotent=True)])
     assert r.outcome == "in_doubt" and len(api.posts) == 1
     assert r.error == "HTTP 504: gateway timeout (not retried: interrupted by SIGINT)"
@@ -288,11 +299,11 @@ def test_the_breaker_opens_and_stops_the_run(tmp_path: Path) -> None:
         assert r.error.endswith("last error: connection failed: refused")
 
 
-@pytest.mark.parametrize("reason", ["interrupted by SIGTERM"])
-def test_a_stop_before_the_start_sends_nothing(tmp_path: Path, reason: str) -> None:
+@pytest.mark.parametrize("ending", [Interrupted("SIGTERM"), TimedOut(), OverBudget(3.0)])
+def test_a_stop_before_the_start_sends_nothing(tmp_path: Path, ending: Ending) -> None:
     api = FakeAPI([Created("s-1", "u", True)])
     run = Run(tmp_path, api)
-    results = run([entry("a"), entry("b")], lambda d: d.stop(reason))
+    results = run([entry("a"), entry("b")], lambda d: d.stop(ending))
     assert [r.outcome for r in results] == ["pending", "pending"]
     assert api.posts == [] and not run.ledger.read_text()
 
@@ -302,8 +313,10 @@ def test_a_first_request_that_cannot_connect_is_a_configuration_error(tmp_path: 
     api = FakeAPI([refused])
     run = Run(tmp_path, api, concurrency=4, max_wait=1.0)
     results = run([entry(f"e{i}") for i in range(6)])
-    assert run.dispatcher is not None and run.dispatcher.config_error is not None
-    assert run.dispatcher.config_error.startswith("cannot reach http://127.0.0.1: cannot connect")
+    assert run.dispatcher is not None
+    ending = run.dispatcher.ending
+    assert isinstance(ending, Unreachable)
+    assert ending.error.startswith("cannot reach http://127.0.0.1: cannot connect")
     assert len(api.posts) == 1  # the probe alone; nothing retried, nothing else sent
     assert [r.outcome for r in results] == ["pending"] * 6
     assert run.events() == [("sending", "e0"), ("failed", "e0")]  # the intent is void
@@ -315,7 +328,7 @@ def test_refused_connections_after_the_api_answered_are_retried(tmp_path: Path) 
     api = FakeAPI([Created("s-1", "u", True), refused, refused, Created("s-2", "u", True)])
     run = Run(tmp_path, api, concurrency=1, max_wait=0.05)
     results = run([entry("a"), entry("b")])
-    assert run.dispatcher is not None and run.dispatcher.config_error is None
+    assert run.dispatcher is not None and run.dispatcher.ending == Finished()
     assert [r.outcome for r in results] == ["created", "created"]
     kinds = [k for k, name in run.events() if name == "b"]
     assert kinds == ["sending", "failed", "sending", "failed", "sending", "created"]

@@ -15,6 +15,7 @@ import pytest
 
 from launcher.api.client import DevinClient, Redactor
 from launcher.dispatch.dispatcher import Dispatcher
+from launcher.dispatch.ending import Interrupted
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import Entry
@@ -64,7 +65,7 @@ def _run(tmp_path: Path, api: SlowListingAPI, stop_after: float) -> tuple[EntryR
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(d.run, [result])
                     await anyio.sleep(stop_after)
-                    d.stop("interrupted by SIGTERM")
+                    d.stop(Interrupted("SIGTERM"))
 
     anyio.run(go)
     return result, ledger

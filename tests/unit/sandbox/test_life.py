@@ -191,7 +191,7 @@ def test_control_route_sets_status_time_and_outcome(
         assert c.post("/_sandbox/sessions/devin-nope", json={}).status_code == 404
         assert c.delete(f"/v1/sessions/{sid}").status_code == 200
         response = c.post(f"/_sandbox/sessions/{sid}", json={"status": "working"})
-        assert response.status_code == 422 and "terminated" in response.json()["detail"]
+        assert response.status_code == 422 and "terminated" in response.json()["detail"][0]["msg"]
     assert sb.stats()["controls"] == 12
 
 
