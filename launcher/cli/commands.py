@@ -22,11 +22,10 @@ if TYPE_CHECKING:
     from launcher.api.client import Redactor
     from launcher.api.connection import Connection
     from launcher.dispatch.results import RunResult
-    from launcher.dispatch.settings import RunSettings
+    from launcher.dispatch.run import RunContext
     from launcher.entry import Entry
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.watch import WatchSettings
-    from launcher.ledger.writer import LedgerWriter
     from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
     from launcher.output.progress import RunProgress
@@ -202,7 +201,6 @@ def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import anyio
 
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.place import claim, run_ledger
@@ -257,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
         progress = _run_progress(args, entries, redact, board=waits)
+        ctx = dispatch.RunContext(settings, conn, writer, environ, progress)
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
@@ -275,16 +274,29 @@ def run(args: argparse.Namespace) -> int:
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
             # throughout: cron cannot start the next batch meanwhile.
-            return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
-        result = anyio.run(
-            dispatch.dispatch_all, settings, entries, writer, environ, conn, progress
-        )
-    progress.finish()
-    return reported(args, result, redact)
+            return _run_and_watch(args, ctx, scheduled, entries)
+        return send(args, ctx, entries)
+
+
+def send(
+    args: argparse.Namespace,
+    ctx: RunContext[RunProgress],
+    entries: Sequence[Entry],
+    reruns: Mapping[str, str] | None = None,
+) -> int:
+    """`run` and `rerun`: every entry through the one dispatcher (and its signal policy),
+    then what they say at the end, and their exit code."""
+    import anyio
+
+    from launcher.dispatch import run as dispatch
+
+    result = anyio.run(dispatch.dispatch_all, ctx, entries, reruns)
+    ctx.progress.finish()
+    return reported(args, result, ctx.conn.redact)
 
 
 def reported(args: argparse.Namespace, result: RunResult, redact: Redactor) -> int:
-    """What `run` and `rerun` say at the end, and their exit code."""
+    """What a run says at the end, and its exit code."""
     from launcher.dispatch.ending import Unreachable
 
     match result.ending:
@@ -320,12 +332,9 @@ def _run_progress(
 
 def _run_and_watch(
     args: argparse.Namespace,
-    settings: RunSettings,
+    ctx: RunContext[RunProgress],
     scheduled: ScheduledSettings,
     entries: Sequence[Entry],
-    writer: LedgerWriter,
-    conn: Connection,
-    progress: RunProgress,
 ) -> int:
     from launcher.dispatch.ending import CredentialsRejected, Interrupted, Unreachable
     from launcher.follow.run import run_and_watch
@@ -335,7 +344,7 @@ def _run_and_watch(
 
     # One console and one table for the run and its watch: the run's line above the table
     # on a terminal; off one, a line per create and per change.
-    redact = conn.redact
+    conn, writer, progress, redact = ctx.conn, ctx.writer, ctx.progress, ctx.conn.redact
     watcher = WATCH_REPORTER_BY_NAME[args.format](
         sys.stdout,
         sys.stderr,
@@ -345,9 +354,7 @@ def _run_and_watch(
         heartbeat=args.heartbeat,
     )
     watcher.command = "run"
-    outcome = run_and_watch(
-        settings, scheduled, entries, writer, os.environ, conn, progress, watcher
-    )
+    outcome = run_and_watch(ctx, scheduled, entries, watcher)
     progress.finish()
     run = outcome.run
     run.warnings.extend(writer.state.warnings)
