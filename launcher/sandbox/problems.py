@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
@@ -76,11 +77,16 @@ def check_body(data: Any, validator: Draft202012Validator | None = None) -> list
 def output_schema_problems(schema: dict[str, Any]) -> list[Problem]:
     """A structured_output_schema that is not a self-contained Draft 7 schema of at most
     64 KiB: one `value_error` item per finding, at the keyword that is wrong."""
-    size = len(canonical_json(schema).encode())
-    return [
-        _problem(list(f.path), f.message, "value_error")
-        for f in check_output_schema(schema, ("structured_output_schema",), size)
-    ]
+    found = _schema_findings(canonical_json(schema))
+    return [_problem(list(path), message, "value_error") for path, message in found]
+
+
+@lru_cache(maxsize=64)
+def _schema_findings(text: str) -> tuple[tuple[tuple[Any, ...], str], ...]:
+    # A batch sends one schema thousands of times: it is checked once.
+    where = ("structured_output_schema",)
+    found = check_output_schema(json.loads(text), where, len(text.encode()))
+    return tuple((tuple(f.path), f.message) for f in found)
 
 
 def problem(loc: Iterable[Any], msg: str, kind: str = "value_error") -> Problem:

@@ -6,8 +6,9 @@ stateful links (create, then get, message, terminate the session it made).
 
 Bounded: a few examples per operation, deterministic data, one worker (about 5 s of CPU
 for each document). `positive_data_acceptance` is left out: the documents themselves
-answer 422 to valid data in two places (DELETE of a session that has already exited, and
-an `after` cursor the server never gave).
+answer 422 to valid data when the session's state refuses it (DELETE of a session that has
+already exited, a message to a terminated one) and to an `after` cursor the server never
+gave.
 """
 
 from __future__ import annotations
