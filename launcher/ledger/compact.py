@@ -49,7 +49,7 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         ev["batch"] = r.batch
     if r.run_key and r.outcome in ("sending", "created"):
         ev["run_key"] = r.run_key
-    if r.rerun and r.outcome in ("sending", "created"):
+    if r.rerun:
         ev["rerun"] = r.rerun  # a later fold must take its session over the first one's
         if r.rerun_of is not None:
             ev["rerun_of"] = r.rerun_of

@@ -260,15 +260,17 @@ class LedgerState:
         if event == "sending" and key not in self._first_sent:
             self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
+        rerun = ev.get("rerun")
         if held is None:
             self._latest[key] = ev
             self._attempts[key] = int(event == "sending")
+            if rerun:  # a compacted ledger's one line of a rerun entry
+                self._reruns[key] = (rerun, ev.get("rerun_of"))
             return
         if self._made:
             self._made.pop(key, None)
         if event == "sending":
             self._attempts[key] += 1
-        rerun = ev.get("rerun")
         if rerun is not None and rerun > self._reruns.get(key, (0, None))[0]:
             # `launcher rerun`: a new session for the key, on purpose. The old session's
             # follow-through is history; the new one is followed from here on.

@@ -116,6 +116,10 @@ def _event(i: int, key: int, kind: str, flag: bool) -> dict[str, Any]:
             ev["retry_at"] = "2026-01-02T00:00:00.000Z"
     else:
         ev["error"] = None if flag else "timed out"
+    if key == 4:  # `launcher rerun`: each of its events names the rerun, some what it replaced
+        ev["rerun"] = 1 + i // 10
+        if flag:
+            ev["rerun_of"] = f"devin-old-{i // 10}"
     return ev
 
 
