@@ -71,27 +71,56 @@ def v3_create_validator() -> Draft202012Validator:
 
 
 @cache
+def v3_only_params() -> dict[str, Any]:
+    """The create-session fields only the API v3 has (in CreateSessionRequest of the v3
+    document, not in v1's CreateSessionParams), each with its schema: a manifest may hold
+    them, and a run that speaks v1 refuses them."""
+    v1 = _create_session_params()["properties"]
+    v3 = openapi(OPENAPI_V3_FILE)["components"]["schemas"]["CreateSessionRequest"]
+    return {name: sub for name, sub in v3["properties"].items() if name not in v1}
+
+
+@cache
+def request_params() -> dict[str, Any]:
+    """What a manifest's request may hold: CreateSessionParams, and the v3-only fields."""
+    params = _create_session_params()
+    return {**params, "properties": {**params["properties"], **v3_only_params()}}
+
+
+@cache
+def request_validator() -> Draft202012Validator:
+    """Validator for a whole request a manifest makes (either API's fields)."""
+    return Draft202012Validator(_with_components(request_params()))
+
+
+@cache
 def field_validators() -> dict[str, Draft202012Validator]:
-    """One validator per create-session field: values that differ between matrix
-    combinations are checked alone, so 10,000 entries cost 10,000 small checks."""
+    """One validator per request field: values that differ between matrix combinations
+    are checked alone, so 10,000 entries cost 10,000 small checks."""
     return {
         name: Draft202012Validator(_with_components(sub))
-        for name, sub in _create_session_params()["properties"].items()
+        for name, sub in request_params()["properties"].items()
     }
 
 
 @cache
 def create_session_fields() -> tuple[str, ...]:
-    """The API's create-session fields, in the document's order."""
+    """The API v1's create-session fields, in the document's order."""
     return tuple(_create_session_params()["properties"])
 
 
 @cache
+def request_fields() -> tuple[str, ...]:
+    """Every request field a manifest may hold: v1's, then the v3-only ones."""
+    return tuple(request_params()["properties"])
+
+
+@cache
 def integer_fields() -> frozenset[str]:
-    """Create-session fields whose schema admits an integer (today: max_acu_limit)."""
+    """Request fields whose schema admits an integer (today: max_acu_limit)."""
     return frozenset(
         name
-        for name, sub in _create_session_params()["properties"].items()
+        for name, sub in request_params()["properties"].items()
         if sub.get("type") == "integer"
         or any(b.get("type") == "integer" for b in sub.get("anyOf", []))
     )

@@ -18,8 +18,9 @@ from launcher.cli.notify import notify
 from launcher.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from launcher.api.address import Asked
     from launcher.api.client import Redactor
-    from launcher.api.connection import Asked, Connection
+    from launcher.api.connection import Connection
     from launcher.dispatch.results import RunResult
     from launcher.dispatch.run import RunContext
     from launcher.entry import Entry
@@ -40,8 +41,14 @@ def _reporter(args: argparse.Namespace) -> Reporter:
 def _check(args: argparse.Namespace, reporter: Reporter, run_key: str = "") -> CheckResult:
     """The manifests under the PATH arguments, checked; what was skipped said on stderr."""
     from launcher import manifest
+    from launcher.api.address import generation_of
 
-    result = manifest.check(args.paths, run_key=run_key)
+    # Checked for the API the command would speak, chosen as `run` chooses it; a command
+    # that only reads the ledger (no API flags) takes the fields of either.
+    api = None
+    if hasattr(args, "api"):
+        api = manifest.Speaking(*generation_of(_asked(args), os.environ))
+    result = manifest.check(args.paths, run_key=run_key, api=api)
     for note in result.notes:
         reporter.note(f"launcher: {note}")
     return result
@@ -130,7 +137,7 @@ def _connect(
 
 def _asked(args: argparse.Namespace) -> Asked:
     """The connection flags as one value: the Namespace stops here."""
-    from launcher.api.connection import Asked
+    from launcher.api.address import Asked
 
     config = getattr(args, "config", {})
     source = config["base-url"].where if "base-url" in config else ""
@@ -176,24 +183,6 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
     watch = _watch_settings(args)
     slots = SlotSettings(args.max_active, watch.poll_interval, args.probe_interval)
     return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
-
-
-def _v1_only_warnings(entries: Sequence[Entry], generation: str) -> list[str]:
-    """One warning naming the fields only v1 has, when the run speaks v3: they are not sent
-    (the client leaves them out), which may change what a session does."""
-    from launcher.api.v3 import V1_ONLY
-
-    if generation != "v3":
-        return []
-    users = [e for e in entries if any(k in e.request for k in V1_ONLY)]
-    if not users:
-        return []
-    names = sorted({k for e in users for k in V1_ONLY if k in e.request})
-    return [
-        f"{', '.join(names)} exist{'s' if len(names) == 1 else ''} only in the API v1: not "
-        f"sent to v3 ({len(users)} entr{'y' if len(users) == 1 else 'ies'}, e.g. "
-        f"{users[0].entry_id}); remove {'it' if len(names) == 1 else 'them'} from the manifests"
-    ]
 
 
 def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
@@ -252,7 +241,6 @@ def run(args: argparse.Namespace) -> int:
         _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
-    warnings += _v1_only_warnings(entries, conn.generation)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     run_id = plan.run_id if plan is not None else new_run_id()

@@ -13,9 +13,7 @@ from typing import Any
 
 from launcher.ledger.merge import merge_events
 from launcher.ledger.state import EntryState, KeyRecord, LedgerState
-from launcher.ledger.summary import SummaryEntry, state_counts
-
-BATCH_PREFIX = "launcher-batch:"  # as `launcher.entry.batch_tag` writes it
+from launcher.ledger.summary import BATCH_PREFIX, SummaryEntry, state_counts
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,11 @@ OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 # Follow-through events (docs/guides/follow-through.md): they never change a key's dispatch outcome.
 FollowEvent = Literal["status", "cancelled", "message"]
 FOLLOW_EVENTS: tuple[FollowEvent, ...] = get_args(FollowEvent)
-Event = Outcome | FollowEvent
-EVENTS: tuple[Event, ...] = OUTCOMES + FOLLOW_EVENTS
+# An attachment uploaded (once per content and API): its `key` is the content's hash, and
+# it never counts as an entry.
+Upload = Literal["attachment"]
+Event = Outcome | FollowEvent | Upload
+EVENTS: tuple[Event, ...] = (*OUTCOMES, *FOLLOW_EVENTS, *get_args(Upload))
 _DECODER = json.JSONDecoder()  # what json.loads uses
 _JSON = (dict, list, str, int, float, bool, None)
 _HEADER = ("v", "ts", "event", "entry", "name", "key", "run_id", "content")
@@ -81,6 +84,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "output_errors": ((list,), False),
     },
     "cancelled": {"session_id": ((str,), True), "detail": ((str,), False)},
+    "attachment": {"sha256": ((str,), True), "url": ((str,), True), "bytes": ((int,), False)},
     "message": {
         "session_id": ((str,), True),
         "digest": ((str,), True),

@@ -6,6 +6,7 @@ reader, writer and summary share one idea of what a key's state is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -119,6 +120,8 @@ class LedgerState:
         self._last_api: Mapping[str, Any] | None = None
         self._reruns: dict[str, tuple[int, str | None]] = {}  # key -> latest rerun, of what
         self._voided = False  # some request never took effect (a wrong address)
+        # (the API's record as JSON, content sha256) -> the URL its upload got
+        self._uploads: dict[tuple[str, str], str] = {}
 
     def live_apis(self) -> list[Mapping[str, Any]]:
         """`apis`, less those named only by requests that never took effect (`void`: a
@@ -128,6 +131,10 @@ class LedgerState:
         named = [ev.get("api") for ev in self._latest.values() if not ev.get("void")]
         named += [ev.get("api") for slots in self._follow.values() for _, ev in slots.values()]
         return [api for api in self.apis if api in named]
+
+    def uploaded(self, sha256: str, api: Mapping[str, Any] | None) -> str | None:
+        """The URL an attachment with this content got from `api`, if it was uploaded."""
+        return self._uploads.get((_api_key(api), sha256))
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -234,6 +241,9 @@ class LedgerState:
             self._last_api = api
             if api not in self.apis:
                 self.apis.append(api)
+        if event == "attachment":  # not an entry: the content's upload, by API
+            self._uploads[(_api_key(api), ev["sha256"])] = ev["url"]
+            return
         self._order[key] = self._events
         self._events += 1
         if event == "failed" and ev.get("void"):
@@ -302,3 +312,7 @@ class LedgerState:
 
 
 _FOLLOW = frozenset(FOLLOW_EVENTS)
+
+
+def _api_key(api: Mapping[str, Any] | None) -> str:
+    return json.dumps(api, sort_keys=True) if api is not None else ""

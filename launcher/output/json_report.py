@@ -114,6 +114,10 @@ class JsonReporter(Reporter):
                 "session_id": item.session_id,
                 "url": item.url,
                 "request": item.entry.masked_body(),
+                "attachments": [
+                    {"file": a.path, "sha256": a.sha256, "bytes": a.size}
+                    for a in item.entry.attachments
+                ],
             }
             for item in items
         ]
@@ -143,6 +147,7 @@ class JsonReporter(Reporter):
                 "ledger": summary.path,
                 "counts": counts,
                 "statuses": summary.statuses,
+                "acus": summary.acus.as_json(),
                 "entries": [e.as_json() for e in summary.entries] + never,
                 "failures": [e.as_json() for e in summary.failures],
                 "warnings": summary.warnings,

@@ -209,6 +209,10 @@ class TextReporter(Reporter):
             if item.changed:
                 line += "  changed"
             lines.append(printable(line))
+            for a in item.entry.attachments:  # uploaded once per content, when sent
+                lines.append(
+                    printable(f"    attachment {a.path} ({a.size:,} bytes, {a.sha256[:12]})")
+                )
             if show_requests:
                 body = json.dumps(item.entry.masked_body(), indent=2, ensure_ascii=False)
                 lines.extend("    " + printable(b) for b in body.splitlines())
@@ -227,6 +231,9 @@ class TextReporter(Reporter):
         if summary.statuses:
             shown = (f"{printable(k)} {n}" for k, n in summary.statuses.items())
             print("sessions: " + "  ".join(shown), file=self.out)
+        if any(e.outcome.has_session for e in summary.entries):
+            for line in summary.acus.lines:
+                print(printable(line), file=self.out)
         for e in summary.failures:
             label = "in doubt" if e.outcome == "in_doubt" else e.outcome
             status = f"(status {e.status}) " if e.status is not None else ""

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from launcher.sandbox.attachments import attachment_routes
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.drop import DropConnection
 from launcher.sandbox.limits import BodyCap, allowed_methods
@@ -70,6 +71,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route("/v1/sessions", create_session, methods=["POST"]),
         *session_routes(sandbox, answer_later),
         *v3_routes(sandbox, answer_later),
+        *attachment_routes(sandbox, answer_later),
         Route("/sessions/{session_id}", session_page, methods=["GET"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/requests", requests_log, methods=["GET"]),

@@ -424,7 +424,8 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
     import anyio
 
-    from launcher.api.connection import Asked, resolve
+    from launcher.api.address import Asked
+    from launcher.api.connection import resolve
     from launcher.dispatch.run import RunContext
     from launcher.dispatch.run import dispatch_all as _dispatch_all
     from launcher.dispatch.settings import RunSettings

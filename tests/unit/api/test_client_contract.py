@@ -14,7 +14,8 @@ import anyio
 import httpx
 import pytest
 
-from launcher.api.connection import Asked, Connection, resolve
+from launcher.api.address import Asked
+from launcher.api.connection import Connection, resolve
 from launcher.api.outcomes import Created
 from launcher.follow.status import normalise
 from launcher.sandbox.handle import SandboxHandle
