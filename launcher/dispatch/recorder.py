@@ -108,12 +108,14 @@ class Recorder:
 
     async def failed(self, result: EntryResult, error: str, status: int | None) -> None:
         result.outcome, result.error, result.status = EntryState.FAILED, error, status
-        await self.ledger.append("failed", result.entry, error=error, status=status)
+        rerun = {"rerun": result.rerun} if result.rerun else {}
+        await self.ledger.append("failed", result.entry, error=error, status=status, **rerun)
         self.progress.failed(result)
 
     async def in_doubt(self, result: EntryResult, error: str) -> None:
         result.outcome, result.error = EntryState.IN_DOUBT, error
-        await self.ledger.append("in_doubt", result.entry, error=error)
+        rerun = {"rerun": result.rerun} if result.rerun else {}
+        await self.ledger.append("in_doubt", result.entry, error=error, **rerun)
         self.progress.in_doubt(result)
 
     async def settled(self, result: EntryResult, outcome: Created | Final | InDoubt) -> None:

@@ -71,8 +71,16 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "at_capacity": ((bool,), False),
         "void": ((bool,), False),  # never took effect (a wrong address): still pending
         "batch": ((str,), False),  # written by `ledger compact`, which keeps one line a key
+        # A rerun's request failed: its next send is that rerun (`ledger compact` keeps both).
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
-    "in_doubt": {"error": ((str, None), False), "batch": ((str,), False)},
+    "in_doubt": {
+        "error": ((str, None), False),
+        "batch": ((str,), False),
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
+    },
     "status": {
         "session_id": ((str,), True),
         "status_enum": ((str, None), True),

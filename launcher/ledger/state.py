@@ -120,8 +120,8 @@ class LedgerState:
         self._last_api: Mapping[str, Any] | None = None
         self._reruns: dict[str, tuple[int, str | None]] = {}  # key -> latest rerun, of what
         self._voided = False  # some request never took effect (a wrong address)
-        # (the API's record as JSON, content sha256) -> the URL its upload got
-        self._uploads: dict[tuple[str, str], str] = {}
+        # (the API's record as JSON, content sha256) -> the latest `attachment` event
+        self._uploads: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     def live_apis(self) -> list[Mapping[str, Any]]:
         """`apis`, less those named only by requests that never took effect (`void`: a
@@ -134,7 +134,12 @@ class LedgerState:
 
     def uploaded(self, sha256: str, api: Mapping[str, Any] | None) -> str | None:
         """The URL an attachment with this content got from `api`, if it was uploaded."""
-        return self._uploads.get((_api_key(api), sha256))
+        ev = self._uploads.get((_api_key(api), sha256))
+        return None if ev is None else str(ev["url"])
+
+    def uploads(self) -> list[Mapping[str, Any]]:
+        """The latest `attachment` event of each content and API (what compaction keeps)."""
+        return list(self._uploads.values())
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -242,7 +247,7 @@ class LedgerState:
             if api not in self.apis:
                 self.apis.append(api)
         if event == "attachment":  # not an entry: the content's upload, by API
-            self._uploads[(_api_key(api), ev["sha256"])] = ev["url"]
+            self._uploads[(_api_key(api), ev["sha256"])] = ev
             return
         self._order[key] = self._events
         self._events += 1
@@ -255,15 +260,17 @@ class LedgerState:
         if event == "sending" and key not in self._first_sent:
             self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
+        rerun = ev.get("rerun")
         if held is None:
             self._latest[key] = ev
             self._attempts[key] = int(event == "sending")
+            if rerun:  # a compacted ledger's one line of a rerun entry
+                self._reruns[key] = (rerun, ev.get("rerun_of"))
             return
         if self._made:
             self._made.pop(key, None)
         if event == "sending":
             self._attempts[key] += 1
-        rerun = ev.get("rerun")
         if rerun is not None and rerun > self._reruns.get(key, (0, None))[0]:
             # `launcher rerun`: a new session for the key, on purpose. The old session's
             # follow-through is history; the new one is followed from here on.
