@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # machines' environments ask (PYTHONDONTWRITEBYTECODE=1). That doubled the suite's CPU.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test test-all lint unit pythons bench docs clean
+.PHONY: demo test test-all lint unit pythons bench docs screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,8 @@ demo: $(STAMP)
 	@echo "--- launcher is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to put it on PATH"
 
 lint: $(STAMP)
-	$(BIN)/ruff check launcher tests bench noxfile.py
-	$(BIN)/ruff format --check launcher tests bench noxfile.py
+	$(BIN)/ruff check launcher tests bench scripts noxfile.py
+	$(BIN)/ruff format --check launcher tests bench scripts noxfile.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -62,6 +62,10 @@ test-all: lint $(STAMP)
 # The site, from docs/ and mkdocs.yml: a missing page or anchor fails the build.
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# docs/assets/live-table.png: a real run's live table on a terminal (needs tmux, chromium).
+screenshots: $(STAMP)
+	$(BIN)/python scripts/live_table_png.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MAX_TAGS = 50
@@ -50,15 +50,31 @@ def _without_secret_values(request: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A local file an entry hands its session: uploaded once per content (`sha256`), its
+    URL then written into the request (`Entry.attached`)."""
+
+    name: str  # the file's own name, the upload's filename
+    path: str  # as the user can open it
+    sha256: str  # of its content, hex
+    size: int  # bytes
+
+
 def content_hash(
-    name: str, request: Mapping[str, Any], row: Mapping[str, Any] | None = None
+    name: str,
+    request: Mapping[str, Any],
+    row: Mapping[str, Any] | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> str:
-    """Hash of the name and the request with secret values left out (no run key), and of
-    the data file row the entry was made from, if any (a column no template uses still
-    counts: the row is the task)."""
+    """Hash of the name and the request with secret values left out (no run key), of the
+    data file row the entry was made from, if any (a column no template uses still
+    counts: the row is the task), and of its attachments' names and contents, if any."""
     doc: dict[str, Any] = {"name": name, "request": _without_secret_values(request)}
     if row is not None:
         doc["row"] = dict(row)
+    if attachments:
+        doc["attachments"] = [[a.name, a.sha256] for a in attachments]
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:32]
 
 
@@ -82,11 +98,16 @@ class Entry:
     # The matrix values it was made from (not part of its key: the request holds what they
     # changed); `results` shows them as columns.
     matrix: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    attachments: tuple[Attachment, ...] = ()  # local files, part of its content
+    # Their uploads' URLs, once known, and where they go: the prompt's `ATTACHMENT:"url"`
+    # lines (v1), or `attachment_urls` (v3).
+    uploaded: tuple[str, ...] = field(default=(), compare=False)
+    urls_field: bool = field(default=False, compare=False)
     content: str = field(init=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        content = content_hash(self.name, self.request, self.row)
+        content = content_hash(self.name, self.request, self.row, self.attachments)
         object.__setattr__(self, "content", content)
         object.__setattr__(self, "key", dispatch_key(content, self.run_key))
 
@@ -119,8 +140,20 @@ class Entry:
                     names.append(m.group(1))
         return tuple(names)
 
+    def attached(self, urls: Mapping[str, str], *, urls_field: bool) -> Entry:
+        """The same entry (same key) whose body hands its session the attachments' uploads:
+        `urls` maps each attachment's sha256 to its URL; `urls_field` puts them in
+        `attachment_urls` (v3) rather than in `ATTACHMENT:"url"` prompt lines (v1)."""
+        uploaded = tuple(urls[a.sha256] for a in self.attachments)
+        return replace(self, uploaded=uploaded, urls_field=urls_field)
+
     def _with_tag(self, rerun: int) -> dict[str, Any]:
         body = dict(self.request)
+        if self.uploaded and self.urls_field:
+            body["attachment_urls"] = [*(body.get("attachment_urls") or []), *self.uploaded]
+        elif self.uploaded:
+            lines = "\n".join(f'ATTACHMENT:"{url}"' for url in self.uploaded)
+            body["prompt"] = f"{str(body.get('prompt', '')).rstrip()}\n\n{lines}\n"
         tag = self.tag_of(rerun)
         if tag is not None:
             body["tags"] = [*(body.get("tags") or []), tag]

@@ -19,7 +19,7 @@ from launcher.errors import UsageError
 
 if TYPE_CHECKING:
     from launcher.ledger.state import LedgerState
-    from launcher.ledger.summary import LedgerSummary, SummaryOutcome
+    from launcher.ledger.summary import LedgerSummary
 
 Action = Literal["create", "skip"]
 
@@ -97,19 +97,12 @@ def manifest_summary(
 ) -> tuple[LedgerSummary, list[Entry]]:
     """`ledger summary --manifests`: the ledger's summary of exactly these entries' keys,
     and the entries it never saw (a run stopped before sending them)."""
-    from launcher.ledger.summary import (
-        SUMMARY_OUTCOMES,
-        LedgerSummary,
-        SummaryEntry,
-        statuses_of,
-    )
+    from launcher.ledger.summary import LedgerSummary, SummaryEntry, state_counts, statuses_of
 
     seen, unsent = coverage(entries, state)
     rows = [SummaryEntry.of(r, state) for r in seen]
-    counts: dict[SummaryOutcome, int] = dict.fromkeys(SUMMARY_OUTCOMES, 0)
-    for row in rows:
-        counts[row.outcome] += 1
-    failures = [r for r in rows if r.outcome in ("failed", "in_doubt")]
+    counts = state_counts(rows)
+    failures = [r for r in rows if r.outcome.problem]
     summary = LedgerSummary(path, counts, rows, failures, list(state.warnings), statuses_of(rows))
     return summary, unsent
 

@@ -1,6 +1,7 @@
-"""Where the API is: the base URL's rules (http(s), no user name or password in it, the API
-generation its path may name, plain http only on loopback) and where a URL points. Light
-on purpose: the flag converters use it without loading httpx."""
+"""Where the API is and which one: the base URL's rules (http(s), no user name or password
+in it, the API generation its path may name, plain http only on loopback), where a URL
+points, and the generation the flags, the URL and the key's prefix choose. Light on
+purpose: the flag converters and `validate` use it without loading httpx."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ DEFAULT_BASE_URL = "https://api.devin.ai"
 BASE_URL_ENV = "DEVIN_BASE_URL"
 INSECURE_ENV = "LAUNCHER_ALLOW_INSECURE_HTTP"  # =1: allow http:// to a host not on loopback
 ORG_ENV = "DEVIN_ORG_ID"  # the organisation, which the API v3 needs
+KEY_PREFIXES: dict[str, Generation] = {"cog_": "v3", "apk_": "v1"}
 
 _USERINFO = re.compile(r"(?<=//)[^/?#]*@")
 _VERSION = re.compile(r"/(v\d+(?:beta\d+)?)$")
@@ -108,3 +110,50 @@ def base_url_from(
     if environ.get(BASE_URL_ENV):
         return check_base_url(environ[BASE_URL_ENV], BASE_URL_ENV)
     return BaseUrl(DEFAULT_BASE_URL)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the command line asked of the connection (flags only; the environment is read
+    by `resolve`)."""
+
+    base_url: str | None = None
+    api_key_env: str = "DEVIN_API_KEY"
+    base_url_source: str = "--base-url"  # where `base_url` came from, for messages
+    api: Generation | None = None
+    org: str | None = None
+    sandbox: bool = False  # an embedded sandbox answers, with a token of its own
+
+
+def generation_of(asked: Asked, environ: Mapping[str, str]) -> tuple[Generation, str]:
+    """The API generation a command would speak, and what chose it, by `resolve`'s own rules
+    without needing the key or the organisation: what `validate` and `plan` check a
+    manifest against. A UsageError when the choices disagree or the base URL is bad."""
+    if asked.sandbox:
+        return choose_generation(asked, None, "", "")
+    base = base_url_from(asked.base_url, environ, asked.base_url_source)
+    key = environ.get(asked.api_key_env, "").strip()
+    return choose_generation(asked, base.generation, key, asked.api_key_env)
+
+
+def choose_generation(
+    asked: Asked, by_url: Generation | None, key: str, key_env: str
+) -> tuple[Generation, str]:
+    by_key = next((g for p, g in KEY_PREFIXES.items() if key.startswith(p)), None)
+    said: list[tuple[Generation, str]] = []
+    if asked.api:
+        said.append((asked.api, f"--api {asked.api}"))
+    if by_url:
+        said.append((by_url, f"the base URL's /{by_url}"))
+    if by_key and key_env:
+        said.append((by_key, f"the key in {key_env} (a {key[:4]}… key)"))
+    for generation, why in said[1:]:
+        if generation != said[0][0]:
+            raise UsageError(
+                f"{said[0][1]} selects the Devin API {said[0][0]}, but {why} selects "
+                f"{generation}; make them agree (service-user keys cog_… speak v3, "
+                "apk_… keys speak v1)"
+            )
+    if said:
+        return said[0]
+    return "v1", "the default: no cog_ key, --api v3 or /v3 base URL"

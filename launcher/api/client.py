@@ -36,7 +36,7 @@ from launcher.api.target import Generation
 from launcher.api.v3 import create_body, lookup_params, next_cursor
 from launcher.ids import session_id_problem
 
-__all__ = ["DevinClient", "Redactor", "TransportFailure", "path_segment"]
+__all__ = ["DevinClient", "Redactor", "TransportFailure", "path_segment", "url_problem"]
 
 MAX_ERROR_CHARS = 500
 MAX_ID_CHARS = 256
@@ -205,7 +205,7 @@ class DevinClient:
             return InDoubt(f"HTTP {status} with an answer that is not a JSON object", status)
         problem = (
             session_id_problem(data.get("session_id"), MAX_ID_CHARS)
-            or _text_problem(data.get("url"), "url", MAX_URL_CHARS)
+            or url_problem(data.get("url"), "url", MAX_URL_CHARS)
             or _bool_problem(data.get("is_new_session"))
         )
         if problem is None and self._redact.holds_secret(data["session_id"] + data["url"]):
@@ -236,7 +236,7 @@ class DevinClient:
             if self._redact.holds_secret(session["session_id"]):
                 raise LookupFailed("lookup failed: a session_id carries a secret value")
             url = session.get("url")
-            if _text_problem(url, "url", MAX_URL_CHARS) or self._redact.holds_secret(str(url)):
+            if url_problem(url, "url", MAX_URL_CHARS) or self._redact.holds_secret(str(url)):
                 session["url"] = None  # the session stands; a url that cannot is dropped
         return found
 
@@ -311,7 +311,7 @@ def _rows(answer: Any) -> list[Any] | None:
     return answer if isinstance(answer, list) else None
 
 
-def _text_problem(value: object, name: str, limit: int) -> str | None:
+def url_problem(value: object, name: str, limit: int) -> str | None:
     if not isinstance(value, str):
         return f"{name} is {type(value).__name__ if value is not None else 'null'}, not a string"
     if not value or len(value) > limit:

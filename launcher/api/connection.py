@@ -18,7 +18,15 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from launcher.api.address import ORG_ENV, base_url_from, check_secure, is_loopback, shown
+from launcher.api.address import (
+    ORG_ENV,
+    Asked,
+    base_url_from,
+    check_secure,
+    choose_generation,
+    is_loopback,
+    shown,
+)
 from launcher.api.followclient import FollowClient
 from launcher.api.redact import Redactor, api_key_from
 from launcher.api.target import ApiTarget, Generation
@@ -26,20 +34,6 @@ from launcher.errors import UsageError
 
 SANDBOX_ORG = "org-sandbox"  # the embedded sandbox's organisation when none is given
 _ORG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-KEY_PREFIXES: dict[str, Generation] = {"cog_": "v3", "apk_": "v1"}
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What the command line asked of the connection (flags only; the environment is read
-    by `resolve`)."""
-
-    base_url: str | None = None
-    api_key_env: str = "DEVIN_API_KEY"
-    base_url_source: str = "--base-url"  # where `base_url` came from, for messages
-    api: Generation | None = None
-    org: str | None = None
-    sandbox: bool = False  # an embedded sandbox answers, with a token of its own
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,7 @@ def resolve(
         check_secure(base.url, environ)
         key, warnings = api_key_from(environ, asked.api_key_env)
         key_env = asked.api_key_env
-    generation = _generation(asked, base.generation if base else None, key, key_env)
+    generation = choose_generation(asked, base.generation if base else None, key, key_env)[0]
     if asked.sandbox and generation == "v3":
         key = f"cog_{key}"  # the sandbox's v3 side takes service-user tokens only
     org = _org(asked, environ, generation)
@@ -124,25 +118,6 @@ def resolve(
     target = ApiTarget(url, generation, org if generation == "v3" else None, asked.sandbox)
     redact = Redactor([key, *secrets])
     return Connection(target, key, redact, key_env), warnings
-
-
-def _generation(asked: Asked, by_url: Generation | None, key: str, key_env: str) -> Generation:
-    by_key = next((g for p, g in KEY_PREFIXES.items() if key.startswith(p)), None)
-    said: list[tuple[Generation, str]] = []
-    if asked.api:
-        said.append((asked.api, f"--api {asked.api}"))
-    if by_url:
-        said.append((by_url, f"the base URL's /{by_url}"))
-    if by_key and key_env:
-        said.append((by_key, f"the key in {key_env} (a {key[:4]}… key)"))
-    for generation, why in said[1:]:
-        if generation != said[0][0]:
-            raise UsageError(
-                f"{said[0][1]} selects the Devin API {said[0][0]}, but {why} selects "
-                f"{generation}; make them agree (service-user keys cog_… speak v3, "
-                "apk_… keys speak v1)"
-            )
-    return said[0][0] if said else "v1"
 
 
 def _org(asked: Asked, environ: Mapping[str, str], generation: Generation) -> str | None:

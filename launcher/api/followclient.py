@@ -1,14 +1,15 @@
-"""The follow-through calls beside create and look up: list, get, terminate and message,
-as answers or ApiError, never httpx errors. v3's rows are read as v1 names
-(`launcher.api.v3`)."""
+"""The calls beside create and look up: list, get, terminate and message (follow-through),
+and attachment uploads, as answers or ApiError, never httpx errors. v3's rows are read as
+v1 names (`launcher.api.v3`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from launcher import jsonio
 from launcher.api.answer import MAX_BODY_BYTES, parse_retry_after
-from launcher.api.client import DevinClient, path_segment
+from launcher.api.client import MAX_URL_CHARS, DevinClient, path_segment, url_problem
 from launcher.api.outcomes import ApiError
 from launcher.api.v3 import PAGE_MAX, message_page, page_rows, session_row
 
@@ -89,6 +90,38 @@ class FollowClient(DevinClient):
         """POST …/sessions/{id}/message (v3: /messages); ApiError when not accepted."""
         path = self._one(session_id) + ("/messages" if self.generation == "v3" else "/message")
         await self._json("POST", path, body={"message": text})
+
+    async def upload_attachment(self, name: str, content: bytes) -> str:
+        """POST one file (multipart `file`) to the attachments endpoint: the URL a session
+        reads it at (v1 answers it as text, v3 as `{url}`); ApiError otherwise."""
+        if self.generation == "v3":
+            path = self._sessions.removesuffix("/sessions") + "/attachments"
+        else:
+            path = "/v1/attachments"
+        try:
+            answer = await self._exchange("POST", path, files={"file": (name, content)})
+        except ApiError as exc:
+            raise ApiError(f"upload failed: {exc}") from None
+        if not 200 <= answer.status < 300 or answer.truncated:
+            retry = parse_retry_after(answer.headers.get("Retry-After"))
+            message = self._message(answer)
+            raise ApiError(f"upload: HTTP {answer.status}: {message}", answer.status, retry)
+        url: object = answer.text.strip()
+        try:
+            data = jsonio.loads(answer.body)  # v3 `{url}`; a v1 text may be a JSON string
+            url = data.get("url") if isinstance(data, dict) else data
+        except ValueError:
+            pass
+        problem = url_problem(url, "the upload's url", MAX_URL_CHARS)
+        if problem is None and (
+            not str(url).startswith(("https://", "http://")) or '"' in str(url)
+        ):
+            problem = "the upload's url is not an http(s) URL"
+        if problem is None and self._redact.holds_secret(str(url)):
+            problem = "the upload's url carries a secret value"
+        if problem is not None:
+            raise ApiError(f"upload: HTTP {answer.status}: {problem}", answer.status)
+        return str(url)
 
     async def _json(
         self,

@@ -36,6 +36,7 @@ V3_SUSPENDED: dict[str, str] = {
     "usage_limit_exceeded": "acu_limit",
     "out_of_credits": "out_of_credits",
     "out_of_quota": "out_of_credits",
+    "no_quota_allocation": "out_of_credits",
     "payment_declined": "out_of_credits",
     "org_usage_limit_exceeded": "out_of_credits",
     "total_session_limit_exceeded": "out_of_credits",

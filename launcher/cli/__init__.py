@@ -64,7 +64,10 @@ def _configured(args: argparse.Namespace) -> argparse.Namespace:
     given = {k: getattr(args, d) for k in keys if hasattr(args, d := SETTING_BY_KEY[k].dest)}
     project = None
     if len(given) < len(keys) or args.command == "config":
-        project = load_nearest(Path.cwd())
+        try:
+            project = load_nearest(Path.cwd())
+        except FileNotFoundError:  # the current folder was deleted: no project file to find
+            project = None
     args.config = resolve(keys, given, os.environ, project)
     args.project_file = project
     for key, value in args.config.items():

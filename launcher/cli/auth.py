@@ -39,8 +39,9 @@ def add_parser(
 def check(args: argparse.Namespace) -> int:
     import anyio
 
+    from launcher.api.address import Asked
     from launcher.api.client import TransportFailure
-    from launcher.api.connection import Asked, Connection, resolve
+    from launcher.api.connection import Connection, resolve
 
     where_from = args.config["base-url"].where if "base-url" in args.config else ""
     asked = Asked(args.base_url, args.api_key_env, where_from or "--base-url", args.api, args.org)

@@ -18,14 +18,14 @@ from launcher.cli.notify import notify
 from launcher.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from launcher.api.address import Asked
     from launcher.api.client import Redactor
-    from launcher.api.connection import Asked, Connection
+    from launcher.api.connection import Connection
     from launcher.dispatch.results import RunResult
-    from launcher.dispatch.settings import RunSettings
+    from launcher.dispatch.run import RunContext
     from launcher.entry import Entry
     from launcher.follow.scheduled import ScheduledSettings
     from launcher.follow.watch import WatchSettings
-    from launcher.ledger.writer import LedgerWriter
     from launcher.manifest import CheckResult
     from launcher.output.follow import WatchReporter
     from launcher.output.progress import RunProgress
@@ -41,8 +41,14 @@ def _reporter(args: argparse.Namespace) -> Reporter:
 def _check(args: argparse.Namespace, reporter: Reporter, run_key: str = "") -> CheckResult:
     """The manifests under the PATH arguments, checked; what was skipped said on stderr."""
     from launcher import manifest
+    from launcher.api.address import generation_of
 
-    result = manifest.check(args.paths, run_key=run_key)
+    # Checked for the API the command would speak, chosen as `run` chooses it; a command
+    # that only reads the ledger (no API flags) takes the fields of either.
+    api = None
+    if hasattr(args, "api"):
+        api = manifest.Speaking(*generation_of(_asked(args), os.environ))
+    result = manifest.check(args.paths, run_key=run_key, api=api)
     for note in result.notes:
         reporter.note(f"launcher: {note}")
     return result
@@ -131,7 +137,7 @@ def _connect(
 
 def _asked(args: argparse.Namespace) -> Asked:
     """The connection flags as one value: the Namespace stops here."""
-    from launcher.api.connection import Asked
+    from launcher.api.address import Asked
 
     config = getattr(args, "config", {})
     source = config["base-url"].where if "base-url" in config else ""
@@ -179,24 +185,6 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
     return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
 
 
-def _v1_only_warnings(entries: Sequence[Entry], generation: str) -> list[str]:
-    """One warning naming the fields only v1 has, when the run speaks v3: they are not sent
-    (the client leaves them out), which may change what a session does."""
-    from launcher.api.v3 import V1_ONLY
-
-    if generation != "v3":
-        return []
-    users = [e for e in entries if any(k in e.request for k in V1_ONLY)]
-    if not users:
-        return []
-    names = sorted({k for e in users for k in V1_ONLY if k in e.request})
-    return [
-        f"{', '.join(names)} exist{'s' if len(names) == 1 else ''} only in the API v1: not "
-        f"sent to v3 ({len(users)} entr{'y' if len(users) == 1 else 'ies'}, e.g. "
-        f"{users[0].entry_id}); remove {'it' if len(names) == 1 else 'them'} from the manifests"
-    ]
-
-
 def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
     """Under a budget every entry says what it may spend; one that may spend more than the
     whole budget could never start."""
@@ -213,7 +201,6 @@ def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import anyio
 
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.place import claim, run_ledger
@@ -254,7 +241,6 @@ def run(args: argparse.Namespace) -> int:
         _check_budgeted(entries, args.max_acus)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
-    warnings += _v1_only_warnings(entries, conn.generation)
     redact = conn.redact
     ledger = run_ledger(args.ledger, args.sandbox, given=args.config["ledger"].source == "flag")
     run_id = plan.run_id if plan is not None else new_run_id()
@@ -269,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args, conn.base_url)
         note = claim(writer, conn.target, "run")
         progress = _run_progress(args, entries, redact, board=waits)
+        ctx = dispatch.RunContext(settings, conn, writer, environ, progress)
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
@@ -287,16 +274,29 @@ def run(args: argparse.Namespace) -> int:
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
             # throughout: cron cannot start the next batch meanwhile.
-            return _run_and_watch(args, settings, scheduled, entries, writer, conn, progress)
-        result = anyio.run(
-            dispatch.dispatch_all, settings, entries, writer, environ, conn, progress
-        )
-    progress.finish()
-    return reported(args, result, redact)
+            return _run_and_watch(args, ctx, scheduled, entries)
+        return send(args, ctx, entries)
+
+
+def send(
+    args: argparse.Namespace,
+    ctx: RunContext[RunProgress],
+    entries: Sequence[Entry],
+    reruns: Mapping[str, str] | None = None,
+) -> int:
+    """`run` and `rerun`: every entry through the one dispatcher (and its signal policy),
+    then what they say at the end, and their exit code."""
+    import anyio
+
+    from launcher.dispatch import run as dispatch
+
+    result = anyio.run(dispatch.dispatch_all, ctx, entries, reruns)
+    ctx.progress.finish()
+    return reported(args, result, ctx.conn.redact)
 
 
 def reported(args: argparse.Namespace, result: RunResult, redact: Redactor) -> int:
-    """What `run` and `rerun` say at the end, and their exit code."""
+    """What a run says at the end, and its exit code."""
     from launcher.dispatch.ending import Unreachable
 
     match result.ending:
@@ -332,12 +332,9 @@ def _run_progress(
 
 def _run_and_watch(
     args: argparse.Namespace,
-    settings: RunSettings,
+    ctx: RunContext[RunProgress],
     scheduled: ScheduledSettings,
     entries: Sequence[Entry],
-    writer: LedgerWriter,
-    conn: Connection,
-    progress: RunProgress,
 ) -> int:
     from launcher.dispatch.ending import CredentialsRejected, Interrupted, Unreachable
     from launcher.follow.run import run_and_watch
@@ -347,7 +344,7 @@ def _run_and_watch(
 
     # One console and one table for the run and its watch: the run's line above the table
     # on a terminal; off one, a line per create and per change.
-    redact = conn.redact
+    conn, writer, progress, redact = ctx.conn, ctx.writer, ctx.progress, ctx.conn.redact
     watcher = WATCH_REPORTER_BY_NAME[args.format](
         sys.stdout,
         sys.stderr,
@@ -357,9 +354,7 @@ def _run_and_watch(
         heartbeat=args.heartbeat,
     )
     watcher.command = "run"
-    outcome = run_and_watch(
-        settings, scheduled, entries, writer, os.environ, conn, progress, watcher
-    )
+    outcome = run_and_watch(ctx, scheduled, entries, watcher)
     progress.finish()
     run = outcome.run
     run.warnings.extend(writer.state.warnings)

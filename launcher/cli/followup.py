@@ -19,7 +19,7 @@ from launcher.cli.commands import (
     _run_progress,
     _watch_reporter,
     _watch_settings,
-    reported,
+    send,
 )
 from launcher.cli.notify import notify
 from launcher.errors import ExitCode, LedgerError, UsageError
@@ -324,8 +324,6 @@ def message(args: argparse.Namespace) -> int:
 def rerun(args: argparse.Namespace) -> int:
     """`launcher rerun PATH... --status S`: one new session for each selected entry whose
     session ended so, sent as `run` sends (the same settings, dispatcher and ledger)."""
-    import anyio
-
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.settings import settings_from_args
     from launcher.follow.rerun import RerunAsk
@@ -367,15 +365,5 @@ def rerun(args: argparse.Namespace) -> int:
             progress.start(settings.base_url, writer.path, settings.rate, settings.concurrency)
         else:
             progress.log(f"nothing to rerun: no selected entry's session is {ask.describe()}")
-        result = anyio.run(
-            dispatch.dispatch_all,
-            settings,
-            entries,
-            writer,
-            dict(os.environ),
-            conn,
-            progress,
-            choice.replaced,
-        )
-    progress.finish()
-    return reported(args, result, conn.redact)
+        ctx = dispatch.RunContext(settings, conn, writer, dict(os.environ), progress)
+        return send(args, ctx, entries, choice.replaced)

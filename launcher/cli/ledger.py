@@ -20,12 +20,13 @@ def _reporter(args: argparse.Namespace) -> Reporter:
 
 def ledger_summary(args: argparse.Namespace) -> int:
     from launcher.ledger.merge import summarize_ledgers
+    from launcher.ledger.state import EntryState
 
     reporter = _reporter(args)
     if args.manifests:
         return _manifest_summary(args, reporter)
     summary = summarize_ledgers(args.ledger_files)
-    problems = summary.has_problems or summary.counts["pending"]
+    problems = summary.has_problems or summary.counts[EntryState.PENDING]
     code = ExitCode.FAILED if problems else ExitCode.OK
     reporter.ledger_summary(summary, unsent=[], exit_code=int(code))
     return code
@@ -39,6 +40,7 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
     from launcher import manifest, plan
     from launcher.ledger.merge import merge_events
     from launcher.ledger.read import read_state
+    from launcher.ledger.state import EntryState
 
     checked = manifest.check(args.manifests, run_key=args.run_key)
     if checked.diagnostics:
@@ -53,7 +55,7 @@ def _manifest_summary(args: argparse.Namespace, reporter: Reporter) -> int:
         state = merge_events([f for f in ledgers if f.exists()]).state
     label = ", ".join(map(str, ledgers))
     summary, unsent = plan.manifest_summary(checked.entries, state, label)
-    problems = summary.has_problems or unsent or summary.counts["pending"]
+    problems = summary.has_problems or unsent or summary.counts[EntryState.PENDING]
     code = ExitCode.FAILED if problems else ExitCode.OK
     reporter.ledger_summary(summary, unsent=unsent, exit_code=int(code))
     return code

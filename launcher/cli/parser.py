@@ -514,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check manifests; report every error")
     p.add_argument("paths", nargs="+", metavar="PATH", help=PATH_HELP)
     _add_format(p, "github")
+    _add_api_options(p)  # the fields a manifest may hold depend on the API a run speaks
     p.set_defaults(func=commands.validate)
 
     p = sub.add_parser("plan", help="show what `run` would do")
@@ -533,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 10 when some entry would be created, 0 when none (errors keep their codes)",
     )
     _add_format(p)
+    _add_api_options(p)
     p.set_defaults(func=commands.plan)
 
     p = sub.add_parser("show", help="show a plan file that `plan --out` wrote")

@@ -21,6 +21,7 @@ from launcher.api.outcomes import (
     SessionsAPI,
 )
 from launcher.dispatch.adopted import Adoptions
+from launcher.dispatch.attachments import Uploader, UploadFailed, Uploads
 from launcher.dispatch.breaker import CircuitBreaker
 from launcher.dispatch.capacity import Capacity
 from launcher.dispatch.ending import (
@@ -39,6 +40,7 @@ from launcher.dispatch.recorder import Progress, Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
 from launcher.entry import add_batch_tag, batch_tag
+from launcher.ledger.state import EntryState
 from launcher.ledger.writer import LedgerWriter
 
 
@@ -152,6 +154,7 @@ class Dispatcher:
         self._cancel: anyio.CancelScope | None = None
         self.capacity = Capacity()
         self.adoptions: Adoptions | None = None
+        self.uploads = Uploads(client, writer) if isinstance(client, Uploader) else None
         progress.attach(self.pace)
 
     @property
@@ -208,6 +211,8 @@ class Dispatcher:
                 prior = None  # a new session on purpose: nothing of the old one to resume
             if await self.reconciler.resume(result, prior, self.halt.sleep) != "absent":
                 return
+            if result.entry.attachments and not await self._attach(result):
+                return
             outcome = await self._send_with_retries(result)
         except Stopped:
             why = self.halt.reason or "stopped"
@@ -228,8 +233,22 @@ class Dispatcher:
             await self.recorder.voided(result, outcome.error, outcome.status)
         elif outcome is not None:
             await self.recorder.settled(result, outcome)
-        if result.outcome in ("created", "adopted"):
+        if result.outcome in (EntryState.CREATED, EntryState.ADOPTED):
             await self._explain(result)
+
+    async def _attach(self, result: EntryResult) -> bool:
+        """Upload the entry's attachments (once per content) and put their URLs in its
+        request; False, with the entry recorded failed and nothing sent, when one cannot be."""
+        try:
+            if self.uploads is None:
+                raise UploadFailed("this client cannot upload attachments")
+            result.entry = await self.uploads.attach(result.entry)
+        except UploadFailed as exc:
+            if exc.status in (401, 403):
+                self._credentials_rejected(str(exc))
+            await self.recorder.failed(result, str(exc), exc.status)
+            return False
+        return True
 
     async def _explain(self, result: EntryResult) -> None:
         """Say whose session an adopted entry got (another entry's, or an older one)."""

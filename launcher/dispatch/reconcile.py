@@ -15,7 +15,7 @@ from launcher.dispatch.pacing import Pace
 from launcher.dispatch.recorder import Recorder
 from launcher.dispatch.results import EntryResult
 from launcher.dispatch.settings import RunSettings
-from launcher.ledger.state import KeyRecord
+from launcher.ledger.state import EntryState, KeyRecord
 
 LOOKUP_ATTEMPTS = 3  # failed lookups before an entry is left in doubt
 
@@ -94,7 +94,7 @@ class Reconciler:
     def _not_now(self, result: EntryResult, why: str) -> Lookup:
         """Not sent in this run, the ledger left as it is (its wait still holds for the
         next run); the run's report says why."""
-        result.outcome, result.error = "failed", why
+        result.outcome, result.error = EntryState.FAILED, why
         self._recorder.progress.failed(result)
         return "unknown"
 

@@ -10,7 +10,7 @@ from launcher.api.outcomes import Created, Final, InDoubt, RetrySafe
 from launcher.dispatch.pacing import Pace
 from launcher.dispatch.results import EntryResult
 from launcher.ledger.events import timestamp
-from launcher.ledger.state import KeyRecord
+from launcher.ledger.state import EntryState, KeyRecord
 from launcher.ledger.writer import LedgerWriter
 
 
@@ -53,7 +53,11 @@ class Recorder:
         self.progress.sent()
 
     def skipped(self, result: EntryResult, record: KeyRecord) -> None:
-        result.outcome, result.session_id, result.url = "skipped", record.session_id, record.url
+        result.outcome, result.session_id, result.url = (
+            EntryState.SKIPPED,
+            record.session_id,
+            record.url,
+        )
         self.progress.skipped(result)
 
     async def answered(self, result: EntryResult, outcome: RetrySafe | InDoubt) -> None:
@@ -82,7 +86,8 @@ class Recorder:
         self.progress.retrying(result, wait)
 
     async def created(self, result: EntryResult, outcome: Created) -> None:
-        result.outcome = "adopted" if outcome.is_new_session is False else "created"
+        new = outcome.is_new_session is not False
+        result.outcome = EntryState.CREATED if new else EntryState.ADOPTED
         result.session_id, result.url = outcome.session_id, outcome.url
         result.error = result.status = None
         result.last_in_doubt = False
@@ -102,13 +107,15 @@ class Recorder:
         self.progress.created(result)
 
     async def failed(self, result: EntryResult, error: str, status: int | None) -> None:
-        result.outcome, result.error, result.status = "failed", error, status
-        await self.ledger.append("failed", result.entry, error=error, status=status)
+        result.outcome, result.error, result.status = EntryState.FAILED, error, status
+        rerun = {"rerun": result.rerun} if result.rerun else {}
+        await self.ledger.append("failed", result.entry, error=error, status=status, **rerun)
         self.progress.failed(result)
 
     async def in_doubt(self, result: EntryResult, error: str) -> None:
-        result.outcome, result.error = "in_doubt", error
-        await self.ledger.append("in_doubt", result.entry, error=error)
+        result.outcome, result.error = EntryState.IN_DOUBT, error
+        rerun = {"rerun": result.rerun} if result.rerun else {}
+        await self.ledger.append("in_doubt", result.entry, error=error, **rerun)
         self.progress.in_doubt(result)
 
     async def settled(self, result: EntryResult, outcome: Created | Final | InDoubt) -> None:
@@ -123,14 +130,14 @@ class Recorder:
     async def voided(self, result: EntryResult, error: str, status: int) -> None:
         """Pending, durably: the request reached no API (a wrong address answered 404 or
         405), so its `sending` intent is void and nothing is recorded as failed."""
-        result.outcome, result.error = "pending", error
+        result.outcome, result.error = EntryState.PENDING, error
         await self.ledger.append("failed", result.entry, error=error, status=status, void=True)
         self.progress.stopped(result)
 
     async def deferred(self, result: EntryResult, error: str) -> None:
         """Pending, durably: a `failed` event marked `at_capacity`, which the ledger folds
         as pending, so the next run sends it without waiting out or looking up anything."""
-        result.outcome, result.error, result.at_capacity = "pending", error, True
+        result.outcome, result.error, result.at_capacity = EntryState.PENDING, error, True
         await self.ledger.append("failed", result.entry, error=error, status=429, at_capacity=True)
         self.progress.stopped(result)
 

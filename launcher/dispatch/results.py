@@ -8,22 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from launcher.dispatch.ending import Ending, Finished, exit_code
 from launcher.entry import Entry
 from launcher.errors import ExitCode
-
-EntryOutcome = Literal["created", "adopted", "skipped", "failed", "in_doubt", "pending"]
-ENTRY_OUTCOMES: tuple[EntryOutcome, ...] = get_args(EntryOutcome)
-DONE: frozenset[EntryOutcome] = frozenset({"created", "adopted", "skipped"})
-PROBLEMS: frozenset[EntryOutcome] = frozenset({"failed", "in_doubt"})
+from launcher.ledger.state import EntryState
 
 
 @dataclass
 class EntryResult:
     entry: Entry
-    outcome: EntryOutcome = "pending"
+    outcome: EntryState = EntryState.PENDING
     session_id: str | None = None
     url: str | None = None
     error: str | None = None
@@ -58,9 +54,9 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     capacity_limit: int | None = None  # the concurrent-session limit, once a refusal said it
 
-    def count(self, outcome: EntryOutcome) -> int:
+    def count(self, outcome: EntryState) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
     @property
     def exit_code(self) -> ExitCode:
-        return exit_code(self.ending, all(r.outcome in DONE for r in self.results))
+        return exit_code(self.ending, all(r.outcome.has_session for r in self.results))

@@ -7,11 +7,14 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
 from launcher.api.connection import Connection
+from launcher.api.outcomes import SessionsAPI
 from launcher.api.redact import short_secret_warnings
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.drain import SIGNALS, Drain
@@ -42,14 +45,30 @@ def entry_secret_values(
     return values, short_secret_warnings(named)
 
 
+P = TypeVar("P", bound=Progress, covariant=True)
+
+
+@dataclass(frozen=True)
+class RunContext(Generic[P]):
+    """What `run`, `run --wait` and `rerun` send with, built once by the command: how to
+    send, the one connection (its client, redactor and target), the ledger held, the
+    environment the secrets come from, and what the user is shown."""
+
+    settings: RunSettings
+    conn: Connection
+    writer: LedgerWriter
+    environ: Mapping[str, str]
+    progress: P  # `run --wait` shows the slots too: `follow.ports.SlotsProgress`
+
+    def dispatcher(
+        self, client: SessionsAPI, reruns: Mapping[str, str] | None = None
+    ) -> Dispatcher:
+        """The run's one dispatcher, over `client` (from `conn.client`)."""
+        return Dispatcher(self.settings, client, self.writer, self.environ, self.progress, reruns)
+
+
 async def dispatch_all(
-    settings: RunSettings,
-    entries: Sequence[Entry],
-    writer: LedgerWriter,
-    environ: Mapping[str, str],
-    conn: Connection,
-    progress: Progress,
-    reruns: Mapping[str, str] | None = None,
+    ctx: RunContext[Progress], entries: Sequence[Entry], reruns: Mapping[str, str] | None = None
 ) -> RunResult:
     """Dispatch every entry; returns once each is settled, stopped or cut off. `reruns`:
     dispatch key -> the session a new one replaces (`launcher rerun`)."""
@@ -57,7 +76,7 @@ async def dispatch_all(
     # default (killed, exit 143): put back what was there, for the report that follows.
     before = {s: signal.getsignal(s) for s in SIGNALS}
     try:
-        result = await _dispatch(settings, entries, writer, environ, conn, progress, reruns)
+        result = await _dispatch(ctx, entries, reruns)
     finally:
         if threading.current_thread() is threading.main_thread():
             for s, handler in before.items():
@@ -67,17 +86,12 @@ async def dispatch_all(
 
 
 async def _dispatch(
-    settings: RunSettings,
-    entries: Sequence[Entry],
-    writer: LedgerWriter,
-    environ: Mapping[str, str],
-    conn: Connection,
-    progress: Progress,
-    reruns: Mapping[str, str] | None,
+    ctx: RunContext[Progress], entries: Sequence[Entry], reruns: Mapping[str, str] | None
 ) -> RunResult:
     results = [EntryResult(entry) for entry in entries]
-    async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
-        dispatcher = Dispatcher(settings, client, writer, environ, progress, reruns)
+    settings, writer, progress = ctx.settings, ctx.writer, ctx.progress
+    async with ctx.conn.client(settings.timeout, concurrency=settings.concurrency) as client:
+        dispatcher = ctx.dispatcher(client, reruns)
         async with anyio.create_task_group() as outer:
 
             def drain(name: str) -> None:

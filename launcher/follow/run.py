@@ -4,7 +4,7 @@ stopping the work between durable appends. Values out; `launcher.output` shows t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -15,7 +15,7 @@ from launcher.api.client import Redactor
 from launcher.api.connection import Connection
 from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
-from launcher.dispatch.settings import RunSettings
+from launcher.dispatch.run import RunContext
 from launcher.entry import Entry
 from launcher.errors import ApiUnavailable, LauncherError
 from launcher.follow import cancel as cancel_mod
@@ -30,7 +30,6 @@ from launcher.follow.targets import Target, expected_per_batch
 from launcher.follow.watch import WatchOutcome, WatchSettings, refresh, watch
 from launcher.ledger.read import read_state
 from launcher.ledger.state import LedgerState
-from launcher.ledger.writer import LedgerWriter
 
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
@@ -172,21 +171,15 @@ def rerun_choice(held: Held, pick: Pick, conn: Connection, ask: RerunAsk) -> Rer
 
 
 def run_and_watch(
-    settings: RunSettings,
+    ctx: RunContext[SlotsProgress],
     scheduled: ScheduledSettings,
     entries: Sequence[Entry],
-    writer: LedgerWriter,
-    environ: Mapping[str, str],
-    conn: Connection,
-    progress: SlotsProgress,
     reporter: WatchProgress,
 ) -> ScheduledOutcome:
     """`run --wait` / `run --max-active N`, with the ledger held (docs/guides/follow-through.md)."""
 
     async def main() -> ScheduledOutcome:
-        return await run_scheduled(
-            settings, scheduled, entries, writer, environ, conn, progress, reporter
-        )
+        return await run_scheduled(ctx, scheduled, entries, reporter)
 
     return _run(main)
 

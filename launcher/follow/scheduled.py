@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import anyio
 
-from launcher.api.connection import Connection
 from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.drain import Drain
 from launcher.dispatch.ending import Interrupted, OverBudget, TimedOut
 from launcher.dispatch.results import EntryResult, RunResult
-from launcher.dispatch.settings import RunSettings
+from launcher.dispatch.run import RunContext
 from launcher.entry import Entry
 from launcher.follow import cancel as cancel_mod
 from launcher.follow.budget import Budget, budget_note, limit_of
@@ -39,8 +38,6 @@ from launcher.follow.slots import (
 from launcher.follow.targets import Target, build_targets
 from launcher.follow.watch import WatchSettings, refresh
 from launcher.ledger.writer import LedgerWriter
-
-CREATED = ("created", "adopted", "skipped")
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ class _Batch:
             if self.budget is not None:
                 self.budget.reserved.pop(result.entry.key, None)
         target = self.by_key[result.entry.key]
-        if result.outcome in CREATED and result.session_id:
+        if result.outcome.has_session and result.session_id:
             if target.session_id != result.session_id:
                 target.session_id, target.url = result.session_id, result.url
                 target.batch, target.create_error, target.status = result.batch, None, None
@@ -164,22 +161,18 @@ class _Batch:
 
 
 async def run_scheduled(
-    settings: RunSettings,
+    ctx: RunContext[SlotsProgress],
     scheduled: ScheduledSettings,
     entries: Sequence[Entry],
-    writer: LedgerWriter,
-    environ: Mapping[str, str],
-    conn: Connection,
-    progress: SlotsProgress,
     reporter: WatchProgress,
 ) -> ScheduledOutcome:
-    redact = conn.redact
+    settings, writer, progress, redact = ctx.settings, ctx.writer, ctx.progress, ctx.conn.redact
     results = [EntryResult(entry) for entry in entries]
     targets = build_targets(entries, writer.state)
     timed_out = False
     cancelled = None
-    async with conn.client(settings.timeout, concurrency=settings.concurrency) as client:
-        dispatcher = Dispatcher(settings, client, writer, environ, progress)
+    async with ctx.conn.client(settings.timeout, concurrency=settings.concurrency) as client:
+        dispatcher = ctx.dispatcher(client)
         dispatcher.capacity.defer = True
         dispatcher.expect(results)
         batch = _Batch(dispatcher, client, writer, targets, reporter, redact)

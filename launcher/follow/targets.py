@@ -19,12 +19,12 @@ from launcher.follow.status import (
     verdict,
 )
 from launcher.ledger.events import Subject
-from launcher.ledger.state import KeyRecord, LedgerState
+from launcher.ledger.state import EntryState, KeyRecord, LedgerState
 
 _NOT_CREATED = {
-    "failed": "failed to create",
-    "in_doubt": "creation in doubt",
-    "sending": "creation interrupted; `launcher run` again resolves it",
+    EntryState.FAILED: "failed to create",
+    EntryState.IN_DOUBT: "creation in doubt",
+    EntryState.PENDING: "creation interrupted; `launcher run` again resolves it",
 }
 
 
@@ -161,8 +161,8 @@ def target_of(
     target = Target(entry, record, changed=record is not None and record.key != entry.key)
     if record is None:
         target.create_error = "never sent; `launcher run` sends it"
-    elif record.outcome != "created":
-        why = _NOT_CREATED.get(record.outcome, record.outcome)
+    elif not record.state.has_session:
+        why = _NOT_CREATED[record.state]
         if record.at_capacity:
             why = "waiting for a slot (the organisation was at its concurrent-session limit)"
         if record.void:

@@ -12,10 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from launcher.ledger.merge import merge_events
-from launcher.ledger.state import KeyRecord, LedgerState
-from launcher.ledger.summary import SUMMARY_OUTCOMES, SummaryEntry, SummaryOutcome
-
-BATCH_PREFIX = "launcher-batch:"  # as `launcher.entry.batch_tag` writes it
+from launcher.ledger.state import EntryState, KeyRecord, LedgerState
+from launcher.ledger.summary import BATCH_PREFIX, SummaryEntry, state_counts
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,7 @@ class Batch:
     api: Mapping[str, Any] | None  # the `api` field of its records, if they have one
     started: str  # when the run began (UTC)
     entries: int
-    counts: dict[SummaryOutcome, int]
+    counts: dict[EntryState, int]
     statuses: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -64,12 +62,9 @@ def batches_of(state: LedgerState) -> list[Batch]:
     for run_id, by_entry in grouped.items():
         records = [r for rs in by_entry.values() for r in rs]
         rows = [SummaryEntry.of(state.current_of(rs), state) for rs in by_entry.values()]
-        counts: dict[SummaryOutcome, int] = dict.fromkeys(SUMMARY_OUTCOMES, 0)
-        counts.update(Counter(row.outcome for row in rows))
+        counts = state_counts(rows)
         statuses = Counter(
-            row.status_enum or "not watched"
-            for row in rows
-            if row.outcome in ("created", "adopted")
+            row.status_enum or "not watched" for row in rows if row.outcome.has_session
         )
         out.append(
             Batch(

@@ -49,7 +49,7 @@ def record_event(r: KeyRecord) -> dict[str, Any]:
         ev["batch"] = r.batch
     if r.run_key and r.outcome in ("sending", "created"):
         ev["run_key"] = r.run_key
-    if r.rerun and r.outcome in ("sending", "created"):
+    if r.rerun:
         ev["rerun"] = r.rerun  # a later fold must take its session over the first one's
         if r.rerun_of is not None:
             ev["rerun_of"] = r.rerun_of
@@ -84,7 +84,10 @@ def compacted_lines(state: LedgerState) -> Iterator[bytes]:
     """Every key once, with its follow-through events: entry by entry in the order the
     ledger first saw them, and an entry's keys in the order of their latest events, so that
     the fold of the result lists the same entries and names the same record for each (what
-    `ledger summary` counts and follow-up follows)."""
+    `ledger summary` counts and follow-up follows); the uploads first, so that no run
+    uploads the same content again."""
+    for ev in state.uploads():
+        yield (json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     for records in state.by_entry().values():
         yield from _key_lines(state, sorted(records, key=lambda r: state.position(r.key)))
 

@@ -34,8 +34,11 @@ OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 # Follow-through events (docs/guides/follow-through.md): they never change a key's dispatch outcome.
 FollowEvent = Literal["status", "cancelled", "message"]
 FOLLOW_EVENTS: tuple[FollowEvent, ...] = get_args(FollowEvent)
-Event = Outcome | FollowEvent
-EVENTS: tuple[Event, ...] = OUTCOMES + FOLLOW_EVENTS
+# An attachment uploaded (once per content and API): its `key` is the content's hash, and
+# it never counts as an entry.
+Upload = Literal["attachment"]
+Event = Outcome | FollowEvent | Upload
+EVENTS: tuple[Event, ...] = (*OUTCOMES, *FOLLOW_EVENTS, *get_args(Upload))
 _DECODER = json.JSONDecoder()  # what json.loads uses
 _JSON = (dict, list, str, int, float, bool, None)
 _HEADER = ("v", "ts", "event", "entry", "name", "key", "run_id", "content")
@@ -68,8 +71,16 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "at_capacity": ((bool,), False),
         "void": ((bool,), False),  # never took effect (a wrong address): still pending
         "batch": ((str,), False),  # written by `ledger compact`, which keeps one line a key
+        # A rerun's request failed: its next send is that rerun (`ledger compact` keeps both).
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
     },
-    "in_doubt": {"error": ((str, None), False), "batch": ((str,), False)},
+    "in_doubt": {
+        "error": ((str, None), False),
+        "batch": ((str,), False),
+        "rerun": ((int,), False),
+        "rerun_of": ((str,), False),
+    },
     "status": {
         "session_id": ((str,), True),
         "status_enum": ((str, None), True),
@@ -81,6 +92,7 @@ _FIELDS: dict[str, dict[str, tuple[tuple[type | None, ...], bool]]] = {
         "output_errors": ((list,), False),
     },
     "cancelled": {"session_id": ((str,), True), "detail": ((str,), False)},
+    "attachment": {"sha256": ((str,), True), "url": ((str,), True), "bytes": ((int,), False)},
     "message": {
         "session_id": ((str,), True),
         "digest": ((str,), True),

@@ -6,11 +6,47 @@ reader, writer and summary share one idea of what a key's state is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from launcher.ledger.events import FOLLOW_EVENTS, Outcome
+
+
+class EntryState(StrEnum):
+    """What became of an entry's request: the one set of states that the fold, `run` and
+    `rerun`, `ledger summary`, `ledger batches` and follow-up count entries in."""
+
+    CREATED = "created"  # a new session (is_new_session not false)
+    ADOPTED = "adopted"  # the API answered with a session that already existed
+    SKIPPED = "skipped"  # `run`: an earlier run created it
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"  # sent, and whether it was created is not known
+    # Not sent, or sent with no effect: interrupted before its answer (the next run
+    # resolves it), refused at the concurrent-session limit, refused as a wrong address.
+    PENDING = "pending"
+
+    @property
+    def label(self) -> str:
+        """As a person reads it: `in doubt`."""
+        return self.value.replace("_", " ")
+
+    @property
+    def has_session(self) -> bool:
+        return self in _WITH_SESSION
+
+    @property
+    def problem(self) -> bool:
+        """Failed or in doubt: the user is to look at it."""
+        return self in _PROBLEMS
+
+
+_WITH_SESSION = frozenset({EntryState.CREATED, EntryState.ADOPTED, EntryState.SKIPPED})
+_PROBLEMS = frozenset({EntryState.FAILED, EntryState.IN_DOUBT})
+# The states a ledger holds (`skipped` is what a run makes of a created one).
+LEDGER_STATES = tuple(s for s in EntryState if s is not EntryState.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -45,6 +81,16 @@ class KeyRecord:
     def entry_id(self) -> str:
         return self.entry
 
+    @property
+    def state(self) -> EntryState:
+        """The one state the entry is counted in, from its latest event."""
+        if self.outcome == "created":
+            return EntryState.ADOPTED if self.is_new_session is False else EntryState.CREATED
+        # A capacity refusal is no failure: the entry waits for a slot.
+        if self.outcome == "sending" or self.at_capacity or self.void:
+            return EntryState.PENDING
+        return EntryState.FAILED if self.outcome == "failed" else EntryState.IN_DOUBT
+
 
 class LedgerState:
     """Every key's folded record, in first-seen order, plus what reading had to say.
@@ -74,6 +120,8 @@ class LedgerState:
         self._last_api: Mapping[str, Any] | None = None
         self._reruns: dict[str, tuple[int, str | None]] = {}  # key -> latest rerun, of what
         self._voided = False  # some request never took effect (a wrong address)
+        # (the API's record as JSON, content sha256) -> the latest `attachment` event
+        self._uploads: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     def live_apis(self) -> list[Mapping[str, Any]]:
         """`apis`, less those named only by requests that never took effect (`void`: a
@@ -83,6 +131,15 @@ class LedgerState:
         named = [ev.get("api") for ev in self._latest.values() if not ev.get("void")]
         named += [ev.get("api") for slots in self._follow.values() for _, ev in slots.values()]
         return [api for api in self.apis if api in named]
+
+    def uploaded(self, sha256: str, api: Mapping[str, Any] | None) -> str | None:
+        """The URL an attachment with this content got from `api`, if it was uploaded."""
+        ev = self._uploads.get((_api_key(api), sha256))
+        return None if ev is None else str(ev["url"])
+
+    def uploads(self) -> list[Mapping[str, Any]]:
+        """The latest `attachment` event of each content and API (what compaction keeps)."""
+        return list(self._uploads.values())
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -189,6 +246,9 @@ class LedgerState:
             self._last_api = api
             if api not in self.apis:
                 self.apis.append(api)
+        if event == "attachment":  # not an entry: the content's upload, by API
+            self._uploads[(_api_key(api), ev["sha256"])] = ev
+            return
         self._order[key] = self._events
         self._events += 1
         if event == "failed" and ev.get("void"):
@@ -200,15 +260,17 @@ class LedgerState:
         if event == "sending" and key not in self._first_sent:
             self._first_sent[key] = ev["ts"]
         held = self._latest.get(key)
+        rerun = ev.get("rerun")
         if held is None:
             self._latest[key] = ev
             self._attempts[key] = int(event == "sending")
+            if rerun:  # a compacted ledger's one line of a rerun entry
+                self._reruns[key] = (rerun, ev.get("rerun_of"))
             return
         if self._made:
             self._made.pop(key, None)
         if event == "sending":
             self._attempts[key] += 1
-        rerun = ev.get("rerun")
         if rerun is not None and rerun > self._reruns.get(key, (0, None))[0]:
             # `launcher rerun`: a new session for the key, on purpose. The old session's
             # follow-through is history; the new one is followed from here on.
@@ -257,3 +319,7 @@ class LedgerState:
 
 
 _FOLLOW = frozenset(FOLLOW_EVENTS)
+
+
+def _api_key(api: Mapping[str, Any] | None) -> str:
+    return json.dumps(api, sort_keys=True) if api is not None else ""

@@ -6,18 +6,13 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from launcher.errors import LedgerError
 from launcher.ledger.read import read_state
-from launcher.ledger.state import KeyRecord, LedgerState
+from launcher.ledger.state import LEDGER_STATES, EntryState, KeyRecord, LedgerState
 
-# created: new sessions (is_new_session not false); adopted: is_new_session false;
-# pending: the latest event is `sending` (interrupted; the next run resolves it), or a
-# `failed` marked at_capacity (refused at the concurrent-session limit, never sent on) or
-# void (refused as a wrong address: the request never took effect).
-SummaryOutcome = Literal["created", "adopted", "failed", "in_doubt", "pending"]
-SUMMARY_OUTCOMES: tuple[SummaryOutcome, ...] = get_args(SummaryOutcome)
+BATCH_PREFIX = "launcher-batch:"  # as `launcher.entry.batch_tag` writes it
 
 
 @dataclass(frozen=True)
@@ -26,18 +21,15 @@ class SummaryEntry:
     record means for the user."""
 
     record: KeyRecord
-    outcome: SummaryOutcome
+    outcome: EntryState
     status_enum: str | None = None  # the latest session status `watch` recorded, "cancelled"
+    acus_consumed: float | None = None  # the latest the API reported (v3), as recorded
 
     @classmethod
     def of(cls, r: KeyRecord, state: LedgerState) -> SummaryEntry:
-        if r.outcome == "created":
-            outcome: SummaryOutcome = "adopted" if r.is_new_session is False else "created"
-            return cls(r, outcome, _latest_status(state, r.key))
-        # A capacity refusal is no failure: the entry waits for a slot.
-        if r.outcome == "sending" or r.at_capacity or r.void:
-            return cls(r, "pending")
-        return cls(r, r.outcome)
+        if r.state.has_session:
+            return cls(r, r.state, _latest_status(state, r.key), _latest_acus(state, r.key))
+        return cls(r, r.state)
 
     @property
     def entry(self) -> str:
@@ -54,21 +46,83 @@ class SummaryEntry:
     def as_json(self) -> dict[str, Any]:
         # Every field of a record is a scalar: a shallow copy is what asdict's deep one
         # makes, at a tenth of its cost on 10,000 entries.
-        return {**vars(self.record), "outcome": self.outcome, "status_enum": self.status_enum}
+        return {
+            **vars(self.record),
+            "outcome": self.outcome,
+            "status_enum": self.status_enum,
+            "acus_consumed": self.acus_consumed,
+        }
+
+    @property
+    def batch(self) -> str:
+        """The run id of the batch its session belongs to."""
+        record = self.record
+        return record.batch.removeprefix(BATCH_PREFIX) if record.batch else record.run_id
+
+
+@dataclass(frozen=True)
+class Acus:
+    """What the sessions of a ledger consumed, as the API reported it (v3) and `watch` or
+    `run --wait` recorded it: in all, and per batch (run id -> ACUs, sessions)."""
+
+    total: float = 0.0
+    sessions: int = 0
+    batches: dict[str, tuple[float, int]] = field(default_factory=dict)
+    v3: bool = False  # some session lives in an API that reports ACUs
+
+    @classmethod
+    def of(cls, entries: list[SummaryEntry]) -> Acus:
+        batches: dict[str, tuple[float, int]] = {}
+        for e in entries:
+            if e.acus_consumed is not None:
+                spent, count = batches.get(e.batch, (0.0, 0))
+                batches[e.batch] = (spent + e.acus_consumed, count + 1)
+        v3 = any((e.record.api or {}).get("generation") == "v3" for e in entries)
+        total = sum(spent for spent, _ in batches.values())
+        return cls(total, sum(n for _, n in batches.values()), batches, v3)
+
+    @property
+    def lines(self) -> list[str]:
+        """In words, as `run --wait` and `watch` say them; one more line per batch when
+        the ledger holds several."""
+        if not self.sessions:
+            if not self.v3:
+                return ["ACUs: not reported (the API v1 does not report them)"]
+            return ["ACUs: none recorded yet (`launcher watch` records them)"]
+        lines = [f"ACUs: {self.total:g} consumed by {_sessions(self.sessions)}"]
+        if len(self.batches) > 1:
+            lines += [
+                f"  batch {run_id}: {spent:g} consumed by {_sessions(count)}"
+                for run_id, (spent, count) in self.batches.items()
+            ]
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reported": bool(self.sessions),
+            "total": self.total if self.sessions else None,
+            "sessions": self.sessions,
+            "batches": {k: {"total": v, "sessions": n} for k, (v, n) in self.batches.items()},
+        }
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'s' * (count != 1)}"
 
 
 @dataclass(frozen=True)
 class LedgerSummary:
     path: str
-    counts: dict[SummaryOutcome, int]
+    counts: dict[EntryState, int]
     entries: list[SummaryEntry]
     failures: list[SummaryEntry]  # failed and in_doubt entries
     warnings: list[str] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)  # latest session status counts
+    acus: Acus = field(default_factory=Acus)
 
     @property
     def has_problems(self) -> bool:
-        return bool(self.counts["failed"] or self.counts["in_doubt"])
+        return any(n for state, n in self.counts.items() if state.problem)
 
 
 def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
@@ -82,18 +136,30 @@ def summarize(path: str | os.PathLike[str]) -> LedgerSummary:
 def summary_of(label: str, state: LedgerState) -> LedgerSummary:
     """The summary of a folded ledger (or of several, merged), labelled `label`."""
     entries = [SummaryEntry.of(r, state) for r in state.current()]
-    counts = dict.fromkeys(SUMMARY_OUTCOMES, 0)
-    counts.update(Counter(e.outcome for e in entries))
-    failures = [e for e in entries if e.outcome in ("failed", "in_doubt")]
+    counts = state_counts(entries)
+    failures = [e for e in entries if e.outcome.problem]
     return LedgerSummary(
-        label, counts, entries, failures, list(state.warnings), statuses_of(entries)
+        label,
+        counts,
+        entries,
+        failures,
+        list(state.warnings),
+        statuses_of(entries),
+        Acus.of(entries),
     )
+
+
+def state_counts(entries: list[SummaryEntry]) -> dict[EntryState, int]:
+    """How many entries are in each state a ledger holds, every one of them named."""
+    counts: dict[EntryState, int] = dict.fromkeys(LEDGER_STATES, 0)
+    counts.update(Counter(e.outcome for e in entries))
+    return counts
 
 
 def statuses_of(entries: list[SummaryEntry]) -> dict[str, int]:
     """The sessions' latest statuses, counted; empty until `watch` has recorded one (a
     ledger it never saw reads as before)."""
-    watched = [e for e in entries if e.outcome in ("created", "adopted")]
+    watched = [e for e in entries if e.outcome.has_session]
     if not any(e.status_enum for e in watched):
         return {}
     return dict(sorted(Counter(e.status_enum or "not watched" for e in watched).items()))
@@ -107,3 +173,12 @@ def _latest_status(state: LedgerState, key: str) -> str | None:
         return "cancelled"
     status = follow.get("status")
     return None if status is None else status[1].get("status_enum") or "unknown"
+
+
+def _latest_acus(state: LedgerState, key: str) -> float | None:
+    """The ACUs the latest recorded status of a created key reported, if any."""
+    status = state.follow(key).get("status")
+    value = status[1].get("acus_consumed") if status else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value < 1e9 else None

@@ -6,7 +6,7 @@ The stages, one module each: `discover` (PATHs → files, read safely), `loader`
 `redact` (wording), and `check`, which runs them all and fills a `CheckResult`.
 """
 
-from launcher.manifest.check import CheckResult, check
+from launcher.manifest.check import CheckResult, Speaking, check
 from launcher.manifest.discover import Source, find_manifests
 from launcher.manifest.document import Document, Node, format_path
 from launcher.manifest.loader import load
@@ -16,6 +16,7 @@ __all__ = [
     "Document",
     "Node",
     "Source",
+    "Speaking",
     "check",
     "find_manifests",
     "format_path",

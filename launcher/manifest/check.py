@@ -13,6 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from launcher.api.target import Generation
 from launcher.entry import Entry
 from launcher.errors import Diagnostic
 from launcher.manifest.discover import Source, SourceError, find_manifests, read_source
@@ -23,7 +24,12 @@ from launcher.manifest.names import RunNames
 from launcher.manifest.nearby import Referenced
 from launcher.manifest.output_schema import output_schema_findings
 from launcher.manifest.redact import SecretText
-from launcher.manifest.requests import request_findings, shape_findings
+from launcher.manifest.requests import (
+    api_findings,
+    request_findings,
+    shape_findings,
+    v1_only_warning,
+)
 from launcher.manifest.scalars import yaml11_surprises
 
 
@@ -45,15 +51,25 @@ class _FileResult:
     rows: bool = False  # its top is a list: a data file, not a manifest
 
 
-def check(paths: Sequence[str], *, run_key: str = "") -> CheckResult:
-    """Load, expand and check every manifest under `paths` (`-` reads stdin). A file a
-    folder holds that a manifest names as a data file is not a manifest: it is skipped,
-    and one no manifest names is skipped with a note."""
+@dataclass(frozen=True)
+class Speaking:
+    """The API the manifests are checked for: its generation, and what chose it (said in
+    the error about a field that generation has not)."""
+
+    generation: Generation = "v1"
+    why: str = "the default"
+
+
+def check(paths: Sequence[str], *, run_key: str = "", api: Speaking | None = None) -> CheckResult:
+    """Load, expand and check every manifest under `paths` (`-` reads stdin), for the API
+    `api` (None: the fields of either API are fine, for commands that only read the
+    ledger). A file a folder holds that a manifest names as a data file is not a manifest:
+    it is skipped, and one no manifest names is skipped with a note."""
     sources, missing = find_manifests(paths)
     diagnostics = {Diagnostic(arg, 1, 1, "", message) for arg, message in missing}
     names = RunNames()
     refs = Referenced()
-    checked = [(s, _check_file(s, run_key, names, refs)) for s in sources]
+    checked = [(s, _check_file(s, run_key, names, refs, api)) for s in sources]
     result = CheckResult()
     for source, found in checked:
         named = not source.is_stdin and os.path.realpath(source.path) in refs.named
@@ -70,6 +86,9 @@ def check(paths: Sequence[str], *, run_key: str = "") -> CheckResult:
     result.files += len(refs.named)  # data and prompt files are read too
     result.diagnostics = sorted(diagnostics)
     result.notes.extend(shared_prompts(result.entries))
+    warning = v1_only_warning(result.entries, api.generation) if api else None
+    if warning is not None and not result.diagnostics:
+        result.notes.append(warning)
     return result
 
 
@@ -96,7 +115,9 @@ def shared_prompts(entries: Sequence[Entry]) -> list[str]:
     return warnings
 
 
-def _check_file(source: Source, run_key: str, names: RunNames, refs: Referenced) -> _FileResult:
+def _check_file(
+    source: Source, run_key: str, names: RunNames, refs: Referenced, api: Speaking | None
+) -> _FileResult:
     found = _FileResult()
     out = found.diagnostics
     try:
@@ -126,6 +147,8 @@ def _check_file(source: Source, run_key: str, names: RunNames, refs: Referenced)
     surprises = yaml11_surprises(doc)
     findings = [Finding(path, msg) for path, msg in surprises.items()]
     findings.extend(shape_findings(doc))
+    if api is not None:
+        findings.extend(api_findings(doc, api.generation, api.why))
     expansion = expand_file(doc, source, run_key, refs)
     findings.extend(expansion.findings)
     for session in expansion.sessions:

@@ -11,11 +11,12 @@ are listed in `unchecked`, so that no second error is reported about them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from launcher.api.openapi import create_session_fields, integer_fields
-from launcher.entry import Entry
+from launcher.api.openapi import integer_fields, request_fields
+from launcher.entry import Attachment, Entry
 from launcher.manifest.discover import Source
 from launcher.manifest.document import Document, Finding, Path, Place
 from launcher.manifest.matrix import (
@@ -31,6 +32,7 @@ from launcher.manifest.templates import MATRIX_TEMPLATE, TEMPLATE, TemplateCheck
 MAX_FILE_ENTRIES = 100_000  # per file: many large matrices must not exhaust memory
 NOT_DEFAULTS = ("name", "matrix")
 PROMPT_FILE = "prompt_file"  # the prompt's text from a file beside the manifest
+ATTACHMENTS = "attachments"  # local files uploaded for the session (not a request field)
 
 
 @dataclass
@@ -152,7 +154,7 @@ def _request(
     `prompt_file` stands for `prompt` (its value, the file's name, is read later)."""
     request: dict[str, Any] = {}
     origins: dict[str, Path] = {}
-    fields = set(create_session_fields())
+    fields = {*request_fields(), ATTACHMENTS}
     for place, values in ((("defaults",), defaults), (spath, session)):
         if "prompt" in values and PROMPT_FILE in values:
             msg = "give `prompt` or `prompt_file`, not both"
@@ -273,9 +275,39 @@ def _make_entries(
             made[text] = combo
         stand_in = text if expansion.names_known else f"{source.file}:{line}"
         row = combo.values if combo.data else None
+        files = body.pop(ATTACHMENTS, None)
+        attached = _attachments(files, expansion.origins.get(ATTACHMENTS, ()), ctx)
         entry = Entry(
-            stand_in, source.file, source.path, line, body, ctx.run_key, row, matrix=combo.values
+            stand_in,
+            source.file,
+            source.path,
+            line,
+            body,
+            ctx.run_key,
+            row,
+            matrix=combo.values,
+            attachments=attached,
         )
         expansion.entries.append(entry)
     out.findings.extend(bad_name_findings(name_path, bad))
     out.findings.extend(repeated_name_findings(expansion.path, repeats))
+
+
+def _attachments(files: Any, origin: Path, ctx: _Context) -> tuple[Attachment, ...]:
+    """The entry's attachments, each file read once per check; one that cannot be used is
+    a finding at its place in the manifest (or in the file). A value that is not a list of
+    strings is left to the shape check."""
+    if not isinstance(files, list):
+        return ()
+    found: list[Attachment] = []
+    for index, written in enumerate(files):
+        if not isinstance(written, str) or not written:
+            continue
+        try:
+            nearby, digest, size = ctx.refs.blob(ctx.source, written)
+        except Unreadable as exc:
+            ctx.out.findings.append(Finding((*origin, index), str(exc), at=exc.place))
+            continue
+        name = os.path.basename(nearby.shown)
+        found.append(Attachment(name, nearby.shown, digest, size))
+    return tuple(found)

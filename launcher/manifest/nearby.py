@@ -1,9 +1,10 @@
-"""Files a manifest names (`matrix: {from: …}`, `prompt_file: …`): found relative to the
-manifest, kept inside its folder, and read as warily as a manifest (a regular file, up to
-a size cap), each one once per check however many sessions name it."""
+"""Files a manifest names (`matrix: {from: …}`, `prompt_file: …`, `attachments: […]`):
+found relative to the manifest, kept inside its folder, and read as warily as a manifest
+(a regular file, up to a size cap), each one once per check however many sessions name it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from launcher.manifest.datafile import DATA_SUFFIXES, MAX_DATA_BYTES, Table, rea
 from launcher.manifest.discover import Source, SourceError, read_regular
 
 MAX_PROMPT_BYTES = 256 * 1024  # per prompt file: a prompt, not a code base
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # per attachment: a log, a data file, a document
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Referenced:
         self.named: set[str] = set()
         self._tables: dict[str, Table | Unreadable] = {}
         self._texts: dict[str, str | Unreadable] = {}
+        self._blobs: dict[str, tuple[str, int] | Unreadable] = {}
 
     def table(self, source: Source, written: str) -> tuple[Nearby, Table]:
         """The rows of the data file `written` names. Raises Unreadable."""
@@ -93,6 +96,21 @@ class Referenced:
         if isinstance(found, Unreadable):
             raise found
         return nearby, found
+
+    def blob(self, source: Source, written: str) -> tuple[Nearby, str, int]:
+        """The attachment `written` names: where it is, its content's sha256 and its size
+        (the content itself is read again when it is uploaded). Raises Unreadable."""
+        nearby = self._locate(source, written)
+        if nearby.real not in self._blobs:
+            try:
+                raw = read_regular(nearby.shown, MAX_ATTACHMENT_BYTES, "an attachment")
+                self._blobs[nearby.real] = (hashlib.sha256(raw).hexdigest(), len(raw))
+            except SourceError as exc:
+                self._blobs[nearby.real] = Unreadable(str(exc), (nearby.shown, 1, 1))
+        found = self._blobs[nearby.real]
+        if isinstance(found, Unreadable):
+            raise found
+        return nearby, *found
 
     def _locate(self, source: Source, written: str) -> Nearby:
         try:

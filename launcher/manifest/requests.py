@@ -1,5 +1,6 @@
-"""The manifest's shape (schemas/manifest.schema.json) and every expanded request against
-the OpenAPI's CreateSessionParams, as findings at the manifest place a fix belongs."""
+"""The manifest's shape (schemas/manifest.schema.json), every expanded request against
+the OpenAPI's CreateSessionParams (and the v3-only fields' rules), and the fields the API
+a run speaks has not, as findings at the manifest place a fix belongs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
 
 from launcher.api import openapi
+from launcher.api.target import Generation
+from launcher.api.v3 import V1_ONLY, V3_ONLY
 from launcher.entry import Entry
 from launcher.manifest.document import Document, Finding, Path
 from launcher.manifest.expand import SessionExpansion
@@ -88,7 +91,7 @@ def _plain_values(values: Any) -> bool:
 def request_findings(session: SessionExpansion, doc: Document) -> Iterable[Finding]:
     if not session.entries:
         return
-    whole, fields = openapi.create_session_validator(), openapi.field_validators()
+    whole, fields = openapi.request_validator(), openapi.field_validators()
 
     def to_manifest(rpath: Path) -> Path:
         if not rpath:
@@ -114,3 +117,42 @@ def _entry_note(session: SessionExpansion, entry: Entry, error: ValidationError)
     if field_name in session.templated and len(session.entries) > 1 and session.names_known:
         return f" (in entry `{entry.name}`)"
     return ""
+
+
+def api_findings(doc: Document, generation: Generation, why: str) -> Iterable[Finding]:
+    """Each v3-only field where a run that speaks v1 would send it, at its key: v1 would
+    refuse it, and leaving it out would change the task. `why` says what chose v1."""
+    if generation != "v1" or not isinstance(doc.data, dict):
+        return
+    places: list[tuple[Path, Any]] = [(("defaults",), doc.data.get("defaults"))]
+    sessions = doc.data.get("sessions")
+    if isinstance(sessions, list):
+        places += [(("sessions", i), s) for i, s in enumerate(sessions)]
+    for place, values in places:
+        if not isinstance(values, dict):
+            continue
+        for name in (k for k in values if k in V3_ONLY):
+            yield Finding(
+                (*place, name),
+                f"`{name}` exists only in the Devin API v3, and this run speaks v1 ({why}); "
+                "leaving it out would change the task: speak v3 (a cog_ service-user key in "
+                f"DEVIN_API_KEY, or --api v3, with DEVIN_ORG_ID) or remove `{name}`",
+                at_key=True,
+            )
+
+
+def v1_only_warning(entries: Iterable[Entry], generation: Generation) -> str | None:
+    """One warning naming the fields only v1 has, when the run speaks v3: they are not sent
+    (the client leaves them out), which may change what a session does."""
+    if generation != "v3":
+        return None
+    users = [e for e in entries if any(k in e.request for k in V1_ONLY)]
+    if not users:
+        return None
+    names = sorted({k for e in users for k in V1_ONLY if k in e.request})
+    many = len(names) > 1
+    return (
+        f"warning: {', '.join(names)} exist{'' if many else 's'} only in the API v1: not "
+        f"sent to v3 ({len(users)} entr{'ies' if len(users) > 1 else 'y'}, e.g. "
+        f"{users[0].entry_id}); remove {'them' if many else 'it'} from the manifests"
+    )

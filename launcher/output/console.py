@@ -49,6 +49,26 @@ def terminal_size(stream: IO[str]) -> tuple[int, int]:
         return 120, 40
 
 
+def in_colour(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool:
+    """Whether text for `stream` may be coloured: a terminal, not dumb, no NO_COLOR."""
+    env = os.environ if environ is None else environ
+    return _isatty(stream) and env.get("TERM") != "dumb" and "NO_COLOR" not in env
+
+
+def rich_console(stream: IO[str], *, color: bool, width: int | None = None) -> RichConsole:
+    """rich on a terminal stream, drawing only what the launcher styles: no markup, no
+    highlighting, no emoji codes read from the text."""
+    return RichConsole(
+        file=stream,
+        force_terminal=True,
+        no_color=not color,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=width,
+    )
+
+
 class Console:
     """Owns the two streams and everything decided about them."""
 
@@ -124,14 +144,7 @@ class Console:
         """Start the live region on stderr, drawn by `view` at each `refresh`."""
         if not self.interactive or self._live is not None:
             return
-        rich = RichConsole(
-            file=self.err,
-            force_terminal=True,
-            no_color=not self.color,
-            highlight=False,
-            markup=False,
-            emoji=False,
-        )
+        rich = rich_console(self.err, color=self.color)
 
         def sized() -> RenderableType:
             # The terminal's own size at each frame (a resize is followed), whatever

@@ -21,6 +21,7 @@ from launcher.output.reporter import (
     check_summary,
     plan_counts,
     run_counts,
+    with_unsent,
 )
 from launcher.text import printable
 
@@ -113,6 +114,10 @@ class JsonReporter(Reporter):
                 "session_id": item.session_id,
                 "url": item.url,
                 "request": item.entry.masked_body(),
+                "attachments": [
+                    {"file": a.path, "sha256": a.sha256, "bytes": a.size}
+                    for a in item.entry.attachments
+                ],
             }
             for item in items
         ]
@@ -135,13 +140,14 @@ class JsonReporter(Reporter):
             }
             for e in unsent
         ]
-        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        counts = with_unsent(summary.counts, unsent)
         self.document(
             exit_code,
             {
                 "ledger": summary.path,
                 "counts": counts,
                 "statuses": summary.statuses,
+                "acus": summary.acus.as_json(),
                 "entries": [e.as_json() for e in summary.entries] + never,
                 "failures": [e.as_json() for e in summary.failures],
                 "warnings": summary.warnings,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from launcher.dispatch.ending import AtCapacity, CredentialsRejected, Finished, reason
-from launcher.dispatch.results import ENTRY_OUTCOMES, PROBLEMS
+from launcher.ledger.state import EntryState
 from launcher.text import printable
 
 if TYPE_CHECKING:
@@ -154,12 +154,18 @@ class Reporter(ABC):
 
 
 def run_counts(result: RunResult) -> dict[str, int]:
-    return {k: result.count(k) for k in ENTRY_OUTCOMES}
+    return {k: result.count(k) for k in EntryState}
+
+
+def with_unsent(counts: Mapping[EntryState, int], unsent: Sequence[Entry]) -> dict[str, int]:
+    """A summary's counts, the entries a ledger never saw counted as pending."""
+    pending = EntryState.PENDING
+    return {str(k): n + (len(unsent) if k is pending else 0) for k, n in counts.items()}
 
 
 def capacity_line(result: RunResult) -> str:
     """What a run without a scheduler says when the organisation was at its limit."""
-    waiting = result.count("pending")
+    waiting = result.count(EntryState.PENDING)
     limit = result.capacity_limit
     of = f" of {limit}" if limit else ""
     entries = f"{waiting} entr{'y waits' if waiting == 1 else 'ies wait'}"
@@ -203,6 +209,10 @@ class TextReporter(Reporter):
             if item.changed:
                 line += "  changed"
             lines.append(printable(line))
+            for a in item.entry.attachments:  # uploaded once per content, when sent
+                lines.append(
+                    printable(f"    attachment {a.path} ({a.size:,} bytes, {a.sha256[:12]})")
+                )
             if show_requests:
                 body = json.dumps(item.entry.masked_body(), indent=2, ensure_ascii=False)
                 lines.extend("    " + printable(b) for b in body.splitlines())
@@ -216,11 +226,14 @@ class TextReporter(Reporter):
     ) -> None:
         for warning in summary.warnings:
             print(f"launcher: warning: {printable(warning)}", file=self.err)
-        counts = {**summary.counts, "pending": summary.counts["pending"] + len(unsent)}
+        counts = with_unsent(summary.counts, unsent)
         print("  ".join(f"{k.replace('_', ' ')} {n}" for k, n in counts.items()), file=self.out)
         if summary.statuses:
             shown = (f"{printable(k)} {n}" for k, n in summary.statuses.items())
             print("sessions: " + "  ".join(shown), file=self.out)
+        if any(e.outcome.has_session for e in summary.entries):
+            for line in summary.acus.lines:
+                print(printable(line), file=self.out)
         for e in summary.failures:
             label = "in doubt" if e.outcome == "in_doubt" else e.outcome
             status = f"(status {e.status}) " if e.status is not None else ""
@@ -237,8 +250,8 @@ class TextReporter(Reporter):
         if line := ending_line(result, redact):
             print(printable(line), file=err)
         for r in result.results:
-            if r.outcome in PROBLEMS:
-                label = "in doubt" if r.outcome == "in_doubt" else "failed"
+            if r.outcome.problem:
+                label = r.outcome.label
                 text = f"{label:<8}  {r.entry.entry_id}  {redact(r.error or '')}"
                 print(printable(text), file=out)
         counts = run_counts(result)

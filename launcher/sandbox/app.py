@@ -16,8 +16,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from launcher.sandbox.attachments import attachment_routes
 from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.drop import DropConnection
+from launcher.sandbox.limits import BodyCap, allowed_methods
 from launcher.sandbox.routes import session_routes
 from launcher.sandbox.state import UNAUTHORIZED, SandboxState
 from launcher.sandbox.v3 import v3_routes
@@ -65,24 +67,33 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         sandbox.reset()
         return JSONResponse(sandbox.stats())
 
+    routes = [
+        Route("/v1/sessions", create_session, methods=["POST"]),
+        *session_routes(sandbox, answer_later),
+        *v3_routes(sandbox, answer_later),
+        *attachment_routes(sandbox, answer_later),
+        Route("/sessions/{session_id}", session_page, methods=["GET"]),
+        Route("/_sandbox/stats", stats, methods=["GET"]),
+        Route("/_sandbox/requests", requests_log, methods=["GET"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+    ]
+
     async def http_error(request: Request, exc: Exception) -> Response:
-        # FastAPI's shape for unknown paths and wrong methods, instead of plain text.
+        # FastAPI's shape for unknown paths and wrong methods, instead of plain text. A
+        # path served by several routes (one per method) would name only the first
+        # route's methods in `Allow`: a 405 names them all.
         assert isinstance(exc, HTTPException)
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(routes, request.url.path)
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
 
     app = Starlette(
-        routes=[
-            Route("/v1/sessions", create_session, methods=["POST"]),
-            *session_routes(sandbox, answer_later),
-            *v3_routes(sandbox, answer_later),
-            Route("/sessions/{session_id}", session_page, methods=["GET"]),
-            Route("/_sandbox/stats", stats, methods=["GET"]),
-            Route("/_sandbox/requests", requests_log, methods=["GET"]),
-            Route("/_sandbox/reset", reset, methods=["POST"]),
-        ],
+        routes=routes,
         exception_handlers={HTTPException: http_error},
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=config.allowed_hosts),
+            Middleware(BodyCap),
             Middleware(_ControlNeedsToken, sandbox=sandbox),
         ],
     )

@@ -10,11 +10,18 @@ from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.control import Control
 from launcher.sandbox.life import EXPIRED, WORKING, Rules
 from launcher.sandbox.occupancy import Occupancy
+from launcher.sandbox.problems import problem
 from launcher.sandbox.session import Session
 
 Answer = tuple[int, Any]  # HTTP status, JSON body
 
 NOT_FOUND: Answer = (404, {"detail": "Session not found"})
+
+
+def refused(msg: str) -> Answer:
+    """A 422 about the session's state, as a FastAPI `detail` list (the documented shape
+    of every 422), located at the session id of the path."""
+    return 422, {"detail": [problem(["path", "session_id"], msg)]}
 
 
 def rules_of(config: SandboxConfig) -> Rules:
@@ -96,7 +103,7 @@ class SessionBook:
             return NOT_FOUND
         if session.life.exited(now, self.config.settled_holds_slot):
             status = session.life.status(now)
-            return 422, {"detail": f"Session has already exited (status: {status})"}
+            return refused(f"Session has already exited (status: {status})")
         session.life.terminate(now)
         self.terminated += 1
         self._sync(session, now)
@@ -110,7 +117,7 @@ class SessionBook:
         status = life.status(now)
         if life.terminated_at is not None or status == EXPIRED:
             shown = "terminated" if life.terminated_at is not None else status
-            return 422, {"detail": f"Session cannot receive messages (status: {shown})"}
+            return refused(f"Session cannot receive messages (status: {shown})")
         session.add_message(text, now)
         if status == WORKING:
             return 200, None
@@ -146,7 +153,7 @@ class SessionBook:
             return NOT_FOUND
         life = session.life
         if life.terminated_at is not None:
-            return 422, {"detail": "Session is terminated; nothing about it can change"}
+            return refused("Session is terminated; nothing about it can change")
         if ask.output is not None:
             life.output = ask.output
         if ask.pr is not None:

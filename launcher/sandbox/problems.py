@@ -1,21 +1,25 @@
 """A POST /v1/sessions body → parsed JSON, or FastAPI-style 422 `detail` items.
 
-The rules come from `launcher.schemas.create_session_validator()`, the one source the
-launcher validates against too. Messages are written here from the schema's keyword
-values, never from jsonschema's own messages: those quote the offending value, and that
-value may be a secret.
+The rules come from `launcher.api.openapi.create_session_validator()`, the one source the
+launcher validates against too, and `structured_output_schema` gets the launcher's own
+Draft 7 checks (the meta-schema, only local `$ref`s, at most 64 KiB), as Devin documents.
+Messages are written here from the schema's keyword values, never from jsonschema's own
+messages: those quote the offending value, and that value may be a secret.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-from jsonschema import ValidationError
+from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 
 from launcher.api.openapi import create_session_validator
+from launcher.entry import canonical_json
+from launcher.manifest.output_schema import check_output_schema
 
 Problem = dict[str, Any]  # {"loc": [...], "msg": str, "type": str}
 
@@ -56,14 +60,38 @@ def parse_json(raw: bytes) -> tuple[Any, Problem | None]:
         return None, _problem([exc.pos], f"JSON decode error: {exc.msg}", "json_invalid")
 
 
-def check_body(data: Any) -> list[Problem]:
-    """Every problem of a decoded body against CreateSessionParams; empty when valid."""
+def check_body(data: Any, validator: Draft202012Validator | None = None) -> list[Problem]:
+    """Every problem of a decoded body against CreateSessionParams (or the validator of
+    another create request, v3's); empty when valid."""
     problems: list[Problem] = []
-    for error in create_session_validator().iter_errors(data):
-        for problem in _problems(error):
-            if problem not in problems:
-                problems.append(problem)
+    for error in (validator or create_session_validator()).iter_errors(data):
+        for found in _problems(error):
+            if found not in problems:
+                problems.append(found)
+    schema = data.get("structured_output_schema") if isinstance(data, dict) else None
+    if not problems and isinstance(schema, dict):
+        problems += output_schema_problems(schema)
     return problems
+
+
+def output_schema_problems(schema: dict[str, Any]) -> list[Problem]:
+    """A structured_output_schema that is not a self-contained Draft 7 schema of at most
+    64 KiB: one `value_error` item per finding, at the keyword that is wrong."""
+    found = _schema_findings(canonical_json(schema))
+    return [_problem(list(path), message, "value_error") for path, message in found]
+
+
+@lru_cache(maxsize=64)
+def _schema_findings(text: str) -> tuple[tuple[tuple[Any, ...], str], ...]:
+    # A batch sends one schema thousands of times: it is checked once.
+    where = ("structured_output_schema",)
+    found = check_output_schema(json.loads(text), where, len(text.encode()))
+    return tuple((tuple(f.path), f.message) for f in found)
+
+
+def problem(loc: Iterable[Any], msg: str, kind: str = "value_error") -> Problem:
+    """One FastAPI-style `detail` item (every 422 the sandbox sends is a list of these)."""
+    return {"loc": list(loc), "msg": msg, "type": kind}
 
 
 def _problem(path: Iterable[Any], msg: str, kind: str) -> Problem:
@@ -119,3 +147,13 @@ def _branch_errors(errors: Iterable[ValidationError]) -> list[ValidationError]:
         chosen = chosen.parent
     branch = chosen.relative_schema_path[0]
     return [e for e in errors if e.relative_schema_path[0] == branch]
+
+
+def repeated(query: Any, names: Iterable[str]) -> list[Problem]:
+    """A 422 item for each single-valued query parameter given more than once (FastAPI
+    would refuse the list it then sees)."""
+    return [
+        problem(["query", name], "Input should be a single value", "too_long")
+        for name in names
+        if len(query.getlist(name)) > 1
+    ]

@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from launcher.sandbox.book import NOT_FOUND, Answer
 from launcher.sandbox.control import parse_control, parse_message, parse_tags
+from launcher.sandbox.problems import repeated
 from launcher.sandbox.state import UNAUTHORIZED, SandboxState
 
 DEFAULT_LIMIT = 100
@@ -40,20 +41,26 @@ def session_routes(
         query = request.query_params
         limit = _int_param(query.get("limit"), DEFAULT_LIMIT)
         offset = _int_param(query.get("offset"), 0)
+        skip = _int_param(query.get("skip"), 0)
         problems = [
             {
                 "loc": ["query", name],
                 "msg": f"Input should be an integer >= {low}",
                 "type": "int_parsing" if value is None else "greater_than_equal",
             }
-            for name, value, low in (("limit", limit, 1), ("offset", offset, 0))
+            for name, value, low in (("limit", limit, 1), ("offset", offset, 0), ("skip", skip, 0))
             if value is None or value < low
         ]
+        problems += repeated(query, ("limit", "offset", "skip", "user_email"))
         if problems:
             return 422, {"detail": problems}
         assert limit is not None and offset is not None
-        # user_email is accepted and ignored: every sandbox session has the same user.
-        rows = sandbox.book.page(limit, offset, query.getlist("tags"), sandbox.now())
+        # `skip`, where given, is how many to pass over, as `offset` is (the reference
+        # lists both and says no more); user_email is accepted and ignored: every
+        # sandbox session has the same user.
+        start = skip if query.get("skip") is not None else offset
+        assert start is not None
+        rows = sandbox.book.page(limit, start, query.getlist("tags"), sandbox.now())
         return 200, rows if sandbox.config.list_shape == "bare" else {"sessions": rows}
 
     async def get_session(request: Request) -> Answer:

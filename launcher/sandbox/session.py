@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from launcher.sandbox.life import BLOCKED, EXPIRED, FINISHED, WORKING, Life
+from launcher.sandbox.life import BLOCKED, EXPIRED, FINISHED, STOPPED, WORKING, Life
 from launcher.sandbox.outputs import Outputs, partial
 
 SANDBOX_USER_EMAIL = "sandbox-user@example.invalid"
@@ -90,7 +90,17 @@ class Session:
             return None
         ended = self.life.ended(now)
         assert ended is not None
-        return {"type": "devin_message", "message": text, "timestamp": self.when(ended)}
+        return {
+            "type": "devin_message",
+            # One note per work period: the same id however often it is read.
+            "event_id": self.event_id(f"devin-{self.life.wakes}"),
+            "message": text,
+            "timestamp": self.when(ended),
+        }
+
+    def event_id(self, suffix: str) -> str:
+        """A message's `event_id`: stable, and unique within the sandbox."""
+        return f"event-{self.session_id.removeprefix('devin-')}-{suffix}"
 
     def view(
         self, now: float, *, messages: bool = False, null_status_enum: bool = False
@@ -119,17 +129,18 @@ class Session:
     def conversation(self, now: float) -> list[dict[str, Any]]:
         """Every message so far, oldest first, as GET /v1/sessions/{id} lists them: the
         prompt, Devin's progress messages (`sandbox:chatter=N`), the users' messages and
-        Devin's closing notes."""
+        Devin's closing notes. Each has an `event_id` of its own, the same at every read."""
         initial = {
             "type": "initial_user_message",
+            "event_id": self.event_id("0"),
             "message": self.prompt,
             "timestamp": self.created_at.isoformat(),
             "username": SANDBOX_USER_EMAIL,
         }
         n = self.life.chatter
         chatter = [
-            {"type": "devin_message", "message": f"Working on it: step {i} of {n}.",
-             "timestamp": self.when(t)}
+            {"type": "devin_message", "event_id": self.event_id(f"chatter-{i}"),
+             "message": f"Working on it: step {i} of {n}.", "timestamp": self.when(t)}
             for i, t in enumerate(self.life.chatter_times(now), 1)
         ]  # fmt: skip
         note = self.devin_note(now)
@@ -138,8 +149,11 @@ class Session:
         )
         return [initial, *later, *([note] if note else [])]
 
-    def _status_enum(self, status: str) -> str:
-        # The documented wake path: a woken session works as `resumed`.
+    def _status_enum(self, status: str) -> str | None:
+        # The documented wake path: a woken session works as `resumed`. The documented
+        # enum has no value for a terminated session: null, and `status` says `stopped`.
+        if status == STOPPED:
+            return None
         return "resumed" if status == WORKING and self.life.wakes else status
 
     def add_message(self, text: str, now: float) -> None:
@@ -150,6 +164,7 @@ class Session:
         self.messages.append(
             {
                 "type": "user_message",
+                "event_id": self.event_id(f"user-{len(self.messages)}"),
                 "message": text,
                 "timestamp": self.when(now),
                 "username": SANDBOX_USER_EMAIL,

@@ -41,6 +41,7 @@ REQUEST_COUNTS = (
     "tag_updates",
     "deletes",
     "controls",
+    "uploads",
 )
 UNAUTHORIZED = {"detail": "Invalid or missing API key (Authorization: Bearer)"}  # no key echoed
 

@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from launcher.api.openapi import v3_create_validator
 from launcher.sandbox.book import NOT_FOUND, Answer
 from launcher.sandbox.control import parse_message
 from launcher.sandbox.life import BLOCKED, EXPIRED, FINISHED, STOPPED, WORKING
+from launcher.sandbox.problems import check_body, problem, repeated
 from launcher.sandbox.session import Session
 from launcher.sandbox.state import UNAUTHORIZED, SandboxState
 
@@ -32,7 +34,12 @@ V3_ONLY = (
     "child_playbook_id",
     "advanced_mode",
 )
+V3_KEYS = [[k] for k in V3_ONLY]  # the `loc[1:2]` of a problem with a v3-only field
 FIRST_MAX, FIRST_DEFAULT = 200, 100
+SINGLE = ("after", "first", "playbook_id", "schedule_id")  # plus EPOCH_FILTERS
+ORIGINS = ("webapp", "slack", "teams", "api", "linear", "jira", "scheduled", "other")
+BOOLEANS = {"true": True, "1": True, "yes": True, "on": True}
+BOOLEANS |= {"false": False, "0": False, "no": False, "off": False}
 RESUMING_SECONDS = 1.0  # a woken session shows `resuming` this long
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -118,14 +125,19 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
         if isinstance(data, dict):
             extra = [k for k in V1_ONLY if k in data]
             if extra:
-                detail = [
-                    {"loc": ["body", k], "msg": "Extra inputs are not permitted", "type": "extra"}
-                    for k in extra
-                ]
+                extras = "Extra inputs are not permitted"
+                detail = [problem(["body", k], extras, "extra") for k in extra]
                 return 422, {"detail": detail}
+            # The v3-only fields are checked here, by the v3 document; the rest as on v1.
+            wrong = [p for p in check_body(data, v3_create_validator()) if p["loc"][1:2] in V3_KEYS]
+            if wrong:
+                return 422, {"detail": wrong}
             raw = json.dumps({k: v for k, v in data.items() if k not in V3_ONLY}).encode()
         with sandbox.handling():
-            outcome = sandbox.create(raw, request.headers.get("authorization"), _base(request))
+            # The guard has checked the service-user token; creation checks the key in it.
+            token = (request.headers.get("authorization") or "").partition(" ")[2]
+            plain = f"Bearer {token.removeprefix(TOKEN_PREFIX)}"
+            outcome = sandbox.create(raw, plain, _base(request))
         if outcome.status != 200 or outcome.drop:
             return outcome.status or 502, outcome.body
         assert outcome.body is not None
@@ -134,33 +146,47 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
 
     async def listing(request: Request, org: str) -> Answer:
         query = request.query_params
-        start, first, refused = _window(query)
-        if refused is not None:
-            return refused
+        bounds, problems = _epochs(query)
+        start, first, bad = _window(query)
+        bad += repeated(query, (*SINGLE, *EPOCH_FILTERS))
+        bad += [
+            problem(["query", "origins"], f"Input should be one of {', '.join(ORIGINS)}", "enum")
+            for origin in query.getlist("origins")
+            if origin not in ORIGINS
+        ]
+        if problems or bad:
+            return 422, {"detail": problems + bad}
         tags, ids = set(query.getlist("tags")), set(query.getlist("session_ids"))
-        after = _epoch(query.get("created_after"))
         now = sandbox.now()
+
+        def within(s: Session) -> bool:
+            created = s.created_at.timestamp()
+            if not _between(created, bounds["created_after"], bounds["created_before"]):
+                return False
+            if bounds["updated_after"] is None and bounds["updated_before"] is None:
+                return True
+            updated = created + s.life.updated(now) - s.life.created
+            return _between(updated, bounds["updated_after"], bounds["updated_before"])
+
         matched = [
             s
             for s in reversed(sandbox.book.sessions.values())  # newest first
-            if (not tags or tags <= set(s.tags))
-            and (not ids or s.session_id in ids)
-            and (after is None or s.created_at.timestamp() >= after)
+            if (not tags or tags <= set(s.tags)) and (not ids or s.session_id in ids) and within(s)
         ]
-        return 200, _page([v3_view(s, now, org) for s in matched], start, first)
+        page = matched[start : start + first]
+        return 200, _paged([v3_view(s, now, org) for s in page], start, first, len(matched))
 
     async def messages(request: Request, org: str) -> Answer:
         session = one(request)
         if session is None:
             return NOT_FOUND
-        start, first, refused = _window(request.query_params)
-        if refused is not None:
-            return refused
-        said = [
-            _said(session.session_id, i, m)
-            for i, m in enumerate(session.conversation(sandbox.now()))
-        ]
-        return 200, _page(said, start, first)
+        start, first, bad = _window(request.query_params)
+        bad += repeated(request.query_params, ("after", "first"))
+        if bad:
+            return 422, {"detail": bad}
+        said = session.conversation(sandbox.now())
+        items = [_v3_message(m) for m in said[start : start + first]]
+        return 200, _paged(items, start, first, len(said))
 
     async def get(request: Request, org: str) -> Answer:
         session = one(request)
@@ -170,10 +196,15 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
         session = one(request)
         if session is None:
             return NOT_FOUND
+        query = request.query_params
+        archive = BOOLEANS.get(query.get("archive", "false").lower())
+        if archive is None or len(query.getlist("archive")) > 1:
+            msg = "Input should be a valid boolean"
+            return 422, {"detail": [problem(["query", "archive"], msg, "bool_parsing")]}
         status, body = sandbox.book.terminate(session.session_id, sandbox.now())
         if status != 200:
             return status, body
-        if request.query_params.get("archive") == "true":
+        if archive:
             session.archived = True
         return 200, v3_view(session, sandbox.now(), org)
 
@@ -210,52 +241,65 @@ def v3_routes(sandbox: SandboxState, answer_later: Callable[[], Awaitable[None]]
     return routes
 
 
-def _window(query: Any) -> tuple[int, int, Answer | None]:
-    """(index of the first item, page size, None) from a page's `after` and `first`, or
-    a 422 answer for a `first` out of 1-200 or a cursor the sandbox did not give."""
+EPOCH_FILTERS = ("created_after", "created_before", "updated_after", "updated_before")
+
+
+def _epochs(query: Any) -> tuple[dict[str, int | None], list[dict[str, Any]]]:
+    """The documented epoch-second filters (integers), or a 422 item for each that is not."""
+    bounds: dict[str, int | None] = {}
+    problems = []
+    for name in EPOCH_FILTERS:
+        text = query.get(name)
+        try:
+            bounds[name] = int(text) if text is not None else None
+        except ValueError:
+            bounds[name] = None
+            msg = "Input should be a valid integer"
+            problems.append(problem(["query", name], msg, "int_parsing"))
+    return bounds, problems
+
+
+def _between(value: float, after: int | None, before: int | None) -> bool:
+    return (after is None or value >= after) and (before is None or value <= before)
+
+
+def _window(query: Any) -> tuple[int, int, list[dict[str, Any]]]:
+    """`after` and `first` of a cursor page: (start index, page size, 422 items)."""
     try:
         first = int(query.get("first", FIRST_DEFAULT))
     except ValueError:
         first = 0
+    bad = []
     if not 1 <= first <= FIRST_MAX:
         msg = f"Input should be between 1 and {FIRST_MAX}"
-        return 0, 0, (422, {"detail": [{"loc": ["query", "first"], "msg": msg, "type": "range"}]})
-    if "after" not in query:
-        return 0, first, None
-    at = _index(query["after"])
-    if at is None:
-        detail = [{"loc": ["query", "after"], "msg": "Invalid cursor", "type": "value"}]
-        return 0, 0, (422, {"detail": detail})
-    return at + 1, first, None
+        bad.append(problem(["query", "first"], msg, "range"))
+    start = 0
+    if query.get("after"):  # an empty cursor is no cursor
+        at = _index(query["after"])
+        if at is None:
+            bad.append(problem(["query", "after"], "Invalid cursor", "value_error"))
+        else:
+            start = at + 1
+    return start, first, bad
 
 
-def _page(items: list[dict[str, Any]], start: int, first: int) -> dict[str, Any]:
-    page = items[start : start + first]
+def _paged(items: list[Any], start: int, first: int, total: int) -> dict[str, Any]:
     return {
-        "items": page,
-        "end_cursor": _cursor(start + len(page) - 1) if page else None,
-        "has_next_page": start + first < len(items),
-        "total": len(items),
+        "items": items,
+        "end_cursor": _cursor(start + len(items) - 1) if items else None,
+        "has_next_page": start + first < total,
+        "total": total,
     }
 
 
-def _said(session_id: str, index: int, message: dict[str, Any]) -> dict[str, Any]:
-    """One message as v3's list shows it: who wrote it (`devin` or `user`), when (epoch
-    seconds), and an event id of its own."""
-    when = datetime.fromisoformat(str(message["timestamp"])).timestamp()
+def _v3_message(said: dict[str, Any]) -> dict[str, Any]:
+    """A v1-style message as v3's SessionMessage: epoch seconds, and who said it."""
     return {
-        "event_id": f"event-{session_id.removeprefix('devin-')}-{index}",
-        "source": "devin" if message.get("type") == "devin_message" else "user",
-        "message": message["message"],
-        "created_at": int(when),
+        "created_at": int(datetime.fromisoformat(said["timestamp"]).timestamp()),
+        "event_id": said["event_id"],
+        "message": said["message"],
+        "source": "devin" if said["type"] == "devin_message" else "user",
     }
-
-
-def _epoch(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
 
 
 def _base(request: Request) -> str:

@@ -8,7 +8,10 @@ import csv
 import io
 import json
 import re
+import shlex
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -134,6 +137,37 @@ def _expected_counts(ledger: Path) -> Counter[str]:
         if event["event"] == "status":
             latest[event["entry"]] = event["status_enum"]
     return Counter(latest.values())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("script") is None, reason="util-linux `script` is missing")
+def test_results_on_a_terminal_is_a_rich_table_with_every_cell_escaped(batch: Batch) -> None:
+    """On a real pseudo-terminal (`script`), 100 columns wide: the table, in colour, the
+    hostile output shown escaped and clipped, nothing wider than the terminal."""
+    words = ["results", str(batch.manifest), "--ledger", str(batch.ledger),
+             "--fields", "entry,status,output_valid,output.note"]  # fmt: skip
+    command = "stty cols 100 rows 40; " + " ".join(
+        shlex.quote(w) for w in [sys.executable, "-m", "launcher", *words]
+    )
+    env = {k: v for k, v in launcher_env().items() if k not in ("NO_COLOR", "COLUMNS")}
+    done = subprocess.run(
+        ["script", "-qec", command, "/dev/null"],
+        env={**env, "TERM": "xterm-256color"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    raw = done.stdout.replace("\r\n", "\n")
+    assert "\x1b[32m" in raw  # finished, in green: a terminal's table
+    text = re.sub(r"\x1b\[[0-9;]*m", "", raw)
+    assert "\x1b" not in text and "\u202e" not in text  # the output's escapes never act
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    assert lines[0].split() == ["entry", "status", "output", "output.note"]
+    stuck = next(line for line in lines if line.startswith("m.yaml#stuck"))
+    assert stuck.split()[1:3] == ["blocked", "invalid"]
+    assert max(map(len, lines)) <= 100 and lines[-1] == "5 entries"
 
 
 @pytest.fixture(scope="module")

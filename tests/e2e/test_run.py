@@ -424,7 +424,9 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     """Through the runner with a short breaker span (the CLI's is 10 s), real sockets."""
     import anyio
 
-    from launcher.api.connection import Asked, resolve
+    from launcher.api.address import Asked
+    from launcher.api.connection import resolve
+    from launcher.dispatch.run import RunContext
     from launcher.dispatch.run import dispatch_all as _dispatch_all
     from launcher.dispatch.settings import RunSettings
     from launcher.ledger import writer as ledger_mod
@@ -440,15 +442,8 @@ def test_circuit_breaker_stops_starting_entries_and_leaves_them_pending(
     ledger = tmp_path / "l.jsonl"
     with ledger_mod.LedgerWriter.open(ledger, "breaker-run") as writer:
         progress = RunProgress(total=300, fmt="text", mode="never", redact=redact)
-        result = anyio.run(
-            _dispatch_all,
-            settings,
-            entries,
-            writer,
-            {"TEST_SECRET": SECRET},
-            conn,
-            progress,
-        )
+        ctx = RunContext(settings, conn, writer, {"TEST_SECRET": SECRET}, progress)
+        result = anyio.run(_dispatch_all, ctx, entries)
     assert isinstance(result.ending, BreakerOpen)
     assert "circuit breaker open" in reason(result.ending)
     assert int(result.exit_code) == 1

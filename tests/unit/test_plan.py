@@ -92,6 +92,7 @@ def test_plan_json(
         "session_id",
         "url",
         "request",
+        "attachments",
     }
     assert (rows[0]["action"], rows[0]["session_id"]) == ("skip", "devin-9")
     secret_rows = [r for r in rows if "session_secrets" in r["request"]]

@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import httpx
 
 from launcher.api.followclient import FollowClient
-from launcher.api.outcomes import Created
+from launcher.api.outcomes import ApiError, Created
 from launcher.api.redact import Redactor
 
 SINCE = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+V3_FIELDS = {
+    "repos": ["acme/api"],
+    "attachment_urls": ["https://files.example/a.txt"],
+    "session_links": ["https://app.devin.ai/sessions/abc"],
+    "bypass_approval": True,
+    "create_as_user_id": "user-1",
+    "child_playbook_id": "playbook-1",
+    "advanced_mode": "batch",
+}
 
 
 def _client(seen: list[httpx.Request], answer: Any) -> tuple[httpx.AsyncClient, FollowClient]:
@@ -33,12 +42,14 @@ def test_create_goes_to_the_organisation_without_v1_only_fields() -> None:
     async def go() -> Any:
         http, client = _client(seen, {"session_id": "devin-1", "url": "https://x/s/1"})
         async with http:
-            return await client.create_session({"prompt": "p", "idempotent": True, "tags": ["t"]})
+            body = {"prompt": "p", "idempotent": True, "tags": ["t"], **V3_FIELDS}
+            return await client.create_session(body)
 
     outcome = anyio.run(go)
     assert outcome == Created("devin-1", "https://x/s/1", None)
     assert seen[0].url.path == "/v3/organizations/org-1/sessions"
-    assert json.loads(seen[0].content) == {"prompt": "p", "tags": ["t"]}
+    # the v3-only fields are sent as written
+    assert json.loads(seen[0].content) == {"prompt": "p", "tags": ["t"], **V3_FIELDS}
 
 
 def test_the_lookup_is_bounded_by_created_after() -> None:
@@ -77,3 +88,38 @@ def test_a_poll_lists_exactly_the_watched_ids_and_reads_every_pr() -> None:
     assert [p["url"] for p in rows[0]["pull_requests"]] == ["https://g/p/1", "https://g/p/2"]
     assert seen[0].url.params.get_list("session_ids") == ["devin-1", "devin-2"]
     assert seen[0].url.params["first"] == "200"
+
+
+def test_an_upload_is_multipart_and_its_url_is_checked_on_both_apis() -> None:
+    seen: list[httpx.Request] = []
+
+    def upload(generation: Literal["v1", "v3"], answer: httpx.Response) -> Any:
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return answer
+
+        async def go() -> Any:
+            transport = httpx.MockTransport(handler)
+            async with httpx.AsyncClient(base_url="https://api.example", transport=transport) as h:
+                client = FollowClient(h, "k_12345678", Redactor([]), generation=generation, org="o")
+                try:
+                    return await client.upload_attachment("a.log", b"line\n")
+                except ApiError as exc:
+                    return exc
+
+        return anyio.run(go)
+
+    v1 = upload("v1", httpx.Response(200, text="https://files.example/u/a.log"))
+    assert v1 == "https://files.example/u/a.log"
+    assert seen[-1].url.path == "/v1/attachments"
+    assert b'name="file"; filename="a.log"' in seen[-1].content and b"line\n" in seen[-1].content
+    assert (
+        upload("v1", httpx.Response(200, json="https://files.example/q"))
+        == "https://files.example/q"
+    )
+    v3 = upload("v3", httpx.Response(200, json={"attachment_id": "1", "url": "https://f/x"}))
+    assert v3 == "https://f/x" and seen[-1].url.path == "/v3/organizations/o/attachments"
+    bad = upload("v1", httpx.Response(200, text='https://f/"injected'))
+    assert isinstance(bad, ApiError) and "not an http(s) URL" in str(bad)
+    refused = upload("v1", httpx.Response(401, json={"detail": "no"}))
+    assert isinstance(refused, ApiError) and refused.status == 401

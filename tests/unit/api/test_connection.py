@@ -6,8 +6,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from launcher.api.address import check_base_url, shown
-from launcher.api.connection import Asked, resolve
+from launcher.api.address import Asked, check_base_url, shown
+from launcher.api.connection import resolve
 from launcher.errors import UsageError
 
 APK = "apk_user_abcdefgh12345"

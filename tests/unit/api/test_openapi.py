@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from launcher.api.openapi import create_session_fields, manifest_schema, openapi
+from launcher.api.openapi import (
+    create_session_fields,
+    manifest_schema,
+    openapi,
+    request_fields,
+    v3_only_params,
+)
+from launcher.api.v3 import V3_ONLY
 from launcher.manifest import check, format_path
 
 COMPONENTS = openapi()["components"]["schemas"]
@@ -170,12 +177,16 @@ def test_valid_values_pass(tmp_path: Path) -> None:
 
 def test_manifest_session_fields_are_the_api_fields() -> None:
     defs = manifest_schema()["$defs"]
-    # plus the launcher's own keys: `prompt_file` stands for `prompt`, read from a file
-    own = {"name", "matrix", "prompt_file"}
-    assert set(defs["session"]["properties"]) == {*create_session_fields(), *own}
-    assert set(defs["defaults"]["properties"]) == {*create_session_fields(), "prompt_file"}
-    # value rules live in the OpenAPI only: the manifest schema accepts any value for them
-    for name in create_session_fields():
+    # plus the launcher's own keys: `prompt_file` stands for `prompt`, read from a file;
+    # `attachments` are local files whose uploads the request names
+    own = {"name", "matrix", "prompt_file", "attachments"}
+    assert set(request_fields()) == {*create_session_fields(), *V3_ONLY}
+    assert set(v3_only_params()) == set(V3_ONLY)
+    assert not set(V3_ONLY) & set(create_session_fields())
+    assert set(defs["session"]["properties"]) == {*request_fields(), *own}
+    assert set(defs["defaults"]["properties"]) == {*request_fields(), "prompt_file", "attachments"}
+    # value rules live in the OpenAPI (and v3Only) only: the shape accepts any value there
+    for name in request_fields():
         if name == "session_secrets":  # only its key names are checked here
             continue
         assert defs["session"]["properties"][name] is True

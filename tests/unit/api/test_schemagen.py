@@ -13,7 +13,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from launcher.api import schemagen
-from launcher.api.openapi import create_session_fields
+from launcher.api.openapi import request_fields
 from launcher.manifest import check
 from tests.support.paths import MANIFESTS, ROOT
 
@@ -43,8 +43,8 @@ def test_it_has_a_stable_id_and_describes_every_field_with_a_type() -> None:
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     for where in ("session", "defaults"):
         props = schema["definitions"][where]["properties"]
-        assert set(create_session_fields()) <= set(props)
-        for name in create_session_fields():
+        assert set(request_fields()) <= set(props)
+        for name in request_fields():
             assert props[name]["description"], name
             assert "type" in json.dumps(props[name]), name
     assert schema["definitions"]["session"]["properties"]["name"]["description"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from launcher.api.openapi import OPENAPI_V3_FILE, openapi
 from launcher.api.statuses import V1_STATUS, V3_RUNNING, V3_STATUS, V3_SUSPENDED, v1_status
 from launcher.api.statuses import v3_status as mapped
 from launcher.api.v3 import session_row
@@ -25,6 +26,7 @@ SUSPENDED_DETAILS = {
     "usage_limit_exceeded": "acu_limit",
     "out_of_credits": "out_of_credits",
     "out_of_quota": "out_of_credits",
+    "no_quota_allocation": "out_of_credits",
     "payment_declined": "out_of_credits",
     "org_usage_limit_exceeded": "out_of_credits",
     "total_session_limit_exceeded": "out_of_credits",
@@ -45,6 +47,16 @@ def test_the_table_covers_exactly_the_documented_values() -> None:
     assert set(V3_STATUS) == set(DOCUMENTED_STATUSES)
     assert set(V3_RUNNING) == set(RUNNING_DETAILS)
     assert set(V3_SUSPENDED) == set(SUSPENDED_DETAILS)
+
+
+def test_every_value_the_documents_list_is_mapped() -> None:
+    # The OpenAPI documents in schemas/ list the values; each has a row of its own.
+    v3 = openapi(OPENAPI_V3_FILE)["components"]["schemas"]["SessionResponse"]["properties"]
+    assert set(v3["status"]["enum"]) == set(V3_STATUS)
+    [details] = [b["enum"] for b in v3["status_detail"]["anyOf"] if "enum" in b]
+    assert set(details) == set(V3_RUNNING) | set(V3_SUSPENDED)
+    v1 = openapi()["components"]["schemas"]["StatusEnum"]["anyOf"][0]["enum"]
+    assert {v1_status(value) for value in v1} <= SETTLED | {"working"}
 
 
 @pytest.mark.parametrize("status", DOCUMENTED_STATUSES)

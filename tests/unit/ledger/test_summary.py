@@ -83,6 +83,7 @@ def test_cli_text(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert out.splitlines() == [
         "created 2  adopted 1  failed 2  in doubt 1  pending 1",
+        "ACUs: not reported (the API v1 does not report them)",
         "  failed   m.yaml#bad  (status 422) prompt: field required more",
         "  in doubt m.yaml#unsure  read timeout",
         "  failed   m.yaml#regressed  (status 429) quota",
@@ -106,6 +107,7 @@ def test_cli_json(mixed: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "ledger",
         "counts",
         "statuses",
+        "acus",
         "entries",
         "failures",
         "warnings",
@@ -144,3 +146,46 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
     assert main(["ledger", "summary", str(tmp_path)]) == 2
     assert "that path is a folder" in capsys.readouterr().err
+
+
+def test_acus_per_session_and_per_batch_where_v3_reports_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    v3 = {
+        "v": 1,
+        "base_url": "https://api.devin.ai",
+        "generation": "v3",
+        "org": "o",
+        "sandbox": False,
+    }
+
+    def session(name: str, batch: str, acus: float | None) -> str:
+        made = event("created", name, session_id=f"devin-{name}", api=v3, batch=batch)
+        if acus is None:  # never watched: no ACUs recorded
+            return made
+        seen = {"session_id": f"devin-{name}", "status_enum": "finished", "acus_consumed": acus}
+        return made + event("status", name, api=v3, **seen)
+
+    path = tmp_path / "v3.jsonl"
+    path.write_text(
+        session("a", "launcher-batch:r1", 1.5)
+        + session("b", "launcher-batch:r1", 2)
+        + session("c", "launcher-batch:r2", 0.25)
+        + session("d", "launcher-batch:r2", None)
+    )
+    assert main(["ledger", "summary", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:5] == [
+        "ACUs: 3.75 consumed by 3 sessions",
+        "  batch r1: 3.5 consumed by 2 sessions",
+        "  batch r2: 0.25 consumed by 1 session",
+    ]
+    assert main(["ledger", "summary", str(path), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [e["acus_consumed"] for e in doc["entries"]] == [1.5, 2, 0.25, None]
+    assert doc["acus"] == {
+        "reported": True,
+        "total": 3.75,
+        "sessions": 3,
+        "batches": {"r1": {"total": 3.5, "sessions": 2}, "r2": {"total": 0.25, "sessions": 1}},
+    }

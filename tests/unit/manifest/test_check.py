@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from launcher.cli import main
-from launcher.manifest import check
+from launcher.manifest import Speaking, check
 from tests.support.paths import EXAMPLES, MANIFESTS
 
 GOOD = MANIFESTS / "good"
@@ -265,3 +265,23 @@ def test_select_entries() -> None:
     assert select_entries(entries, [first[0] + "*"])[0].name == first
     with pytest.raises(UsageError, match="no entry name matches --select nope zip"):
         select_entries(entries, ["nope", "zip"])
+
+
+def test_v3_only_fields_are_fine_when_the_run_speaks_v3_and_v1_only_ones_warn_once(
+    tmp_path: Path,
+) -> None:
+    v3 = Speaking("v3", "--api v3")
+    found = check([str(BAD / "v3-fields-on-v1")], api=v3)
+    assert found.diagnostics == [] and len(found.entries) == 4
+    assert found.entries[0].request["repos"] == ["acme/api"]
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "version: 1\ndefaults: {idempotent: true, unlisted: true}\nsessions:\n"
+        "  - {name: a, prompt: pa}\n  - {name: b, prompt: pb}\n"
+    )
+    notes = check([str(manifest)], api=v3).notes
+    assert [n for n in notes if "only in the API v1" in n] == [
+        "warning: idempotent, unlisted exist only in the API v1: not sent to v3 (2 entries, "
+        "e.g. m.yaml#a); remove them from the manifests"
+    ]
+    assert not any("only in the API v1" in n for n in check([str(manifest)]).notes)

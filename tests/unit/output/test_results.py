@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,36 @@ def test_table_is_aligned_escaped_and_clipped() -> None:
     assert "\x1b" not in out.getvalue() and "\\x1b]0;pwned\\x07" in lines[1]
     assert lines[1].split()[:2] == ["m.yaml#py-3.11", "finished"] and "valid" in lines[1]
     assert max(len(line) for line in lines) < 200  # cells are clipped
+    assert lines[-1] == "3 entries"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour codes: the only escapes the table writes
+
+
+@pytest.mark.parametrize("environ", [{"TERM": "xterm-256color"}, {"NO_COLOR": "1"}])
+def test_on_a_terminal_the_table_is_rich_with_the_same_columns_escaped(
+    environ: dict[str, str],
+) -> None:
+    targets = batch()
+    targets[0].pull_request_url = "https://github.com/o/r/pull/1\x1b]0;pwned\x07"
+    targets[1].create_error = "[bold red]not markup[/] " + "x" * 500
+    out = Terminal()
+    write_table(choose(targets, None, None), out, environ)
+    text = SGR.sub("", out.getvalue())
+    assert ("\x1b[32m" in out.getvalue()) is ("NO_COLOR" not in environ)  # finished: green
+    assert "\x1b" not in text  # nothing from the data acts on the terminal
+    lines = text.splitlines()
+    assert lines[0].split() == ["entry", "status", "pr", "output", "url", "error"]
+    assert lines[1].split()[:2] == ["m.yaml#py-3.11", "finished"]
+    assert "pull/1\\x1b]0;p" in lines[1]  # escaped, then shown as text
+    assert "[bold red]not markup[/]" in lines[2]  # data is never rich markup
+    assert max(len(line) for line in lines) <= 120  # the terminal's width (none here: 120)
+    assert lines[2].rstrip().endswith("xxx…")  # the widest columns gave way first
     assert lines[-1] == "3 entries"
 
 

@@ -191,7 +191,7 @@ def test_control_route_sets_status_time_and_outcome(
         assert c.post("/_sandbox/sessions/devin-nope", json={}).status_code == 404
         assert c.delete(f"/v1/sessions/{sid}").status_code == 200
         response = c.post(f"/_sandbox/sessions/{sid}", json={"status": "working"})
-        assert response.status_code == 422 and "terminated" in response.json()["detail"]
+        assert response.status_code == 422 and "terminated" in response.json()["detail"][0]["msg"]
     assert sb.stats()["controls"] == 12
 
 
@@ -234,3 +234,26 @@ def test_unusable_schemas_give_no_output_and_partial_is_a_prefix() -> None:
     assert partial(final, 0.1) is None
     assert partial(final, 0.5) == {"a": 1, "b": 2}
     assert partial(final, 1.0) == final and partial([1, 2], 0.5) is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "chatter"),
+    [("sandbox:chatter=3", 3), ("sandbox:chatter=1000", 1000), ("sandbox:chatter=1001", None),
+     ("sandbox:chatter=-1", None), ("sandbox:chatter=x", None)],
+)  # fmt: skip
+def test_chatter_directive_is_bounded(tag: str, chatter: int | None) -> None:
+    from launcher.sandbox.life import Directives
+
+    assert Directives.from_tags([tag]).chatter == chatter
+
+
+def test_chatter_is_spread_over_the_first_work_period_and_stops_at_termination() -> None:
+    from launcher.sandbox.life import Directives, Life, Rules
+
+    rules = Rules(work_seconds=4, work_spread=0, blocked_share=0, expired_share=0,
+                  invalid_output_share=0)  # fmt: skip
+    life = Life(rules, Directives(chatter=3), "seed", now=100.0)
+    assert life.chatter_times(100.5) == []
+    assert life.chatter_times(102.0) == [101.0, 102.0]
+    life.terminate(102.5)
+    assert life.chatter_times(200.0) == [101.0, 102.0]

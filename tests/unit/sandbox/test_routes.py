@@ -101,7 +101,7 @@ def test_delete_terminates_once_then_422(make_sandbox: Callable[..., SandboxHand
         assert first.status_code == 200 and isinstance(first.json()["detail"], str)
         assert status_of(c, working) == "stopped"
         again = c.delete(f"/v1/sessions/{working}")
-        assert again.status_code == 422 and "exited" in again.json()["detail"]
+        assert again.status_code == 422 and "exited" in again.json()["detail"][0]["msg"]
         # Blocked waits for a person, so it has not exited: terminating it is allowed,
         # and it keeps its status (and PR) as its result.
         assert c.delete(f"/v1/sessions/{blocked}").status_code == 200
@@ -111,7 +111,7 @@ def test_delete_terminates_once_then_422(make_sandbox: Callable[..., SandboxHand
             assert c.delete(f"/v1/sessions/{done}").status_code == 422
         assert c.delete("/v1/sessions/devin-unknown").status_code == 404
         gone = c.post(f"/v1/sessions/{working}/message", json={"message": "hello?"})
-        assert gone.status_code == 422 and "terminated" in gone.json()["detail"]
+        assert gone.status_code == 422 and "terminated" in gone.json()["detail"][0]["msg"]
     stats = sb.stats()
     assert stats["deletes"] == 7 and stats["terminated"] == 2
 
@@ -138,7 +138,7 @@ def test_message_wakes_a_blocked_session_until_it_finishes(
         ]  # fmt: skip
         assert messages[1]["message"].startswith("I need your input")
         refused = c.post(f"/v1/sessions/{expired}/message", json={"message": "wake up"})
-        assert refused.status_code == 422 and "expired" in refused.json()["detail"]
+        assert refused.status_code == 422 and "expired" in refused.json()["detail"][0]["msg"]
         for bad in ({}, {"message": 3}, [1]):
             assert c.post(f"/v1/sessions/{sid}/message", json=bad).status_code == 422
         missing = c.post("/v1/sessions/devin-unknown/message", json={"message": "x"})
