@@ -84,7 +84,10 @@ def compacted_lines(state: LedgerState) -> Iterator[bytes]:
     """Every key once, with its follow-through events: entry by entry in the order the
     ledger first saw them, and an entry's keys in the order of their latest events, so that
     the fold of the result lists the same entries and names the same record for each (what
-    `ledger summary` counts and follow-up follows)."""
+    `ledger summary` counts and follow-up follows); the uploads first, so that no run
+    uploads the same content again."""
+    for ev in state.uploads():
+        yield (json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     for records in state.by_entry().values():
         yield from _key_lines(state, sorted(records, key=lambda r: state.position(r.key)))
 

@@ -120,8 +120,8 @@ class LedgerState:
         self._last_api: Mapping[str, Any] | None = None
         self._reruns: dict[str, tuple[int, str | None]] = {}  # key -> latest rerun, of what
         self._voided = False  # some request never took effect (a wrong address)
-        # (the API's record as JSON, content sha256) -> the URL its upload got
-        self._uploads: dict[tuple[str, str], str] = {}
+        # (the API's record as JSON, content sha256) -> the latest `attachment` event
+        self._uploads: dict[tuple[str, str], Mapping[str, Any]] = {}
 
     def live_apis(self) -> list[Mapping[str, Any]]:
         """`apis`, less those named only by requests that never took effect (`void`: a
@@ -134,7 +134,12 @@ class LedgerState:
 
     def uploaded(self, sha256: str, api: Mapping[str, Any] | None) -> str | None:
         """The URL an attachment with this content got from `api`, if it was uploaded."""
-        return self._uploads.get((_api_key(api), sha256))
+        ev = self._uploads.get((_api_key(api), sha256))
+        return None if ev is None else str(ev["url"])
+
+    def uploads(self) -> list[Mapping[str, Any]]:
+        """The latest `attachment` event of each content and API (what compaction keeps)."""
+        return list(self._uploads.values())
 
     def follow(self, key: str) -> dict[str, tuple[int, Mapping[str, Any]]]:
         """The latest follow-through event of each kind for `key`, with its position."""
@@ -242,7 +247,7 @@ class LedgerState:
             if api not in self.apis:
                 self.apis.append(api)
         if event == "attachment":  # not an entry: the content's upload, by API
-            self._uploads[(_api_key(api), ev["sha256"])] = ev["url"]
+            self._uploads[(_api_key(api), ev["sha256"])] = ev
             return
         self._order[key] = self._events
         self._events += 1

@@ -36,8 +36,11 @@ def test_a_v3_only_field_on_a_v1_run_is_one_error_at_its_line_and_column(
     manifest = tmp_path / "m.yaml"
     manifest.write_text(
         "version: 1\nsessions:\n  - name: a\n    prompt: fix it\n    repos: [acme/api]\n"
+        "    attachments: [notes.md]\n"
     )
+    (tmp_path / "notes.md").write_text("# notes\n")
     before = shared.stats()["requests"]
+    uploads = shared.stats()["uploads"]
     env = launcher_env(shared.base_url)  # an apk_ key: v1
     for command in ("validate", "plan", "run"):
         done = run_launcher(command, str(manifest), env=env, cwd=tmp_path)
@@ -46,7 +49,8 @@ def test_a_v3_only_field_on_a_v1_run_is_one_error_at_its_line_and_column(
         assert error.startswith(f"{manifest}:5:5: error: sessions[0].repos: "), error
         assert "`repos` exists only in the Devin API v3" in error
         assert "--api v3" in error and "or remove `repos`" in error
-    assert shared.stats()["requests"] == before  # nothing was sent
+    assert shared.stats()["requests"] == before  # nothing was sent, nothing uploaded
+    assert shared.stats()["uploads"] == uploads
     assert not (tmp_path / "launcher-ledger.jsonl").exists()
 
     # The same manifest on v3 (a cog_ key and the organisation) is fine, and is sent.
@@ -54,6 +58,7 @@ def test_a_v3_only_field_on_a_v1_run_is_one_error_at_its_line_and_column(
     ran = run_launcher("run", str(manifest), env=v3, cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "1 created" in ran.stdout
+    assert shared.stats()["uploads"] == uploads + 1  # through v3's attachments route
 
 
 def test_an_attachment_three_entries_share_is_uploaded_once(

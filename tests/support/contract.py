@@ -6,22 +6,18 @@ and path must look like, from the document's own schemas, validated with jsonsch
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 
-from launcher.api.openapi import schemas_dir
+from launcher.api.openapi import openapi
 
 DOCUMENTS = {"v1": "devin-v1.openapi.yaml", "v3": "devin-v3.openapi.yaml"}
 
 
-@cache
 def document(generation: str) -> dict[str, Any]:
-    text = (schemas_dir() / DOCUMENTS[generation]).read_text(encoding="utf-8")
-    loaded: dict[str, Any] = yaml.safe_load(text)
-    return loaded
+    """The document of `v1` or `v3`, as the launcher reads it (cached there)."""
+    return openapi(DOCUMENTS[generation])
 
 
 def _resolve(doc: dict[str, Any], node: Any) -> Any:

@@ -176,3 +176,22 @@ def test_a_leftover_of_a_killed_compact_is_replaced_not_read(tmp_path: Path) -> 
     compact(ledger)
     assert fold(ledger) == before and len(read_ledger(ledger)) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["l.jsonl"]  # no lock file beside it
+
+
+def test_compaction_keeps_each_upload_so_no_run_uploads_it_again(tmp_path: Path) -> None:
+    api = {"v": 1, "base_url": "https://api.devin.ai", "generation": "v1", "org": None}
+    api["sandbox"] = False
+    head = {"v": 1, "ts": "2026-12-03T09:00:00.000Z", "run_id": "r1", "api": api}
+    upload = {**head, "event": "attachment", "entry": "attachment:log.txt", "name": "log.txt"}
+    upload |= {"key": "ab" * 16, "content": "ab" * 16, "sha256": "ab" * 32, "url": "https://f/1"}
+    made = {**head, "event": "created", "entry": "m.yaml#a", "name": "a", "key": "k1"}
+    made |= {"content": "c1", "session_id": "devin-1"}
+    ledger = tmp_path / "l.jsonl"
+    ledger.write_text(
+        json.dumps(upload) + "\n" + json.dumps(made) + "\n" + json.dumps(upload) + "\n"
+    )
+    compact(ledger)
+    state = read_state(ledger)
+    assert state.uploaded("ab" * 32, api) == "https://f/1"
+    assert [e["event"] for e in read_ledger(ledger)] == ["attachment", "created"]
+    assert [r.entry for r in state.records()] == ["m.yaml#a"]  # an upload is no entry

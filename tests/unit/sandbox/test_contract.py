@@ -5,23 +5,28 @@ Its HTTP edges: a body cap (413) and `Allow` on every 405."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from launcher.sandbox.config import SandboxConfig
 from launcher.sandbox.handle import SandboxHandle
 from launcher.sandbox.limits import MAX_BODY_BYTES
+from launcher.sandbox.server import running_sandbox
 from tests.support.contract import document, response_problems
 
 KEY = "apk_contract_KEY_1234"
 ORG = "org-contract"
 
 
-@pytest.fixture
-def keyed(make_sandbox: Callable[..., SandboxHandle]) -> SandboxHandle:
-    return make_sandbox(api_key=KEY, work_seconds=30)
+@pytest.fixture(scope="module")
+def keyed() -> Iterator[SandboxHandle]:
+    # One sandbox for the module: each test tags its sessions its own way.
+    config = SandboxConfig(host="127.0.0.1", port=0, api_key=KEY, work_seconds=30)
+    with running_sandbox(config) as handle:
+        yield handle
 
 
 class Checked:
@@ -74,11 +79,11 @@ def test_every_document_says_where_it_came_from() -> None:
 
 
 def test_v1_answers_conform(keyed: SandboxHandle, v1: Checked) -> None:
-    sid = v1("POST", "/v1/sessions", json={"prompt": "p", "tags": ["c"]}).json()["session_id"]
+    sid = v1("POST", "/v1/sessions", json={"prompt": "p", "tags": ["c1"]}).json()["session_id"]
     assert v1("POST", "/v1/sessions", json={"prompt": 5}).status_code == 422
     assert v1("POST", "/v1/sessions", content=b"{oops").status_code == 422
-    other = v1("POST", "/v1/sessions", json={"prompt": "q", "tags": ["c"]}).json()["session_id"]
-    rows = v1("GET", "/v1/sessions", params={"tags": "c", "skip": 1}).json()["sessions"]
+    other = v1("POST", "/v1/sessions", json={"prompt": "q", "tags": ["c1"]}).json()["session_id"]
+    rows = v1("GET", "/v1/sessions", params={"tags": "c1", "skip": 1}).json()["sessions"]
     assert [r["session_id"] for r in rows] == [sid]  # newest first, the first one skipped
     assert v1("GET", "/v1/sessions", params={"skip": -1}).status_code == 422
     assert v1("POST", f"/v1/sessions/{sid}/message", json={"message": "more"}).json() is None
@@ -109,9 +114,9 @@ def test_v3_answers_conform(keyed: SandboxHandle, v3: Checked) -> None:
     assert v3("POST", base, json={"prompt": "p", "idempotent": True}).status_code == 422
     page = v3("GET", base, params={"first": 2, "tags": "c", "created_after": 0}).json()
     assert [s["session_id"] for s in page["items"]] == sids[:0:-1] and page["has_next_page"]
-    rest = v3("GET", base, params={"first": 2, "after": page["end_cursor"]}).json()
+    rest = v3("GET", base, params={"first": 2, "tags": "c", "after": page["end_cursor"]}).json()
     assert [s["session_id"] for s in rest["items"]] == [sids[0]]
-    assert v3("GET", base, params={"session_ids": sids[1]}).json()["total"] == 1
+    assert v3("GET", base, params={"session_ids": sids[1], "tags": "c"}).json()["total"] == 1
     for bad in ({"first": 0}, {"after": "x"}, {"created_after": "noon"}):
         assert v3("GET", base, params=bad).status_code == 422
     keyed.control(sids[0], status="expired")
