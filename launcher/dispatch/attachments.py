@@ -77,6 +77,7 @@ class Uploads:
         self._writer = writer
         self._urls: dict[str, str] = {}
         self._locks: dict[str, anyio.Lock] = {}
+        self._failed: dict[str, UploadFailed] = {}  # one failed upload fails its other users
         self.count = 0  # uploads this run made
 
     async def attach(self, entry: Entry) -> Entry:
@@ -90,9 +91,15 @@ class Uploads:
         sha = attachment.sha256
         lock = self._locks.setdefault(sha, anyio.Lock())
         async with lock:
+            if sha in self._failed:
+                raise self._failed[sha]
             url = self._urls.get(sha) or self._writer.state.uploaded(sha, self._writer.api)
             if url is None:
-                url = await self._upload(attachment)
+                try:
+                    url = await self._upload(attachment)
+                except UploadFailed as exc:
+                    self._failed[sha] = exc
+                    raise
                 await self._writer.append(
                     "attachment", _Upload(attachment), sha256=sha, url=url, bytes=attachment.size
                 )
