@@ -38,6 +38,8 @@ def _pyenv_bins() -> list[str]:
 os.environ.setdefault(
     "UV_PYTHON_DOWNLOADS", "never"
 )  # a missing interpreter is reported, not fetched
+# Bytecode cached, as by default: the suite starts hundreds of Python processes (Makefile).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 os.environ["PATH"] = os.pathsep.join([*_pyenv_bins(), os.environ.get("PATH", "")])
 
 
@@ -55,6 +57,8 @@ def fast(session: nox.Session) -> None:
 
 @nox.session(python=SUPPORTED)
 def full(session: nox.Session) -> None:
-    """The whole suite."""
+    """The whole suite, each property test drawing its full number of examples."""
     _install(session)
-    session.run("pytest", "-q", "-n", "3", "-p", "no:cacheprovider")
+    session.run(
+        "pytest", "-q", "-n", "3", "-p", "no:cacheprovider", env={"HYPOTHESIS_PROFILE": "thorough"}
+    )

@@ -23,4 +23,14 @@ pytest_plugins = ["tests.support.fixtures"]
 # (`--hypothesis-seed=random`) and replays no example saved by an earlier run.
 settings.register_profile("unhurried", deadline=None)
 settings.register_profile("fresh", parent=settings.get_profile("unhurried"), database=None)
+# `make test-all`: every property test draws the full number its test names
+# (tests/support/budget.py), the others five times hypothesis's default.
+settings.register_profile("thorough", parent=settings.get_profile("unhurried"), max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "unhurried"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (a stable sort: each file's order is kept): pytest-xdist hands
+    the first items out round-robin, so the longest start at once on every worker instead
+    of one of them ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

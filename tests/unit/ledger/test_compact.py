@@ -16,6 +16,7 @@ from launcher.cli import main
 from launcher.ledger.compact import compact
 from launcher.ledger.read import read_state
 from launcher.ledger.state import KeyRecord, LedgerState
+from tests.support.budget import examples
 from tests.support.runkit import API_KEY, MakeSandbox, read_ledger, write_manifest
 
 
@@ -123,7 +124,7 @@ def _event(i: int, key: int, kind: str, flag: bool) -> dict[str, Any]:
     return ev
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.integers(0, 4), EVENT, st.booleans()), min_size=1, max_size=30))
 def test_the_fold_of_a_compacted_ledger_is_the_fold_of_the_original(
     tmp_path: Path, history: list[tuple[int, str, bool]]

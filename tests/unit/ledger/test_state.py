@@ -17,6 +17,7 @@ from launcher.ledger.events import OUTCOMES
 from launcher.ledger.read import read_state
 from launcher.ledger.state import LedgerState
 from launcher.ledger.writer import LedgerWriter
+from tests.support.budget import examples
 
 KEYS = ("k0", "k1", "k2")
 Event = tuple[str, str, int]  # (event, key, session number)
@@ -67,7 +68,7 @@ def complete_prefix(events: list[Event], cut: int) -> list[Event]:
     return kept
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(events_st)
 @pytest.mark.slow
 def test_fold_matches_the_model(events: list[Event]) -> None:

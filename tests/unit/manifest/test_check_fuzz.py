@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from launcher.cli import main
 from launcher.manifest.output_schema import check_output_schema
+from tests.support.budget import examples
 from tests.support.paths import EXAMPLES, MANIFESTS
 
 SEEDS = [
@@ -55,7 +56,9 @@ FRAGMENTS = [
     b"exclude: [{a: 1}]",
 ]
 SETTINGS = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(100),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

@@ -13,6 +13,7 @@ from jsonschema import Draft7Validator
 
 from launcher.manifest import Node, check, format_path, load
 from launcher.manifest.aliases import MAX_ALIAS_CHARS, MAX_ALIAS_NODES
+from tests.support.budget import examples
 
 
 def test_plain_data_and_positions() -> None:
@@ -236,7 +237,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(value=JSON_VALUES)
 @pytest.mark.slow
 def test_any_json_text_loads_as_json_loads_it(value: Any) -> None:
