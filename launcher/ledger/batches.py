@@ -25,6 +25,7 @@ class Batch:
     entries: int
     counts: dict[EntryState, int]
     statuses: dict[str, int] = field(default_factory=dict)
+    acus: float | None = None  # its sessions' ACUs, where the API reports them (v3)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -35,6 +36,7 @@ class Batch:
             "entries": self.entries,
             "counts": dict(self.counts),
             "statuses": dict(self.statuses),
+            "acus_consumed": self.acus,
         }
 
 
@@ -66,6 +68,7 @@ def batches_of(state: LedgerState) -> list[Batch]:
         statuses = Counter(
             row.status_enum or "not watched" for row in rows if row.outcome.has_session
         )
+        spent = [row.acus_consumed for row in rows if row.acus_consumed is not None]
         out.append(
             Batch(
                 run_id=run_id,
@@ -75,6 +78,7 @@ def batches_of(state: LedgerState) -> list[Batch]:
                 entries=len(rows),
                 counts=counts,
                 statuses=dict(sorted(statuses.items())),
+                acus=sum(spent) if spent else None,
             )
         )
     return sorted(out, key=lambda b: (b.started, b.run_id))

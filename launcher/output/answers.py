@@ -192,6 +192,7 @@ def batches_answer(batches: Sequence[Batch], warnings: Sequence[str]) -> Answer:
             f"{b.run_id}  {_run_keys(b)}  {api}  {b.started}  {b.entries} "
             f"entr{'y' if b.entries == 1 else 'ies'}: {counts}"
             + (f"  ({statuses})" if statuses else "")
+            + (f"  {b.acus:g} ACUs" if b.acus is not None else "")
         )
     lines.append(f"{len(batches)} batch{'es' * (len(batches) != 1)}")
     return Answer(

@@ -183,6 +183,9 @@ def test_acus_per_session_and_per_batch_where_v3_reports_them(
     assert main(["ledger", "summary", str(path), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [e["acus_consumed"] for e in doc["entries"]] == [1.5, 2, 0.25, None]
+    assert main(["ledger", "batches", str(path)]) == 0
+    batches = capsys.readouterr().out.splitlines()
+    assert batches[0].endswith("  3.5 ACUs") and batches[1].endswith("  0.25 ACUs"), batches
     assert doc["acus"] == {
         "reported": True,
         "total": 3.75,
