@@ -390,12 +390,13 @@ def _run_and_watch(
 @contextmanager
 def _target(conn: Connection) -> Iterator[Connection]:
     """The connection pointed at an embedded sandbox for the run's duration, if asked; the
-    sandbox accepts the connection's own token alone."""
+    sandbox accepts the connection's own token alone (on v3, `cog_` then the sandbox's key)."""
     if not conn.target.sandbox:
         yield conn
         return
     from launcher.sandbox.config import SandboxConfig
     from launcher.sandbox.server import running_sandbox
 
-    with running_sandbox(SandboxConfig(port=0, api_key=conn.api_key)) as handle:
+    key = conn.api_key.removeprefix("cog_")  # v3 creates check the key inside the token
+    with running_sandbox(SandboxConfig(port=0, api_key=key)) as handle:
         yield conn.at(handle.base_url)

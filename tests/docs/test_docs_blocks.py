@@ -5,9 +5,9 @@ blocks in order, in one bash, so that a guide cannot drift from what the launche
 Each page runs in a temporary folder holding a copy of `manifests/` and `docs/`, with a
 temporary HOME and this suite's environment as `.venv` (what `make demo` leaves behind),
 against a real sandbox over loopback that accepts one key. Substituted, and nothing else:
-`apk_...` by that key, the real API by the sandbox (`DEVIN_BASE_URL`); `DEVIN_API_KEY`
-(that key) and the examples' `EXAMPLE_TOKEN` are set, as a reader who did the tutorial
-has them.
+`apk_...` by that key, `cog_...` by `cog_` and that key (the sandbox's v3 token), the real
+API by the sandbox (`DEVIN_BASE_URL`); `DEVIN_API_KEY` (that key) and the examples'
+`EXAMPLE_TOKEN` are set, as a reader who did the tutorial has them.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def test_shell_blocks_run_as_written(
         DEVIN_API_KEY=API_KEY,
         EXAMPLE_TOKEN="docs-not-a-secret",
     )
-    script = "\n".join(sh_blocks(DOCS / page)).replace("apk_...", API_KEY)
+    script = "\n".join(sh_blocks(DOCS / page))
+    script = script.replace("apk_...", API_KEY).replace("cog_...", f"cog_{API_KEY}")
 
     done = subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
