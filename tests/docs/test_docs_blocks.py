@@ -47,7 +47,9 @@ PAGES = sorted(
 
 @pytest.fixture(scope="module")
 def sandbox_with_key() -> Iterator[SandboxHandle]:
-    with running_sandbox(SandboxConfig(host="127.0.0.1", port=0, api_key=API_KEY)) as sb:
+    # Sessions work one second, not five: the pages' `--wait` and `watch` end sooner.
+    config = SandboxConfig(host="127.0.0.1", port=0, api_key=API_KEY, work_seconds=1.0)
+    with running_sandbox(config) as sb:
         yield sb
 
 
