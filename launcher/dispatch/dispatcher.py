@@ -327,7 +327,7 @@ class Dispatcher:
         if isinstance(outcome, InDoubt):
             await self.recorder.answered(result, outcome)
             self._server_failed(outcome.error)
-            if result.idempotent:
+            if result.idempotent(self.settings.idempotency):
                 return outcome  # resending returns the same session if it exists
             # A 500 is the server's final word on this request; after a timeout, a 502/504
             # or a lost connection it may still be working on it until our timeout.

@@ -276,7 +276,7 @@ def _make_entries(
         stand_in = text if expansion.names_known else f"{source.file}:{line}"
         row = combo.values if combo.data else None
         files = body.pop(ATTACHMENTS, None)
-        attached = _attachments(files, expansion.origins.get(ATTACHMENTS, ()), ctx)
+        attached = _attachments(files, expansion, text if len(combos) > 1 else "", ctx)
         entry = Entry(
             stand_in,
             source.file,
@@ -293,20 +293,27 @@ def _make_entries(
     out.findings.extend(repeated_name_findings(expansion.path, repeats))
 
 
-def _attachments(files: Any, origin: Path, ctx: _Context) -> tuple[Attachment, ...]:
+def _attachments(
+    files: Any, expansion: SessionExpansion, entry: str, ctx: _Context
+) -> tuple[Attachment, ...]:
     """The entry's attachments, each file read once per check; one that cannot be used is
-    a finding at its place in the manifest (or in the file). A value that is not a list of
-    strings is left to the shape check."""
+    a finding at its place in the manifest (or in the file), naming `entry` (one of a
+    matrix's) when its path is templated. A value that is not a list of strings is left to
+    the shape check, a path whose template is wrong to the template's finding."""
     if not isinstance(files, list):
         return ()
+    origin = expansion.origins.get(ATTACHMENTS, ())
+    templated = ATTACHMENTS in expansion.templated and expansion.names_known and entry
     found: list[Attachment] = []
     for index, written in enumerate(files):
-        if not isinstance(written, str) or not written:
+        place = (*origin, index)
+        if not isinstance(written, str) or not written or not expansion.checked(place):
             continue
         try:
             nearby, digest, size = ctx.refs.blob(ctx.source, written)
         except Unreadable as exc:
-            ctx.out.findings.append(Finding((*origin, index), str(exc), at=exc.place))
+            note = f" (in entry `{entry}`)" if templated and exc.place is None else ""
+            ctx.out.findings.append(Finding(place, f"{exc}{note}", at=exc.place))
             continue
         name = os.path.basename(nearby.shown)
         found.append(Attachment(name, nearby.shown, digest, size))

@@ -3,7 +3,10 @@ into the body as the API takes them (prompt lines on v1, `attachment_urls` on v3
 
 from __future__ import annotations
 
-from launcher.entry import Attachment, Entry
+from typing import Any
+
+from launcher.entry import Attachment, Entry, add_batch_tag, batch_tag
+from tests.support.followkit import entry
 
 LOG = Attachment("build.log", "logs/build.log", "a" * 64, 23)
 
@@ -32,3 +35,18 @@ def test_v1_gets_attachment_lines_after_the_prompt_and_v3_gets_attachment_urls()
     assert v3["prompt"] == "Fix it\n"
     assert v3["attachment_urls"] == ["https://f/0", "https://f/1/build.log"]
     assert entry.body({})["attachment_urls"] == ["https://f/0"]  # not sent before uploads
+
+
+def test_batch_tag_only_when_there_is_room() -> None:
+    body: dict[str, Any] = {"tags": ["a"] * 49}
+    tag = batch_tag("r1")
+    assert add_batch_tag(body, tag) == "launcher-batch:r1" and len(body["tags"]) == 50
+    full: dict[str, Any] = {"tags": ["a"] * 50}
+    assert add_batch_tag(full, tag) is None and len(full["tags"]) == 50
+
+
+def test_batch_tag_is_not_part_of_the_dispatch_key() -> None:
+    e = entry("k")
+    body = e.body({})
+    add_batch_tag(body, batch_tag("r1"))
+    assert entry("k").key == e.key and "launcher-batch:r1" not in e.masked_body().get("tags", [])

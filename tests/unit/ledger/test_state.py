@@ -18,6 +18,7 @@ from launcher.ledger.read import read_state
 from launcher.ledger.state import LedgerState
 from launcher.ledger.writer import LedgerWriter
 from tests.support.budget import examples
+from tests.support.ledgerkit import CREATED, event
 
 KEYS = ("k0", "k1", "k2")
 Event = tuple[str, str, int]  # (event, key, session number)
@@ -127,3 +128,25 @@ def test_every_truncation_point_of_one_file_reads() -> None:
             # torn: the cut is inside a line, not at its end nor just before its "\n"
             torn = cut > 0 and data[cut - 1 : cut] != b"\n" and data[cut : cut + 1] != b"\n"
             assert len(state.warnings) == torn, cut
+
+
+def test_fold_latest_wins_created_is_sticky_and_attempts_count(tmp_path: Path) -> None:
+    path = tmp_path / "l.jsonl"
+    path.write_text(
+        event("sending", attempt=1)
+        + event("failed", error="boom", status=500)
+        + "\n"  # empty lines are ignored
+        + event("sending", attempt=2)
+        + event("created", **CREATED)
+        + event("failed", error="late", status=500)
+        + event("sending", key="k2", name="t2", attempt=1)
+        + event("in_doubt", key="k2", name="t2", error="read timeout")
+    )
+    state = read_state(path)
+    k1, k2 = state.get("k1"), state.get("k2")
+    assert k1 is not None and k2 is not None
+    assert (k1.outcome, k1.session_id, k1.attempts, k1.error) == ("created", "devin-1", 2, None)
+    assert (k2.outcome, k2.error, k2.attempts) == ("in_doubt", "read timeout", 1)
+    assert [r.key for r in state.records()] == ["k1", "k2"]
+    assert state.created_for_name("t1") == [k1] and state.created_for_name("t2") == []
+    assert state.warnings == []

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from launcher.cli import main
+from launcher.entry import Entry
 from launcher.errors import LedgerError
+from launcher.follow.results import choose
+from launcher.follow.targets import build_targets
+from launcher.ledger.read import read_state
 from launcher.ledger.summary import summarize
+from launcher.ledger.writer import LedgerWriter
+from launcher.output.results import write_jsonl
+from tests.support.followkit import entry
 
 
 def event(ev: str, name: str, key: str | None = None, **fields: Any) -> str:
@@ -192,3 +201,53 @@ def test_acus_per_session_and_per_batch_where_v3_reports_them(
         "sessions": 3,
         "batches": {"r1": {"total": 3.5, "sessions": 2}, "r2": {"total": 0.25, "sessions": 1}},
     }
+
+
+async def _write(path: Path, events: list[tuple[str, Entry, dict[str, Any]]]) -> None:
+    with LedgerWriter.open(path, "run1") as writer:
+        for event, e, fields in events:
+            await writer.append(event, e, **fields)
+
+
+def test_latest_status_per_entry_folds(tmp_path: Path) -> None:
+    a, b = entry("a"), entry("b", None)
+    ledger = tmp_path / "l.jsonl"
+    anyio.run(
+        _write,
+        ledger,
+        [
+            ("sending", a, {"batch": "launcher-batch:run1"}),
+            ("created", a, {"session_id": "sa", "url": "u"}),
+            ("sending", b, {}),
+            ("created", b, {"session_id": "sb"}),
+            ("status", a, {"session_id": "sa", "status_enum": "working"}),
+            ("status", b, {"session_id": "sb", "status_enum": "blocked"}),
+            (
+                "status",
+                a,
+                {
+                    "session_id": "sa",
+                    "status_enum": "finished",
+                    "structured_output": {"ok": True},
+                    "pull_request_url": "https://e/pr/1",
+                    "output_valid": True,
+                    "output_errors": [],
+                },
+            ),
+            ("message", b, {"session_id": "sb", "digest": "d1", "state": "sending"}),
+            ("message", b, {"session_id": "sb", "digest": "d1", "state": "sent"}),
+        ],
+    )
+    state = read_state(ledger)
+    assert state.created(a.key) is not None  # follow events never undo `created`
+    ta, tb = build_targets([a, b], state)
+    assert ta.batch == "launcher-batch:run1" and ta.status == "finished" and not ta.active
+    assert ta.verdict(False).ended_well and ta.pull_request_url == "https://e/pr/1"
+    assert tb.status == "blocked" and tb.woken and tb.active  # messaged after it blocked
+    summary = summarize(ledger)
+    assert summary.statuses == {"blocked": 1, "finished": 1}
+    out = io.StringIO()
+    write_jsonl(choose([ta, tb], None, None), out)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["entry"] for r in records] == ["m.yaml#a", "m.yaml#b"]
+    assert records[0]["structured_output"] == {"ok": True} and records[0]["output_valid"]

@@ -1,39 +1,22 @@
-"""The ledger's reading, folding and durable writing (launcher/ledger/)."""
+"""The ledger's durable writing: the documented line, group fsyncs, a cancelled or failed
+append, closing, several event loops."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
-from launcher.entry import Entry
 from launcher.errors import LedgerError
 from launcher.ledger import events as ledger
 from launcher.ledger.read import read_state
 from launcher.ledger.writer import LedgerWriter
+from tests.support.ledgerkit import CREATED, entry
 
 pytestmark = pytest.mark.anyio
-
-
-def entry(name: str = "t1", file: str = "m.yaml", **request: Any) -> Entry:
-    return Entry(name=name, file=file, path=file, line=1, request={"prompt": name, **request})
-
-
-def event(ev: str, key: str = "k1", name: str = "t1", **fields: Any) -> str:
-    doc = {"v": 1, "ts": "2026-11-29T08:30:00.000Z", "event": ev, "entry": f"m.yaml#{name}"}
-    doc |= {"name": name, "key": key, "run_id": "r1", "content": "c", **fields}
-    return json.dumps(doc, separators=(",", ":")) + "\n"
-
-
-CREATED: dict[str, Any] = {
-    "session_id": "devin-1",
-    "url": "https://app.devin.ai/sessions/1",
-    "is_new_session": True,
-}
 
 
 async def test_round_trip_writes_the_documented_line(tmp_path: Path) -> None:
@@ -173,134 +156,6 @@ def test_close_is_idempotent_and_append_after_close_fails(tmp_path: Path) -> Non
     w.close()
     with pytest.raises(LedgerError, match="closed"):
         anyio.run(lambda: w.append("sending", entry(), attempt=1))
-
-
-# --- reading ------------------------------------------------------------------------
-
-
-def test_missing_file_is_an_empty_state(tmp_path: Path) -> None:
-    state = read_state(tmp_path / "nope.jsonl")
-    assert state.records() == [] and state.warnings == []
-
-
-def test_fold_latest_wins_created_is_sticky_and_attempts_count(tmp_path: Path) -> None:
-    path = tmp_path / "l.jsonl"
-    path.write_text(
-        event("sending", attempt=1)
-        + event("failed", error="boom", status=500)
-        + "\n"  # empty lines are ignored
-        + event("sending", attempt=2)
-        + event("created", **CREATED)
-        + event("failed", error="late", status=500)
-        + event("sending", key="k2", name="t2", attempt=1)
-        + event("in_doubt", key="k2", name="t2", error="read timeout")
-    )
-    state = read_state(path)
-    k1, k2 = state.get("k1"), state.get("k2")
-    assert k1 is not None and k2 is not None
-    assert (k1.outcome, k1.session_id, k1.attempts, k1.error) == ("created", "devin-1", 2, None)
-    assert (k2.outcome, k2.error, k2.attempts) == ("in_doubt", "read timeout", 1)
-    assert [r.key for r in state.records()] == ["k1", "k2"]
-    assert state.created_for_name("t1") == [k1] and state.created_for_name("t2") == []
-    assert state.warnings == []
-
-
-def test_second_created_with_another_session_is_a_possible_duplicate(tmp_path: Path) -> None:
-    path = tmp_path / "l.jsonl"
-    path.write_text(event("created", **CREATED) + event("created", session_id="devin-2"))
-    state = read_state(path)
-    record = state.get("k1")
-    assert record is not None and record.session_id == "devin-1"
-    assert len(state.warnings) == 1
-    assert "possible duplicate session" in state.warnings[0] and "devin-2" in state.warnings[0]
-
-
-def test_newer_versions_and_unknown_events_are_ignored_with_one_warning_per_kind(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "l.jsonl"
-    newer = json.dumps({"v": 2, "whatever": True}) + "\n"
-    path.write_text(
-        event("paused") * 3 + newer + event("created", **CREATED) + newer + event("paused")
-    )
-    state = read_state(path)
-    assert sorted(state.warnings) == [
-        "ignored 2 events of ledger version 2 (from a newer launcher?)",
-        "ignored 4 events of unknown type 'paused' (from a newer launcher?)",
-    ]
-    assert [r.outcome for r in state.records()] == ["created"]
-
-
-@pytest.mark.parametrize(
-    "tail",
-    [b'{"v":1,"ts":"2026', b"\x00\x00\x00\x00", b'{"v":1,"name":"caf\xc3', b'{"v'],
-)
-def test_torn_last_line_is_ignored_on_read_and_cut_on_open(tmp_path: Path, tail: bytes) -> None:
-    path = tmp_path / "l.jsonl"
-    good = (event("sending", attempt=1) + event("created", **CREATED)).encode()
-    path.write_bytes(good + tail)
-    state = read_state(path)
-    assert len(state.warnings) == 1 and "incomplete last line (line 3)" in state.warnings[0]
-    assert path.read_bytes() == good + tail  # reading never changes the file
-
-    async def go() -> None:
-        with LedgerWriter.open(path, "r2") as w:
-            assert w.state.warnings == state.warnings
-            await w.append("sending", entry("t9"), attempt=1)
-
-    anyio.run(go)
-    lines = path.read_bytes().splitlines(keepends=True)
-    assert b"".join(lines[:2]) == good and len(lines) == 3
-    assert read_state(path).warnings == []
-
-
-def test_complete_last_line_without_newline_is_kept_and_completed(tmp_path: Path) -> None:
-    path = tmp_path / "l.jsonl"
-    path.write_text(event("sending", attempt=1) + event("created", **CREATED).rstrip("\n"))
-    record = read_state(path).get("k1")
-    assert record is not None and record.outcome == "created"  # a `created` is never dropped
-    with LedgerWriter.open(path, "r2") as w:
-        assert w.state.warnings == []
-    assert path.read_text().endswith("}\n")
-
-
-@pytest.mark.parametrize(
-    ("middle", "why"),
-    [
-        ('{"v":1,"ts":"x"\n', "not valid JSON"),
-        ("[1, 2]\n", "not a JSON object"),
-        (event("created", url="u"), "'session_id' is missing"),
-        (event("failed", status=True), "'status' has the wrong type"),
-        (event("sending").replace('"key":"k1"', '"key":7'), "'key' is missing or not a string"),
-        ('{"v":"1"}\n', "'v' is not 1"),
-        ("caf\xe9\n", "not valid JSON"),
-    ],
-)
-def test_damage_anywhere_but_a_torn_tail_is_an_error_with_its_line(
-    tmp_path: Path, middle: str, why: str
-) -> None:
-    path = tmp_path / "l.jsonl"
-    path.write_bytes(
-        (event("sending", attempt=1) + "\n").encode()
-        + middle.encode("latin-1" if "\xe9" in middle else "utf-8")
-        + event("created", **CREATED).encode()
-    )
-    with pytest.raises(LedgerError, match=f"damaged at line 3: .*{why}"):
-        read_state(path)
-    with pytest.raises(LedgerError, match="damaged at line 3"):
-        LedgerWriter.open(path, "r2")
-
-
-def test_a_complete_but_invalid_last_line_is_damage_not_a_tear(tmp_path: Path) -> None:
-    path = tmp_path / "l.jsonl"
-    path.write_text(event("sending", attempt=1) + event("created"))
-    with pytest.raises(LedgerError, match="damaged at line 2"):
-        read_state(path)
-
-
-def test_new_run_id_is_sortable_and_distinct() -> None:
-    a, b = ledger.new_run_id(), ledger.new_run_id()
-    assert a != b and len(a) == len("20261129T083000Z-3f9a1c") and a[8] == "T" and a[15] == "Z"
 
 
 def test_writer_opened_outside_the_event_loop_serves_several_loops(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from launcher.errors import UsageError
 from launcher.follow.results import MAX_OUTPUT_COLUMNS, choose
 from launcher.follow.targets import Target
 from launcher.output.results import write_csv, write_jsonl, write_table
+from tests.support.followkit import entry
 
 SCHEMA = {
     "type": "object",
@@ -180,3 +181,13 @@ def test_the_ledger_can_come_from_the_project_file(
     (tmp_path / "launcher.toml").write_text('ledger = "state/l.jsonl"\n')
     assert main(["results", str(manifest), "--format", "csv", "--fields", "entry,status"]) == 0
     assert capsys.readouterr().out == "entry,status\nm.yaml#a,not_created\n"
+
+
+def test_results_csv_flattens_output_and_defuses_formulas() -> None:
+    t = Target(entry("f"), session_id="s", status="finished", structured_output={"x": [1]})
+    t.pull_request_url = '=HYPERLINK("http://evil")'
+    out = io.StringIO()
+    write_csv(choose([t], None, None), out)
+    header, row = out.getvalue().splitlines()
+    assert header.startswith("entry,name,key,session_id,url,status,pull_request_url")
+    assert '"{""x"": [1]}"' in row and "'=HYPERLINK" in row
