@@ -377,4 +377,5 @@ def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:
         why = f"gave up after {state.attempt_number} attempts"
     if isinstance(last, InDoubt):
         return InDoubt(f"{why}; last error: {last.error}", last.status)
-    return Final(f"{why}; last error: {last.error}", last.status or 0)
+    retry_after = last.retry_after if sleep > max_wait else None
+    return Final(f"{why}; last error: {last.error}", last.status or 0, retry_after)
