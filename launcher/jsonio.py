@@ -10,6 +10,9 @@ from typing import Any
 MAX_DEPTH = 64  # levels of arrays and objects: an answer or a ledger line never needs more
 # A string (escapes included) or a bracket: what decides the depth, strings skipped whole.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = frozenset(b"[{")
 
 
@@ -22,6 +25,21 @@ def depth_of(data: bytes, limit: int = MAX_DEPTH) -> int:
     `limit` (then `limit + 1` is returned). Brackets inside strings do not count."""
     if data.count(b"[") + data.count(b"{") <= limit:
         return 0 if limit >= 0 else 1  # not enough brackets to go deeper: the usual case
+    # The brackets alone (strings dropped), then the innermost pairs dropped one level a
+    # pass: all of it in C, where a loop over each bracket took a page of 100 sessions
+    # 2.6 ms (a quarter of a quiet poll's CPU). Brackets that do not pair up, or go deeper
+    # than `limit`, are counted bracket by bracket (exact, and it stops past the limit).
+    brackets = _STRING.sub(b"", data).translate(None, _NOT_A_BRACKET)
+    depth = 0
+    while brackets:
+        inner = _INNERMOST.sub(b"", brackets)
+        if depth >= limit or len(inner) == len(brackets):
+            return _depth_by_tokens(data, limit)
+        brackets, depth = inner, depth + 1
+    return depth
+
+
+def _depth_by_tokens(data: bytes, limit: int) -> int:
     depth = deepest = 0
     for match in _TOKEN.finditer(data):
         token = match.group()

@@ -9,12 +9,12 @@ page differs from what the schemas make (a test runs the same comparison).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from launcher.api.schemagen import editor_schema
+from launcher.generated import page_main
 
 PAGE = Path("docs") / "reference" / "manifest-fields.md"
 HEADER = """\
@@ -128,18 +128,7 @@ def check(page: Path, schema: dict[str, Any] | None = None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        problems = check(PAGE)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        return 1 if problems else 0
-    if args:
-        print("usage: python -m launcher.api.fielddoc [--check]", file=sys.stderr)
-        return 2
-    PAGE.write_text(render(), encoding="utf-8")
-    print(f"wrote {PAGE}")
-    return 0
+    return page_main(argv, "launcher.api.fielddoc", PAGE, render, check)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ class Final:
 
     error: str
     status: int
+    # Given up because the server asked to wait longer than --max-wait: that wait, so the
+    # `failed` line keeps its `retry_at` and a run started at once still honours it.
+    retry_after: float | None = None
 
     @property
     def wrong_address(self) -> bool:

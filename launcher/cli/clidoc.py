@@ -8,11 +8,11 @@ differs from what the parser makes, or if an option has no help text (a test run
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from launcher.cli.parser import build_parser
+from launcher.generated import page_main
 
 PAGE = Path("docs") / "reference" / "cli.md"
 WIDTH = 88  # usage lines wrapped the same on every machine, whatever $COLUMNS says
@@ -117,18 +117,7 @@ def check(page: Path, parser: argparse.ArgumentParser | None = None) -> list[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        problems = check(PAGE)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        return 1 if problems else 0
-    if args:
-        print("usage: python -m launcher.cli.clidoc [--check]", file=sys.stderr)
-        return 2
-    PAGE.write_text(render(), encoding="utf-8")
-    print(f"wrote {PAGE}")
-    return 0
+    return page_main(argv, "launcher.cli.clidoc", PAGE, render, check)
 
 
 if __name__ == "__main__":

@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
             from launcher import planfile
 
             entries = planfile.check_before_run(plan, entries, writer.state, environ)
-        settings = settings_from_args(args, conn.base_url)
+        settings = settings_from_args(args, conn.base_url, conn.generation)
         note = claim(writer, conn.target, "run")
         progress = _run_progress(args, entries, redact, board=waits)
         ctx = dispatch.RunContext(settings, conn, writer, environ, progress)

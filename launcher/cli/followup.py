@@ -354,7 +354,7 @@ def rerun(args: argparse.Namespace) -> int:
             return answer.exit_code
         assert isinstance(ledger.ledger, LedgerWriter)  # held, not read-only
         writer = ledger.ledger
-        settings = settings_from_args(args, conn.base_url)
+        settings = settings_from_args(args, conn.base_url, conn.generation)
         entries = [t.entry for t in choice.targets]
         progress = _run_progress(args, entries, conn.redact)
         for target, why in choice.replace:

@@ -327,7 +327,7 @@ class Dispatcher:
         if isinstance(outcome, InDoubt):
             await self.recorder.answered(result, outcome)
             self._server_failed(outcome.error)
-            if result.idempotent:
+            if result.idempotent(self.settings.idempotency):
                 return outcome  # resending returns the same session if it exists
             # A 500 is the server's final word on this request; after a timeout, a 502/504
             # or a lost connection it may still be working on it until our timeout.
@@ -377,4 +377,5 @@ def _gave_up(state: RetryCallState, max_wait: float) -> Final | InDoubt:
         why = f"gave up after {state.attempt_number} attempts"
     if isinstance(last, InDoubt):
         return InDoubt(f"{why}; last error: {last.error}", last.status)
-    return Final(f"{why}; last error: {last.error}", last.status or 0)
+    retry_after = last.retry_after if sleep > max_wait else None
+    return Final(f"{why}; last error: {last.error}", last.status or 0, retry_after)

@@ -83,9 +83,10 @@ class Reconciler:
         wait = 0.0
         if prior.outcome == "sending":
             wait = seconds_until(prior.ts, prior.timeout or self._settings.timeout)
-        if wait > longest and result.idempotent:
+        idempotent = result.idempotent(self._settings.idempotency)
+        if wait > longest and idempotent:
             return self._not_now(result, _in_flight(wait, longest))
-        if result.idempotent:
+        if idempotent:
             await sleep(wait)
             return "absent"
         result.error = prior.error or "an earlier run stopped with this request in flight"

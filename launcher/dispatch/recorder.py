@@ -106,10 +106,14 @@ class Recorder:
         await self.ledger.append("created", result.entry, **fields)
         self.progress.created(result)
 
-    async def failed(self, result: EntryResult, error: str, status: int | None) -> None:
+    async def failed(
+        self, result: EntryResult, error: str, status: int | None, retry_after: float | None = None
+    ) -> None:
         result.outcome, result.error, result.status = EntryState.FAILED, error, status
-        rerun = {"rerun": result.rerun} if result.rerun else {}
-        await self.ledger.append("failed", result.entry, error=error, status=status, **rerun)
+        fields: dict[str, Any] = {"rerun": result.rerun} if result.rerun else {}
+        if retry_after is not None:  # the server's wait outlives this run: kept for the next
+            fields["retry_at"] = timestamp(retry_after)
+        await self.ledger.append("failed", result.entry, error=error, status=status, **fields)
         self.progress.failed(result)
 
     async def in_doubt(self, result: EntryResult, error: str) -> None:
@@ -123,7 +127,7 @@ class Recorder:
         if isinstance(outcome, Created):
             await self.created(result, outcome)
         elif isinstance(outcome, Final):
-            await self.failed(result, outcome.error, outcome.status or None)
+            await self.failed(result, outcome.error, outcome.status or None, outcome.retry_after)
         else:
             await self.in_doubt(result, outcome.error)
 

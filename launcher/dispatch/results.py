@@ -34,11 +34,10 @@ class EntryResult:
     rerun: int = 0  # the how-manieth new session of the entry (`launcher rerun`); 0: its first
     rerun_of: str | None = None  # the session this rerun replaces
 
-    @property
-    def idempotent(self) -> bool:
-        """Whether a resend may be left to the API's idempotency: never for a rerun, whose
-        body drops the flag (it wants a new session on purpose)."""
-        return bool(self.entry.request.get("idempotent")) and not self.rerun
+    def idempotent(self, honoured: bool = True) -> bool:
+        """Whether a resend may be left to the API's idempotency (`honoured`: the API has
+        it): never for a rerun, whose body drops the flag (it wants a new session)."""
+        return honoured and bool(self.entry.request.get("idempotent")) and not self.rerun
 
     def body(self, environ: Mapping[str, str]) -> dict[str, Any]:
         """The request body to send, with its reconciliation tag (`Entry.body`)."""

@@ -24,6 +24,9 @@ class RunSettings:
     drain_timeout: float = 30.0  # after a signal, how long requests in flight may finish
     breaker_span: float = 10.0  # seconds of mostly failing attempts that open the breaker
     breaker_threshold: float = 0.8
+    # The API honours `idempotent: true` (v1); v3 has no such field, and the client leaves
+    # it out: an uncertain create is then looked up by its tag, never blindly resent.
+    idempotency: bool = True
 
     def __post_init__(self) -> None:
         # The flags' converters already refuse these; this keeps every other caller honest.
@@ -101,11 +104,14 @@ def rate(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def settings_from_args(args: argparse.Namespace, base_url: str) -> RunSettings:
-    """The settings of `launcher run` (`base_url`: the connection's); every flag was
-    checked by its converter."""
+def settings_from_args(
+    args: argparse.Namespace, base_url: str, generation: str = "v1"
+) -> RunSettings:
+    """The settings of `launcher run` (`base_url`, `generation`: the connection's); every
+    flag was checked by its converter."""
     return RunSettings(
         base_url=base_url,
+        idempotency=generation != "v3",
         api_key_env=args.api_key_env,
         concurrency=args.concurrency,
         rate=args.rate,

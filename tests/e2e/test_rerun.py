@@ -119,9 +119,10 @@ def _wait_for_rerun_line(ledger: Path, ended: Callable[[], int | None], deadline
     raise AssertionError("the rerun sent nothing within 30 s")
 
 
-# Seeded kill moments, 0.10 s, 0.72 s and 0.47 s after the first intent is on disk: with
-# the first rerun's create in flight, after both were recorded, and (about) between them.
-@pytest.mark.parametrize("seed", [1, 2, 5])
+# Seeded kill moments, 0.10 s and 0.47 s after the first intent is on disk: with the first
+# rerun's create in flight, and (about) with the first recorded and the second in flight
+# (a kill after both were recorded leaves nothing to resume: the test above covers it).
+@pytest.mark.parametrize("seed", [1, 5])
 def test_a_rerun_killed_at_a_seeded_moment_and_run_again_creates_no_duplicate(
     tmp_path: Path, sb: SandboxHandle, seed: int
 ) -> None:

@@ -326,8 +326,10 @@ def test_a_wrong_key_costs_one_request_and_names_its_variable(
 # --- Retry-After, bounded answers, shapes ------------------------------------------------
 
 
-def _retry_after_app(value: str) -> Starlette:
+def _retry_after_app(value: str, hits: list[int] | None = None) -> Starlette:
     async def create(request: Request) -> Response:
+        if hits is not None:
+            hits.append(1)
         return JSONResponse({"detail": "later"}, 503, headers={"Retry-After": value})
 
     return Starlette(routes=[Route("/v1/sessions", create, methods=["POST"])])
@@ -338,14 +340,24 @@ def _retry_after_app(value: str) -> Starlette:
 def test_an_enormous_retry_after_fails_the_entry_not_the_run(tmp_path: Path, value: str) -> None:
     write_manifest(tmp_path / "m.yaml", 3)
     ledger = tmp_path / "l.jsonl"
-    with serving(_retry_after_app(value)) as url:
+    hits: list[int] = []
+    with serving(_retry_after_app(value, hits)) as url:
         done = run_launcher("run", str(tmp_path), "--ledger", str(ledger),
                             "--max-wait", "5", env=launcher_env(url))  # fmt: skip
-    assert done.returncode == 1, done.stderr
-    assert "Traceback" not in done.stderr and "OverflowError" not in done.stderr
-    failed = [e for e in read_ledger(ledger) if e["event"] == "failed"]
-    assert {e["entry"] for e in failed} == {f"m.yaml#task-{i}" for i in range(3)}
-    assert "asked to wait 86400s, more than --max-wait 5s" in done.stdout
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and "OverflowError" not in done.stderr
+        failed = [e for e in read_ledger(ledger) if e["event"] == "failed"]
+        assert {e["entry"] for e in failed} == {f"m.yaml#task-{i}" for i in range(3)}
+        assert "asked to wait 86400s, more than --max-wait 5s" in done.stdout
+        # Each entry's last line keeps the server's wait, so a run started at once honours
+        # it: it sends nothing before the server's time.
+        last = {e["entry"]: e for e in read_ledger(ledger)}
+        assert all(e["event"] == "failed" and e.get("retry_at") for e in last.values()), last
+        hits.clear()
+        again = run_launcher("run", str(tmp_path), "--ledger", str(ledger),
+                             "--max-wait", "5", env=launcher_env(url))  # fmt: skip
+    assert again.returncode == 1 and "more than --max-wait" in again.stdout, again.stdout
+    assert hits == []
 
 
 def _flaky_app(failures: int) -> tuple[Starlette, dict[str, int]]:

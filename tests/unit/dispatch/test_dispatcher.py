@@ -404,3 +404,15 @@ def test_a_rerun_stopped_in_flight_is_found_by_its_own_tag_not_resent(tmp_path: 
     [r] = Run(tmp_path, api)([e])
     assert api.tags == [f"launcher-key:{e.key}.r1"] and api.posts == []
     assert (r.outcome, r.session_id, r.reconciled, r.rerun) == ("created", "s-2", True, 1)
+
+
+def test_on_an_api_without_idempotency_an_idempotent_entry_is_looked_up_not_resent(
+    tmp_path: Path,
+) -> None:
+    # v3 has no `idempotent` (the client leaves it out): a blind resend could duplicate.
+    found = [{"session_id": "s-9", "url": None}]
+    api = FakeAPI([InDoubt("HTTP 504: gateway timeout", 504)], lookups=[found])
+    run = Run(tmp_path, api, timeout=0.01, idempotency=False)
+    [r] = run([entry(idempotent=True)])
+    assert (r.outcome, r.session_id, r.reconciled) == ("created", "s-9", True)
+    assert len(api.posts) == 1 and api.tags == [entry(idempotent=True).reconcile_tag]
