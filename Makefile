@@ -42,7 +42,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -n 3  # pytest-xdist: most tests wait on sockets and real processes
+	# pytest-xdist: most tests wait on sockets and real processes. Four workers fed one test
+	# at a time, longest first (tests/conftest.py), keep both cores busy to the end.
+	$(BIN)/pytest -q -n 4 --maxschedchunk 1
 
 # Every interpreter the classifiers claim: the default one runs the whole suite (`unit`),
 # each other one present runs the fast loop through nox (a missing one is reported as

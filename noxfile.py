@@ -52,7 +52,18 @@ def _install(session: nox.Session) -> None:
 def fast(session: nox.Session) -> None:
     """The inner loop: every test not marked slow."""
     _install(session)
-    session.run("pytest", "-q", "-m", "not slow", "-n", "2", "-p", "no:cacheprovider")
+    session.run(
+        "pytest",
+        "-q",
+        "-m",
+        "not slow",
+        "-n",
+        "3",
+        "--maxschedchunk",
+        "1",
+        "-p",
+        "no:cacheprovider",
+    )
 
 
 @nox.session(python=SUPPORTED)
@@ -60,5 +71,13 @@ def full(session: nox.Session) -> None:
     """The whole suite, each property test drawing its full number of examples."""
     _install(session)
     session.run(
-        "pytest", "-q", "-n", "3", "-p", "no:cacheprovider", env={"HYPOTHESIS_PROFILE": "thorough"}
+        "pytest",
+        "-q",
+        "-n",
+        "4",
+        "--maxschedchunk",
+        "1",
+        "-p",
+        "no:cacheprovider",
+        env={"HYPOTHESIS_PROFILE": "thorough"},
     )

@@ -30,7 +30,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "unhurried"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first (a stable sort: each file's order is kept): pytest-xdist hands
-    the first items out round-robin, so the longest start at once on every worker instead
-    of one of them ending the run alone."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest tests first: those marked slow, then the other end-to-end and docs tests
+    (real processes, waits), then the unit tests (a stable sort: each file's order is
+    kept). pytest-xdist hands items out in this order as workers free up, so the waits of
+    the long ones overlap and the many short ones fill the gaps at the end, instead of a
+    few long tests running alone on an idle machine."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("slow") is not None:
+            return 0
+        return 1 if "/e2e/" in item.nodeid or "/docs/" in item.nodeid else 2
+
+    items.sort(key=rank)
