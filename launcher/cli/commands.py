@@ -185,26 +185,11 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
     return ScheduledSettings(slots, watch, args.terminate_settled, getattr(args, "max_acus", None))
 
 
-def _check_budgeted(entries: Sequence[Entry], budget: float) -> None:
-    """Under a budget every entry says what it may spend; one that may spend more than the
-    whole budget could never start."""
-    missing = [e.entry_id for e in entries if not e.request.get("max_acu_limit")]
-    if missing:
-        shown = ", ".join(missing[:3]) + (
-            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        )
-        raise UsageError(
-            f"--max-acus needs a max_acu_limit on every entry, to know what a session may "
-            f"spend; {shown} {'has' if len(missing) == 1 else 'have'} none: set "
-            "max_acu_limit (in defaults: for all)"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
-
     from launcher.dispatch import run as dispatch
     from launcher.dispatch.place import claim, run_ledger
     from launcher.dispatch.settings import settings_from_args
+    from launcher.follow.budget import check_budgeted
     from launcher.ledger.events import new_run_id
     from launcher.ledger.writer import LedgerWriter
     from launcher.plan import nothing_to_send
@@ -238,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if entries is None:
         return ExitCode.USAGE
     if args.max_acus is not None:
-        _check_budgeted(entries, args.max_acus)
+        check_budgeted(entries)
     reporter.warn_untagged(entries)
     conn, warnings = _connect(args, entries, environ, sending=True)
     redact = conn.redact

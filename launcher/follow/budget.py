@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from launcher.dispatch.results import EntryResult
+from launcher.entry import Entry
+from launcher.errors import UsageError
 from launcher.follow.targets import Target
 
 
@@ -61,3 +63,18 @@ def spent_line(targets: Sequence[Target], generation: str) -> str:
         f"ACUs: {sum(used):g} consumed by {len(used)} session{'s' * (len(used) != 1)} "
         "(each in `launcher results`, field acus_consumed)"
     )
+
+
+def check_budgeted(entries: Sequence[Entry]) -> None:
+    """`run --max-acus`: under a budget every entry says what it may spend (a
+    `max_acu_limit`); a usage error names those that do not."""
+    missing = [e.entry_id for e in entries if not e.request.get("max_acu_limit")]
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise UsageError(
+            f"--max-acus needs a max_acu_limit on every entry, to know what a session may "
+            f"spend; {shown} {'has' if len(missing) == 1 else 'have'} none: set "
+            "max_acu_limit (in defaults: for all)"
+        )
