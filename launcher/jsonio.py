@@ -9,8 +9,8 @@ from typing import Any
 
 MAX_DEPTH = 64  # levels of arrays and objects: an answer or a ledger line never needs more
 # A string (escapes included) or a bracket: what decides the depth, strings skipped whole.
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_TOKEN = re.compile(_STRING.pattern + rb"|[\[\]{}]", re.DOTALL)
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 _NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = frozenset(b"[{")

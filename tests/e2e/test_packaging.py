@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 NAME, VERSION = PROJECT["name"], PROJECT["version"]
 FLOOR = PROJECT["requires-python"].removeprefix(">=")
+# uv (a test extra) makes venvs and installs into them in a tenth of pip's time.
+UV = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
 
 
 def _run(
@@ -47,7 +49,7 @@ def _run(
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("dist")
-    installer = ["--installer", "uv"] if shutil.which("uv") else []
+    installer = ["--installer", "uv"] if UV else []
     _run(sys.executable, "-m", "build", "--outdir", out, *installer, ROOT, cwd=ROOT)
     yield out
 
@@ -118,18 +120,16 @@ def _fresh_venv(venv: Path) -> Path:
     """A new virtual environment; its python. uv makes it (and installs into it) in a
     tenth of the time of `python -m venv` and pip, which is what the suite can afford;
     pip's own behaviour is tried below the floor and in the Dockerfile's steps."""
-    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
-    if uv:
-        _run(uv, "venv", "--quiet", "--python", sys.executable, venv)
+    if UV:
+        _run(UV, "venv", "--quiet", "--python", sys.executable, venv)
     else:
         _run(sys.executable, "-m", "venv", venv)
     return venv / "bin" / "python"
 
 
 def _install(python: Path, requirement: str) -> None:
-    uv = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).parent))
-    if uv:
-        _run(uv, "pip", "install", "--quiet", "--python", python, requirement)
+    if UV:
+        _run(UV, "pip", "install", "--quiet", "--python", python, requirement)
     else:
         _run(python, "-m", "pip", "install", "--quiet", requirement)
 
