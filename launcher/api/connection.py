@@ -15,8 +15,7 @@ import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-
-import httpx
+from typing import TYPE_CHECKING
 
 from launcher.api.address import (
     ORG_ENV,
@@ -27,10 +26,14 @@ from launcher.api.address import (
     is_loopback,
     shown,
 )
-from launcher.api.followclient import FollowClient
 from launcher.api.redact import Redactor, api_key_from
 from launcher.api.target import ApiTarget, Generation
 from launcher.errors import UsageError
+
+if TYPE_CHECKING:  # httpx is loaded by the first command that talks to the API, not before
+    import httpx
+
+    from launcher.api.followclient import FollowClient
 
 SANDBOX_ORG = "org-sandbox"  # the embedded sandbox's organisation when none is given
 _ORG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -65,6 +68,8 @@ class Connection:
         """The one way the launcher opens connections to the API. Loopback (the sandbox, a
         local gateway) is never sent through a proxy from the environment: HTTP_PROXY would
         otherwise receive the key and every secret."""
+        import httpx
+
         # Without a concurrency (follow-through), httpx's own bounds: an unbounded pool
         # makes every request walk every idle connection.
         limits = httpx.Limits(
@@ -85,6 +90,8 @@ class Connection:
         self, timeout: float, *, concurrency: int | None = None
     ) -> AsyncIterator[FollowClient]:
         """A client of the API for the block's duration."""
+        from launcher.api.followclient import FollowClient
+
         async with self.open_http(timeout, concurrency=concurrency) as http:
             yield FollowClient(
                 http,

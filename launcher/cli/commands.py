@@ -123,12 +123,11 @@ def _connect(
     its output or PR URL could not be recognised, and would be printed, kept in the ledger
     and exported."""
     from launcher.api.connection import resolve
-    from launcher.dispatch import run as dispatch
-    from launcher.dispatch.environment import check_environment
+    from launcher.dispatch.environment import check_environment, entry_secret_values
 
     sandbox = getattr(args, "sandbox", False)
     check_environment(entries, environ, None if sandbox else args.api_key_env, sending=sending)
-    secret_values, short = dispatch.entry_secret_values(entries, environ)
+    secret_values, short = entry_secret_values(entries, environ)
     conn, warnings = resolve(
         _asked(args), environ, secret_values, token=secrets.token_urlsafe(24) if sandbox else ""
     )
@@ -186,8 +185,8 @@ def _scheduled_settings(args: argparse.Namespace) -> ScheduledSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from launcher.dispatch import run as dispatch
     from launcher.dispatch.place import claim, run_ledger
+    from launcher.dispatch.results import all_skipped
     from launcher.dispatch.settings import settings_from_args
     from launcher.follow.budget import check_budgeted
     from launcher.ledger.events import new_run_id
@@ -240,22 +239,28 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_from_args(args, conn.base_url, conn.generation)
         note = claim(writer, conn.target, "run")
         progress = _run_progress(args, entries, redact, board=waits)
-        ctx = dispatch.RunContext(settings, conn, writer, environ, progress)
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
         done = sum(1 for e in entries if writer.state.created(e.key))
         quiet = nothing_to_send(entries, writer.state, str(writer.path))
         if quiet is not None:
             progress.log(quiet)  # a quiet night: one line, and no "dispatching"
-            if scheduled is None and args.format != "json":
+            if scheduled is None:
+                # Nothing to send: the dispatcher (and httpx) are never loaded.
                 if reporter.verbosity > 0:  # -v still names each entry it skips
                     for entry in entries:
                         progress.log(f"skip {entry.entry_id}: created by an earlier run")
-                return ExitCode.OK
+                progress.finish()
+                if args.format != "json":
+                    return ExitCode.OK
+                return reported(args, all_skipped(entries, writer), redact)
         else:
             progress.start(
                 settings.base_url, writer.path, settings.rate, settings.concurrency, done
             )
+        from launcher.dispatch import run as dispatch
+
+        ctx = dispatch.RunContext(settings, conn, writer, environ, progress)
         if scheduled is not None:
             # Started as slots free and watched in the same loop, the ledger held
             # throughout: cron cannot start the next batch meanwhile.

@@ -1,12 +1,14 @@
 """The check before anything is sent: every variable the run needs is set (the API key,
-and each one a session secret reads). Light on purpose: `plan` runs it too, without
-loading the dispatcher or httpx."""
+and each one a session secret reads), and the secrets' values the redactor masks. Light
+on purpose: `plan` and a run with nothing to send use it without loading the dispatcher
+or httpx."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from launcher.entry import Entry
+from launcher.api.redact import short_secret_warnings
+from launcher.entry import Entry, MissingEnv
 from launcher.errors import UsageError
 
 
@@ -36,3 +38,22 @@ def check_environment(
             f"these environment variables are not set{why}; set them and run again:\n"
             + "\n".join(lines)
         )
+
+
+def entry_secret_values(
+    entries: Sequence[Entry], environ: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Every session secret's value, so that the redactor can mask it wherever it shows up,
+    and a warning for each secret too short to be masked."""
+    values: list[str] = []
+    named: list[tuple[str, str, str]] = []
+    for entry in entries:
+        try:
+            body = entry.body(environ)
+        except MissingEnv:
+            continue
+        for secret in body.get("session_secrets") or []:
+            value = str(secret.get("value", ""))
+            values.append(value)
+            named.append((entry.entry_id, str(secret.get("key", "?")), value))
+    return values, short_secret_warnings(named)

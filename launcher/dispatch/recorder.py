@@ -53,11 +53,7 @@ class Recorder:
         self.progress.sent()
 
     def skipped(self, result: EntryResult, record: KeyRecord) -> None:
-        result.outcome, result.session_id, result.url = (
-            EntryState.SKIPPED,
-            record.session_id,
-            record.url,
-        )
+        result.skip(record)
         self.progress.skipped(result)
 
     async def answered(self, result: EntryResult, outcome: RetrySafe | InDoubt) -> None:

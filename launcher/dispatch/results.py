@@ -5,15 +5,18 @@ Kept apart from the loop that fills them so that reporters depend on values, not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from launcher.dispatch.ending import Ending, Finished, exit_code
 from launcher.entry import Entry
 from launcher.errors import ExitCode
-from launcher.ledger.state import EntryState
+from launcher.ledger.state import EntryState, KeyRecord
+
+if TYPE_CHECKING:
+    from launcher.ledger.writer import LedgerWriter
 
 
 @dataclass
@@ -43,6 +46,10 @@ class EntryResult:
         """The request body to send, with its reconciliation tag (`Entry.body`)."""
         return self.entry.body(environ, self.rerun)
 
+    def skip(self, record: KeyRecord) -> None:
+        """Created by an earlier run (`record`, the ledger's): nothing to send."""
+        self.outcome, self.session_id, self.url = EntryState.SKIPPED, record.session_id, record.url
+
 
 @dataclass
 class RunResult:
@@ -59,3 +66,14 @@ class RunResult:
     @property
     def exit_code(self) -> ExitCode:
         return exit_code(self.ending, all(r.outcome.has_session for r in self.results))
+
+
+def all_skipped(entries: Sequence[Entry], writer: LedgerWriter) -> RunResult:
+    """The result of a run whose every entry an earlier run created (`plan.nothing_to_send`
+    said so): what the dispatcher would report, without starting it."""
+    results = [EntryResult(entry) for entry in entries]
+    for result in results:
+        record = writer.state.created(result.entry.key)
+        assert record is not None, "all_skipped needs every entry created"
+        result.skip(record)
+    return RunResult(results, str(writer.path), writer.run_id, warnings=list(writer.state.warnings))

@@ -1,6 +1,6 @@
-"""One run: the secrets' values for the redactor, then every entry dispatched over one
-httpx client, with SIGINT/SIGTERM draining the requests in flight (a second signal aborts).
-The check of the environment before anything is sent is `dispatch.environment`'s."""
+"""One run: every entry dispatched over one httpx client, with SIGINT/SIGTERM draining the
+requests in flight (a second signal aborts). The check of the environment before anything
+is sent, and the secrets' values for the redactor, are `dispatch.environment`'s."""
 
 from __future__ import annotations
 
@@ -15,35 +15,14 @@ from anyio.abc import TaskGroup
 
 from launcher.api.connection import Connection
 from launcher.api.outcomes import SessionsAPI
-from launcher.api.redact import short_secret_warnings
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.drain import SIGNALS, Drain
 from launcher.dispatch.ending import Interrupted
 from launcher.dispatch.recorder import Progress
 from launcher.dispatch.results import EntryResult, RunResult
 from launcher.dispatch.settings import RunSettings
-from launcher.entry import Entry, MissingEnv
+from launcher.entry import Entry
 from launcher.ledger.writer import LedgerWriter
-
-
-def entry_secret_values(
-    entries: Sequence[Entry], environ: Mapping[str, str]
-) -> tuple[list[str], list[str]]:
-    """Every session secret's value, so that the redactor can mask it wherever it shows up,
-    and a warning for each secret too short to be masked."""
-    values: list[str] = []
-    named: list[tuple[str, str, str]] = []
-    for entry in entries:
-        try:
-            body = entry.body(environ)
-        except MissingEnv:
-            continue
-        for secret in body.get("session_secrets") or []:
-            value = str(secret.get("value", ""))
-            values.append(value)
-            named.append((entry.entry_id, str(secret.get("key", "?")), value))
-    return values, short_secret_warnings(named)
-
 
 P = TypeVar("P", bound=Progress, covariant=True)
 

@@ -126,7 +126,9 @@ def is_invisible(char: str) -> bool:
 def visible(text: str) -> str:
     """The text with every character that does not show as itself written `\\u202e`, so
     a message shows what is there and cannot reorder or hide the line it is on."""
-    if not any(is_invisible(c) for c in text):
+    # isprintable() is False for every invisible category (and a few more): the C check
+    # first, the per-character one only when it fails.
+    if text.isprintable() or not any(is_invisible(c) for c in text):
         return text
     return "".join(
         (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") if is_invisible(c) else c

@@ -190,7 +190,7 @@ def _combine(
         keys = list(variables)
         for values in itertools.product(*variables.values()):
             combo = Combination(dict(zip(keys, values, strict=True)))
-            if not any(_matches(combo, ex) for ex in exclude):
+            if not exclude or not any(_matches(combo, ex) for ex in exclude):
                 combos.append(combo)
     return _with_includes(combos, names, include, path, findings)
 
@@ -203,6 +203,8 @@ def _with_includes(
     findings: list[Finding],
 ) -> list[Combination]:
     """`combos`, then each include that makes a new combination."""
+    if not include:
+        return combos
     made: dict[tuple[str, ...], Combination] = {
         tuple(str(c.values[n]) for n in names): c for c in combos
     }

@@ -45,8 +45,12 @@ def tag_of(event: yaml.ScalarEvent) -> str:
 
 def read_scalar(event: yaml.ScalarEvent, node: Node) -> tuple[Any, Node, str | None]:
     """(value, node with `plain`/`kind` filled in, problem or None) for one scalar value."""
-    tag = tag_of(event)
     text = event.value
+    if event.tag is None and event.implicit[0] and len(text) < 20 and _DECIMAL.fullmatch(text):
+        # A plain decimal integer (a matrix of 10,000 numbers): what the resolver and the
+        # constructor would make of it, without them.
+        return int(text), node._replace(plain=text, kind="int"), None
+    tag = tag_of(event)
     if tag == STR:
         return text, node, None
     if tag not in _SCALAR_TAGS:

@@ -6,6 +6,7 @@ at send time (`Entry.body`), so that a secret is never stored.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -114,6 +115,21 @@ class TemplateCheck:
         return f"undefined matrix variable `{name}` in {where} (its variables: {listed})"
 
 
+@functools.lru_cache(maxsize=1024)
+def _pieces(text: str) -> tuple[tuple[str, str | None], ...]:
+    """The text cut at its templates, once per text (a matrix of 10,000 combinations fills
+    the same few in): (what is written, the matrix variable it names or None), in order."""
+    pieces: list[tuple[str, str | None]] = []
+    for i, part in enumerate(TEMPLATE.split(text)):
+        if i % 2 == 0:
+            pieces.append((part, None))
+            continue
+        written = "${{" + part + "}}"
+        var = MATRIX_TEMPLATE.fullmatch(written)
+        pieces.append((written, var.group(1) if var else None))
+    return tuple(pieces)
+
+
 def substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:
     """`${{ matrix.X }}` replaced in every string. In a field the API types as an integer,
     a string that is exactly one template of an integer variable becomes that integer (so
@@ -122,15 +138,15 @@ def substitute(value: Any, combo: dict[str, Any], integer: bool = False) -> Any:
     if isinstance(value, str):
         if "${{" not in value:
             return value
-        whole = MATRIX_TEMPLATE.fullmatch(value)
-        if integer and whole and isinstance(combo.get(whole.group(1)), int):
-            return combo[whole.group(1)]
-
-        def one(m: re.Match[str]) -> str:
-            var = MATRIX_TEMPLATE.fullmatch(m.group(0))
-            return str(combo[var.group(1)]) if var and var.group(1) in combo else m.group(0)
-
-        return TEMPLATE.sub(one, value)
+        pieces = _pieces(value)
+        if integer and len(pieces) == 3 and pieces[0][0] == pieces[2][0] == "":
+            var = pieces[1][1]  # the whole value is one template
+            if var is not None and isinstance(combo.get(var), int):
+                return combo[var]
+        return "".join(
+            str(combo[var]) if var is not None and var in combo else written
+            for written, var in pieces
+        )
     if isinstance(value, dict):
         return {k: substitute(v, combo) for k, v in value.items()}
     if isinstance(value, list):

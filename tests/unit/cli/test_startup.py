@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from launcher.manifest import check
+from tests.support.ledgerkit import CREATED, event
+
 ROOT = Path(__file__).resolve().parents[3]
 
 # What the fast paths must never import: the HTTP stack, the sandbox's server, the terminal
@@ -32,14 +35,14 @@ MUST_NOT_LOAD = (
 )
 
 
-def _imported(*argv: str, code: int = 0) -> set[str]:
+def _imported(*argv: str, code: int = 0, env: dict[str, str] | None = None) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "launcher", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **(env or {})},
     )
     assert done.returncode == code, done.stdout + done.stderr
     names = set()
@@ -68,3 +71,22 @@ def test_a_command_that_speaks_http_loads_no_command_line_of_httpx() -> None:
     loaded = _imported(*argv, code=2)  # no key: refused, once the connection is resolved
     assert "httpx" in loaded  # the check sees a command that speaks HTTP
     assert not loaded & {"click", "pygments"}, loaded & {"click", "pygments"}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_run_with_nothing_to_send_loads_no_http_library(tmp_path: Path, fmt: str) -> None:
+    """A quiet night (every entry created before) answers from the ledger alone: the
+    dispatcher and the HTTP stack are never loaded."""
+    manifest = ROOT / "manifests/examples/hello.yaml"
+    (entry,) = check([str(manifest)]).entries
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(
+        event("created", key=entry.key, name=entry.name, **CREATED).replace(
+            '"m.yaml#', f'"{entry.file}#'
+        )
+    )
+    argv = ("run", str(manifest), "--ledger", str(ledger), "--format", fmt)
+    loaded = _imported(*argv, env={"DEVIN_API_KEY": "test-key-not-a-secret"})
+    assert "yaml" in loaded  # the manifest was read
+    assert sorted(loaded & {"httpx", "httpcore", "h11", "tenacity"}) == []
+    assert ledger.read_text().count("\n") == 1  # nothing was written: nothing was sent

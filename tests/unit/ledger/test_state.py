@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from launcher.entry import Entry
 from launcher.ledger.events import OUTCOMES
 from launcher.ledger.read import read_state
-from launcher.ledger.state import LedgerState
+from launcher.ledger.state import KeyRecord, LedgerState
 from launcher.ledger.writer import LedgerWriter
 from tests.support.budget import examples
 from tests.support.ledgerkit import CREATED, event
@@ -128,6 +129,22 @@ def test_every_truncation_point_of_one_file_reads() -> None:
             # torn: the cut is inside a line, not at its end nor just before its "\n"
             torn = cut > 0 and data[cut - 1 : cut] != b"\n" and data[cut : cut + 1] != b"\n"
             assert len(state.warnings) == torn, cut
+
+
+def test_a_folded_record_is_the_record_its_constructor_makes(tmp_path: Path) -> None:
+    """The fold sets a record's fields straight into it (for speed): every field, each as
+    KeyRecord(...) would, still frozen and hashable."""
+    path = tmp_path / "l.jsonl"
+    path.write_text(event("sending", attempt=1, timeout=30.0) + event("created", **CREATED))
+    record = read_state(path).get("k1")
+    assert record is not None
+    values = {f.name: getattr(record, f.name) for f in dataclasses.fields(KeyRecord)}
+    assert set(vars(record)) == set(values)
+    made = KeyRecord(**values)
+    assert record == made and hash(record) == hash(made) and repr(record) == repr(made)
+    assert (record.outcome, record.attempts, record.timeout) == ("created", 1, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.session_id = "devin-2"  # type: ignore[misc]
 
 
 def test_fold_latest_wins_created_is_sticky_and_attempts_count(tmp_path: Path) -> None:
