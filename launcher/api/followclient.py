@@ -4,11 +4,13 @@ v1 names (`launcher.api.v3`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from launcher import jsonio
-from launcher.api.answer import MAX_BODY_BYTES, parse_retry_after
+from launcher.api.answer import MAX_BODY_BYTES, Answer, parse_retry_after
 from launcher.api.client import MAX_URL_CHARS, DevinClient, path_segment, url_problem
 from launcher.api.outcomes import ApiError
 from launcher.api.v3 import PAGE_MAX, message_page, page_rows, session_row
@@ -18,11 +20,20 @@ __all__ = ["FollowClient"]
 # A list page larger than this is read again one session at a time (`launcher.follow.poll`),
 # and one session's larger answer is that session's problem.
 MAX_PAGE_BYTES = MAX_BODY_BYTES
+# List pages whose reading is kept (by request), for when the same bytes come again: a
+# watch of 100,000 sessions asks for 1,000 pages a poll.
+MAX_PAGES_KEPT = 2048
+T = TypeVar("T")
 
 
 class FollowClient(DevinClient):
     """The follow-through calls beside create and look up: list, get, terminate
     and message, as answers or ApiError, never httpx errors."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # request -> (digest of the page's bytes, what they were read as)
+        self._pages: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
 
     @property
     def lists_by_ids(self) -> bool:
@@ -33,7 +44,7 @@ class FollowClient(DevinClient):
     async def list_sessions(self, tag: str, limit: int, offset: int) -> Any:
         """One page of GET /v1/sessions filtered by `tag`: the decoded JSON, unchecked."""
         params = {"tags": tag, "limit": limit, "offset": offset}
-        return await self._json("GET", "/v1/sessions", params=params)
+        return await self._page("/v1/sessions", params, lambda page: page)
 
     async def list_by_ids(self, session_ids: Sequence[str], cursor: str | None = None) -> Any:
         """One v3 page of the sessions `session_ids` (at most PAGE_MAX): (rows, the next
@@ -41,10 +52,27 @@ class FollowClient(DevinClient):
         params: dict[str, Any] = {"session_ids": list(session_ids), "first": PAGE_MAX}
         if cursor is not None:
             params["after"] = cursor
-        rows, after = page_rows(await self._json("GET", self._sessions, params=params))
+        rows, after = await self._page(self._sessions, params, page_rows)
         if rows is None:
             raise ApiError("the session list answer is not a page {items: [...]}", None)
         return rows, after
+
+    async def _page(self, path: str, params: Mapping[str, Any], read: Callable[[Any], T]) -> T:
+        """A list page, read by `read` from its JSON; or, when the server answers the same
+        request with the very bytes it sent last time, what they were read as then: the
+        same objects, which a poll that changes nothing recognises at a glance."""
+        answer = await self._answer("GET", path, params=params)
+        key = path + repr(sorted(params.items()))
+        digest = hashlib.blake2b(answer.body, digest_size=16).digest()
+        last = self._pages.get(key)
+        if last is not None and last[0] == digest:
+            self._pages.move_to_end(key)
+            return cast(T, last[1])
+        value = read(self._decode(answer))
+        self._pages[key] = (digest, value)
+        if len(self._pages) > MAX_PAGES_KEPT:
+            self._pages.popitem(last=False)  # the page asked for least recently
+        return value
 
     async def get_session(self, session_id: str) -> Any:
         """GET one session: the decoded JSON (a v3 row read as v1 names), or None when the
@@ -132,6 +160,22 @@ class FollowClient(DevinClient):
         body: Any = None,
         missing_ok: bool = False,
     ) -> Any:
+        """The decoded JSON of a 2xx answer (None for none, or for a 404 when `missing_ok`);
+        ApiError otherwise."""
+        answer = await self._answer(method, path, params=params, body=body)
+        if missing_ok and answer.status == 404:
+            return None
+        return self._decode(answer)
+
+    async def _answer(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Answer:
+        """A whole answer within MAX_PAGE_BYTES, 2xx (or 404); ApiError otherwise."""
         try:
             answer = await self._exchange(
                 method, path, cap=MAX_PAGE_BYTES, params=params, json=body
@@ -147,11 +191,16 @@ class FollowClient(DevinClient):
             )
         if answer.truncated:
             raise ApiError(f"HTTP {status}: answer over {MAX_PAGE_BYTES:,} bytes", status)
-        if missing_ok and status == 404:
-            return None
-        if not 200 <= status < 300:
+        if not 200 <= status < 300 and status != 404:
             retry = parse_retry_after(answer.headers.get("Retry-After"))
             raise ApiError(f"HTTP {status}: {self._message(answer)}", status, retry)
+        return answer
+
+    def _decode(self, answer: Answer) -> Any:
+        """The JSON of a 2xx answer; ApiError for a 404 or what is not JSON."""
+        status = answer.status
+        if status == 404:
+            raise ApiError(f"HTTP {status}: {self._message(answer)}", status)
         try:
             return answer.json() if answer.body else None
         except ValueError as exc:

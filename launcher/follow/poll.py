@@ -19,7 +19,7 @@ from tenacity import (
 )
 
 from launcher.api.outcomes import ApiError, FollowAPI
-from launcher.follow.status import Observation, normalise, session_id_of
+from launcher.follow.status import Observation, normalise
 
 PAGE = 100  # Devin's default page size, and the most a list is asked for
 GET_CONCURRENCY = 8
@@ -36,7 +36,8 @@ def _read(row: Any, sid: str, memo: Memo | None) -> Observation | None:
     seen at an earlier poll."""
     if memo is not None:
         last = memo.get(sid)
-        if last is not None and last[0] == row:
+        # The same object when the page came again byte for byte (`FollowClient._page`).
+        if last is not None and (last[0] is row or last[0] == row):
             return last[1]
     seen = normalise(row)
     if memo is not None and seen is not None:
@@ -146,8 +147,8 @@ async def poll_once(
             rows = rows_of(answer)
             result.lists += 1
             for row in rows:
-                row_id = session_id_of(row)
-                if row_id is None or row_id not in watched:
+                row_id = _watched_id(row, watched)
+                if row_id is None:
                     continue  # settled, or not ours: not worth normalising
                 seen = _read(row, row_id, memo)
                 if seen is not None:
@@ -176,13 +177,20 @@ async def _list_by_ids(
             result.lists += 1
             budget -= 1
             for row in rows:
-                row_id = session_id_of(row)
-                if row_id is not None and row_id in asked:
+                row_id = _watched_id(row, asked)
+                if row_id is not None:
                     seen = _read(row, row_id, memo)
                     if seen is not None:
                         result.seen[seen.session_id] = seen
             if cursor is None or asked <= result.seen.keys():
                 break
+
+
+def _watched_id(row: Any, watched: Mapping[str, Any] | set[str]) -> str | None:
+    """The row's session id when it is one of `watched` (whose ids are sane: the ledger's),
+    else None; `session_id_of`'s answer for them, at the cost of a lookup."""
+    sid = row.get("session_id") if type(row) is dict else None
+    return sid if type(sid) is str and sid in watched else None
 
 
 def _pages_needed(wanted: set[str], ranks: Mapping[str, int] | None, pages: int) -> int:
