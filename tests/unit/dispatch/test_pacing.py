@@ -216,8 +216,10 @@ def test_starts_are_spaced_by_at_least_one_over_rate_after_the_intent() -> None:
         async def worker() -> None:
             for _ in range(5):
                 async with pace.start():
+                    # Read as the block starts: a read after it ends could come late (the
+                    # process descheduled on a loaded machine) and make the next gap short.
+                    starts.append(time.monotonic())
                     await anyio.sleep(0.001)  # e.g. the ledger's fsync
-                starts.append(time.monotonic())
 
         async with anyio.create_task_group() as tg:
             for _ in range(4):
