@@ -37,6 +37,8 @@ def canonical_json(value: Any) -> str:
 def is_secret_value(path: tuple[str | int, ...]) -> bool:
     """True for `…session_secrets[i].value` and anything inside it: the one test of
     whether a place in a manifest or a request holds a secret."""
+    if "session_secrets" not in path:
+        return False  # the usual case, asked of every value of a manifest
     return any(
         path[i] == "session_secrets" and isinstance(path[i + 1], int) and path[i + 2] == "value"
         for i in range(len(path) - 2)

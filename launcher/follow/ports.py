@@ -8,7 +8,7 @@ pass anything else that does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from launcher.dispatch.recorder import Progress
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 
 class Ledger(Protocol):
-    """Appends one durable ledger event (returns once it is on disk)."""
+    """Appends durable ledger events (each call returns once they are on disk)."""
 
     async def append(self, event: Any, entry: Subject, **fields: Any) -> None: ...
+    async def append_all(self, events: Iterable[tuple[Any, Subject, dict[str, Any]]]) -> None: ...
 
 
 class Unrecorded:
@@ -34,6 +35,9 @@ class Unrecorded:
 
     async def append(self, event: Any, entry: Subject, **fields: Any) -> None:
         self.dropped += 1
+
+    async def append_all(self, events: Iterable[tuple[Any, Subject, dict[str, Any]]]) -> None:
+        self.dropped += sum(1 for _ in events)
 
 
 class WatchProgress(Protocol):

@@ -7,7 +7,6 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import anyio
 
@@ -89,10 +88,8 @@ async def refresh(
             fields = None if seen is None else target.observe(seen, redact)
             if fields is not None:
                 changed.append((target, fields))
-    # Appended side by side so that one fsync covers them all (the writer's group commit).
-    async with anyio.create_task_group() as tg:
-        for target, fields in changed:
-            tg.start_soon(partial(ledger.append, "status", target.subject, **fields))
+    # Written one after the other, then one fsync covers them all.
+    await ledger.append_all(("status", target.subject, fields) for target, fields in changed)
     for target, _ in changed:
         on_change(target)
     return result

@@ -101,14 +101,40 @@ def request_findings(session: SessionExpansion, doc: Document) -> Iterable[Findi
     first = session.entries[0]
     for error in whole.iter_errors(dict(first.request)):
         yield from explain(error, to_manifest, doc, _entry_note(session, first, error))
+    plain = _plain_types()
     for entry in session.entries[1:]:
         for name in session.templated:
             validator = fields.get(name)
-            if validator is None:
+            if validator is None or type(entry.request[name]) in plain.get(name, ()):
                 continue
             for error in validator.iter_errors(entry.request[name]):
                 error.path.appendleft(name)
                 yield from explain(error, to_manifest, doc, _entry_note(session, entry, error))
+
+
+# Keywords that say nothing of what a value may be.
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples"})
+_JSON_TYPES: dict[str, type] = {"string": str, "boolean": bool, "null": type(None)}
+
+
+@cache
+def _plain_types() -> dict[str, tuple[type, ...]]:
+    """Request fields whose schema says nothing but a type (or an `anyOf` of such), with the
+    Python types their values have (exactly): a value of one of them is valid without
+    asking jsonschema, 10,000 entries' prompts included; any other value is asked."""
+    plain: dict[str, tuple[type, ...]] = {}
+    for name, schema in openapi.request_params()["properties"].items():
+        branches = schema["anyOf"] if set(schema) - _ANNOTATIONS == {"anyOf"} else [schema]
+        types = []
+        for branch in branches:
+            if not isinstance(branch, dict) or set(branch) - _ANNOTATIONS != {"type"}:
+                break
+            if not isinstance(branch["type"], str) or branch["type"] not in _JSON_TYPES:
+                break
+            types.append(_JSON_TYPES[branch["type"]])
+        else:
+            plain[name] = tuple(types)
+    return plain
 
 
 def _entry_note(session: SessionExpansion, entry: Entry, error: ValidationError) -> str:

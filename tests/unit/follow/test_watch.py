@@ -4,6 +4,7 @@ once, and a server that keeps failing is given up on at the timeout."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -22,6 +23,10 @@ class ListRecorder:
 
     async def append(self, event: str, e: Entry, **fields: Any) -> None:
         self.events.append((event, e.name, fields))
+
+    async def append_all(self, events: Iterable[tuple[str, Entry, dict[str, Any]]]) -> None:
+        for event, e, fields in events:
+            await self.append(event, e, **fields)
 
 
 def _watch(api: FakeApi, targets: list[Target], timeout: float | None) -> Any:

@@ -99,6 +99,31 @@ async def test_no_append_returns_before_an_fsync_covers_its_line(
     assert len(read_state(path).records()) == 41
 
 
+async def test_append_all_writes_in_order_and_returns_once_one_fsync_covers_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.jsonl"
+    covered: list[int] = []  # the file's size at each fsync of it
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        real_fsync(fd)
+        if path.exists() and st.st_ino == path.stat().st_ino:  # not the folder's fsync
+            covered.append(st.st_size)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    entries = [entry(f"t{i}") for i in range(30)]
+    with LedgerWriter.open(path, "r") as w:
+        await w.append_all(("sending", e, {"attempt": 1}) for e in entries)
+        assert covered == [path.stat().st_size]  # one fsync, and it covers every line
+        await w.append_all([])  # nothing to write: no fsync
+        assert len(covered) == 1
+        with pytest.raises(ValueError, match="session_id"):  # refused before it is written
+            await w.append_all([("created", entry("bad"), {"url": "u"})])
+    assert [r.name for r in read_state(path).records()] == [e.name for e in entries]
+
+
 async def test_concurrent_appends_share_fsyncs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -285,3 +285,33 @@ def test_v3_only_fields_are_fine_when_the_run_speaks_v3_and_v1_only_ones_warn_on
         "e.g. m.yaml#a); remove them from the manifests"
     ]
     assert not any("only in the API v1" in n for n in check([str(manifest)]).notes)
+
+
+SAMPLES = ["text", "", True, False, None, 0, 3, 1.5, [], ["a"], {}, {"a": 1}]
+
+
+def test_a_field_checked_by_its_type_alone_accepts_what_its_schema_accepts() -> None:
+    """Fields whose schema says only a type skip jsonschema for values of that type: for
+    every sample value, the shortcut and the schema agree on whether it is valid."""
+    from launcher.api import openapi
+    from launcher.manifest.requests import _plain_types
+
+    plain, validators = _plain_types(), openapi.field_validators()
+    assert {"prompt", "title", "idempotent"} <= plain.keys()
+    assert "tags" not in plain and "max_acu_limit" not in plain  # maxItems, a minimum
+    for name, types in plain.items():
+        for value in SAMPLES:
+            valid = validators[name].is_valid(value)
+            assert (type(value) in types) == valid, (name, value)
+
+
+def test_a_templated_field_of_the_wrong_type_is_named_in_each_entry(tmp_path: Path) -> None:
+    """A field checked by its type alone still gets jsonschema's words when the type is
+    wrong, in every entry after the first too."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "version: 1\nsessions:\n  - name: t-${{ matrix.p }}\n    matrix:\n"
+        "      p: [a, b]\n    prompt: Task ${{ matrix.p }}\n    idempotent: ${{ matrix.p }}\n"
+    )
+    messages = [d.message for d in check([str(manifest)]).diagnostics]
+    assert any("boolean" in m and "t-b" in m for m in messages), messages
