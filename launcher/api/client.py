@@ -124,7 +124,7 @@ class DevinClient:
             raise TransportFailure(message, "in_doubt") from None
 
     async def _exchange(
-        self, method: str, url: str, *, cap: int = MAX_BODY_BYTES, **kwargs: Any
+        self, method: str, url: str | httpx.URL, *, cap: int = MAX_BODY_BYTES, **kwargs: Any
     ) -> Answer:
         with self._mapped(), anyio.fail_after(self._deadline):
             async with self._http.stream(method, url, headers=self._headers, **kwargs) as resp:

@@ -9,6 +9,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
+import httpx
+
 from launcher import jsonio
 from launcher.api.answer import MAX_BODY_BYTES, Answer, parse_retry_after
 from launcher.api.client import MAX_URL_CHARS, DevinClient, path_segment, url_problem
@@ -32,8 +34,8 @@ class FollowClient(DevinClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # request -> (digest of the page's bytes, what they were read as)
-        self._pages: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        # request -> (its URL, the digest of the page's bytes, what they were read as)
+        self._pages: OrderedDict[str, tuple[httpx.URL, bytes, Any]] = OrderedDict()
 
     @property
     def lists_by_ids(self) -> bool:
@@ -61,15 +63,18 @@ class FollowClient(DevinClient):
         """A list page, read by `read` from its JSON; or, when the server answers the same
         request with the very bytes it sent last time, what they were read as then: the
         same objects, which a poll that changes nothing recognises at a glance."""
-        answer = await self._answer("GET", path, params=params)
         key = path + repr(sorted(params.items()))
-        digest = hashlib.blake2b(answer.body, digest_size=16).digest()
         last = self._pages.get(key)
-        if last is not None and last[0] == digest:
+        # The URL as httpx builds it from the base URL, the path and the query: built once
+        # per page, since building it again costs a fifth of the request.
+        url = self._http.build_request("GET", path, params=params).url if last is None else last[0]
+        answer = await self._answer("GET", url)
+        digest = hashlib.blake2b(answer.body, digest_size=16).digest()
+        if last is not None and last[1] == digest:
             self._pages.move_to_end(key)
-            return cast(T, last[1])
+            return cast(T, last[2])
         value = read(self._decode(answer))
-        self._pages[key] = (digest, value)
+        self._pages[key] = (url, digest, value)
         if len(self._pages) > MAX_PAGES_KEPT:
             self._pages.popitem(last=False)  # the page asked for least recently
         return value
@@ -170,7 +175,7 @@ class FollowClient(DevinClient):
     async def _answer(
         self,
         method: str,
-        path: str,
+        path: str | httpx.URL,
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
