@@ -4,7 +4,8 @@ launcher CPU seconds per poll, side by side with a hand-written per-session poll
 The sandbox runs in its own process; each side watches a batch of its own, created just
 before it, so both see sessions settling over the same 30 s. Targets: at least 50x
 fewer requests than the per-session loop, at most 0.05 CPU-seconds per poll, and at most
-0.03 where the poll changes nothing (a batch in which every session works on).
+0.03 where the poll changes nothing (a batch in which every session works on: the median
+of its 15 polls after the first).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +41,7 @@ from tests.support.runkit import write_manifest
 
 SESSIONS = 1000
 SETTLE = 30.0  # sessions settle uniformly-ish over this many seconds
-QUIET_POLLS = 8  # polls of a batch in which nothing changes (every session works on)
+QUIET_POLLS = 16  # polls of a batch in which nothing changes (every session works on)
 INTERVAL = 1.0
 HEADERS = {"Authorization": "Bearer bench"}
 
@@ -76,6 +78,7 @@ def quiet_main(args: list[str]) -> int:
 
 ACTIVE_AT_POLL: list[int] = []  # sessions watched at each of the launcher's polls
 QUIET_CPU: list[float] = []  # CPU seconds of each poll that changed nothing
+QUIET_SPREAD: list[float] = []  # those of the batch in which nothing changes
 
 
 def _timing(refresh: Any) -> Any:
@@ -142,7 +145,8 @@ def launcher_side(base_url: str, work: Path, order: str | None) -> tuple[float, 
         polls, requests = anyio.run(go)
         cpu = time.process_time() - cpu
     if order is None:  # every session works on: the CPU of the polls that change nothing
-        return requests / polls, sum(QUIET_CPU) / max(1, len(QUIET_CPU)), len(QUIET_CPU)
+        # The median poll: one poll that a busy neighbour slowed does not make the figure.
+        return requests / polls, statistics.median(QUIET_CPU), len(QUIET_CPU)
     return requests / polls, cpu / polls, polls
 
 
@@ -202,6 +206,7 @@ def main_bench() -> int:
             ours[order] = launcher_side(sandbox.base_url, Path(tmp) / order, order)
             unsettled[order] = list(ACTIVE_AT_POLL)
         quiet = launcher_side(sandbox.base_url, Path(tmp) / "quiet", None)
+        QUIET_SPREAD.extend(QUIET_CPU)
         theirs = baseline_side(sandbox.base_url)
     print(f"{SESSIONS} sessions settling over {SETTLE:.0f}s, polled every {INTERVAL:g}s")
     print(f"{'':34}{'GETs/poll':>10}{'CPU-s/poll':>12}{'polls':>7}{'ceil(U/100)':>13}")
@@ -212,7 +217,7 @@ def main_bench() -> int:
         print(f"{label:<34}{per_poll:>10.1f}{cpu:>12.4f}{polls:>7}{floor:>13.1f}")
         ok = ok and cpu <= 0.05
     label = "launcher watch (nothing changes)"
-    print(f"{label:<34}{quiet[0]:>10.1f}{quiet[1]:>12.4f}{quiet[2]:>7}")
+    print(f"{label:<34}{quiet[0]:>10.1f}{quiet[1]:>12.4f}{quiet[2]:>7}  (median poll)")
     ok = ok and quiet[1] <= 0.03
     print(f"{'per-session loop':<34}{theirs[0]:>10.1f}{theirs[1]:>12.4f}{theirs[2]:>7}")
     for order, (per_poll, _, _) in ours.items():
@@ -229,8 +234,9 @@ def main_bench() -> int:
         f"{quiet[1]:.4f}s where the poll changes nothing (<= 0.03)"
     )
     print(
-        "varies: CPU per poll by about 20% from run to run on a shared machine (the "
-        "machine's load slows every instruction); the GET counts do not vary"
+        f"varies: the polls that changed nothing took {min(QUIET_SPREAD):.4f}-"
+        f"{max(QUIET_SPREAD):.4f}s; CPU per poll varies by about 20% from run to run on a "
+        "shared machine (the machine's load slows every instruction); the GET counts do not"
     )
     return 0 if ok else 1
 
