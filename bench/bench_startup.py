@@ -29,22 +29,38 @@ CASES = [
 ]
 
 
-def median_of(argv: list[str]) -> float:
+TARGETS = {"launcher --version": 0.15, "launcher validate hello.yaml": 0.35}
+
+
+def times_of(argv: list[str]) -> list[float]:
     env = {**os.environ, "EXAMPLE_TOKEN": "bench-not-a-secret"}
     times = []
     for _ in range(RUNS):
         started = time.perf_counter()
         subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return times
 
 
 def main() -> None:
     floor = None
+    spread = []
     for label, argv in CASES:
-        took = median_of(argv)
+        times = times_of(argv)
+        took = statistics.median(times)
         floor = floor or took
-        print(f"{label:<36} median of {RUNS}: {took:6.3f}s  ({took / floor:5.1f}x the floor)")
+        spread.append(max(times) / min(times))
+        target = TARGETS.get(label)
+        mark = (
+            ""
+            if target is None
+            else f"  target <= {target} s: " + ("ok" if took <= target else "MISSED")
+        )
+        print(
+            f"{label:<36} median of {RUNS}: {took:6.3f}s  ({took / floor:5.1f}x the floor)"
+            f"  [{min(times):.3f}-{max(times):.3f}]{mark}"
+        )
+    print(f"varies: the slowest of {RUNS} runs took up to {max(spread):.2f}x the fastest here")
 
 
 if __name__ == "__main__":

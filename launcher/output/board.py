@@ -8,12 +8,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from launcher.text import printable
+
+if TYPE_CHECKING:  # rich is loaded when a frame is drawn (a terminal's live region)
+    from rich.console import RenderableType
+    from rich.table import Table
 
 LATEST = 5  # changes shown when the batch is taller than the screen
 LONGEST = 5  # longest-running sessions shown then
@@ -132,6 +133,9 @@ class Board:
     def render(self, width: int, height: int, header: str = "") -> RenderableType:
         """A row per entry when they fit on the screen; else counts, the latest changes
         and the longest-running sessions."""
+        from rich.console import Group
+        from rich.text import Text
+
         now = self.clock()
         shown = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
         title = Text(printable(f"{header}{shown} · {self._times()}"), style="bold")
@@ -153,6 +157,8 @@ class Board:
 
     @staticmethod
     def _table(width: int) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False, expand=False, width=min(width, 160))
         table.add_column("entry", no_wrap=True, overflow="ellipsis", ratio=3)
         table.add_column("status", no_wrap=True, min_width=9)
@@ -164,6 +170,8 @@ class Board:
     @staticmethod
     def _add(table: Table, r: Row, now: float) -> None:
         age = "" if r.created is None else _age((r.settled or now) - r.created)
+        from rich.text import Text
+
         output = {True: "valid", False: "invalid"}.get(r.valid, "")  # type: ignore[arg-type]
         table.add_row(
             printable(r.entry),

@@ -5,7 +5,8 @@ decided once here. Every line a command shows while it works goes through `log` 
 
 The live region is rich's `Live`: a line printed while it is shown goes through rich's
 console, which clears the region, prints the line and redraws the region below it, so a
-frame is never glued to a log line.
+frame is never glued to a log line. Off a terminal (cron, CI) lines are printed plainly,
+and rich is never loaded.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import IO
-
-from rich.console import Console as RichConsole
-from rich.console import RenderableType
-from rich.live import Live
-from rich.text import Text
+from typing import IO, TYPE_CHECKING
 
 from launcher.text import printable
+
+if TYPE_CHECKING:  # rich is loaded by a terminal's live region, never in cron or CI
+    from rich.console import Console as RichConsole
+    from rich.console import RenderableType
+    from rich.live import Live
 
 # Narrower than this, a table is unreadable: plain lines instead.
 MIN_LIVE_WIDTH = 60
@@ -58,6 +59,8 @@ def in_colour(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool
 def rich_console(stream: IO[str], *, color: bool, width: int | None = None) -> RichConsole:
     """rich on a terminal stream, drawing only what the launcher styles: no markup, no
     highlighting, no emoji codes read from the text."""
+    from rich.console import Console as RichConsole
+
     return RichConsole(
         file=stream,
         force_terminal=True,
@@ -123,6 +126,8 @@ class Console:
             text = f"{stamp_now()} {text}"
         if self._live is not None and (stream is self.err or _isatty(stream)):
             # Above the live region, through rich: it clears the region first.
+            from rich.text import Text
+
             self._live.console.print(
                 Text(text, style="yellow" if warn and self.color else ""),
                 soft_wrap=True,
@@ -144,6 +149,8 @@ class Console:
         """Start the live region on stderr, drawn by `view` at each `refresh`."""
         if not self.interactive or self._live is not None:
             return
+        from rich.live import Live
+
         rich = rich_console(self.err, color=self.color)
 
         def sized() -> RenderableType:

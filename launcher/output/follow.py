@@ -8,9 +8,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import IO, Any
-
-from rich.console import RenderableType
+from typing import IO, TYPE_CHECKING, Any
 
 from launcher.follow.results import record_of
 from launcher.follow.slots import SlotSnapshot
@@ -19,6 +17,9 @@ from launcher.output.board import Board
 from launcher.output.console import Console
 from launcher.output.json_report import envelope
 from launcher.text import printable
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 REDRAW_EVERY = 0.5
 HEARTBEAT = 300.0  # seconds between heartbeat lines off a terminal (--heartbeat)

@@ -14,14 +14,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
-from rich.text import Text
-
 from launcher.output.board import Board
 from launcher.output.console import Console
 from launcher.output.formats import REPORTER_BY_NAME
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from launcher.dispatch.pacing import Pace
     from launcher.dispatch.results import EntryResult
     from launcher.follow.slots import SlotSnapshot
@@ -186,6 +185,9 @@ class RunProgress:
 
     def _view(self) -> RenderableType:
         """The live region: the run's line; with --wait, the table of its sessions."""
+        from rich.console import Group
+        from rich.text import Text
+
         width, height = self.console.size
         line = Text(self.console.escape(self._line()), no_wrap=True, overflow="ellipsis")
         if self.board is None:

@@ -74,9 +74,11 @@ def test_a_command_that_speaks_http_loads_no_command_line_of_httpx() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_a_run_with_nothing_to_send_loads_no_http_library(tmp_path: Path, fmt: str) -> None:
+def test_a_run_with_nothing_to_send_loads_no_http_or_terminal_library(
+    tmp_path: Path, fmt: str
+) -> None:
     """A quiet night (every entry created before) answers from the ledger alone: the
-    dispatcher and the HTTP stack are never loaded."""
+    dispatcher and the HTTP stack are never loaded; off a terminal, nor is rich."""
     manifest = ROOT / "manifests/examples/hello.yaml"
     (entry,) = check([str(manifest)]).entries
     ledger = tmp_path / "ledger.jsonl"
@@ -88,5 +90,5 @@ def test_a_run_with_nothing_to_send_loads_no_http_library(tmp_path: Path, fmt: s
     argv = ("run", str(manifest), "--ledger", str(ledger), "--format", fmt)
     loaded = _imported(*argv, env={"DEVIN_API_KEY": "test-key-not-a-secret"})
     assert "yaml" in loaded  # the manifest was read
-    assert sorted(loaded & {"httpx", "httpcore", "h11", "tenacity"}) == []
+    assert sorted(loaded & {"httpx", "httpcore", "h11", "tenacity", "rich"}) == []
     assert ledger.read_text().count("\n") == 1  # nothing was written: nothing was sent
