@@ -1,5 +1,5 @@
 """`python -m launcher` runs the command line."""
 
-from launcher.cli import main
+from launcher.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())
