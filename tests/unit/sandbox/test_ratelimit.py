@@ -82,7 +82,9 @@ def test_retry_after_rounds_up_to_the_next_token(
 
 @pytest.mark.slow
 def test_fixed_retry_after_is_sent_and_kept(make_sandbox: Callable[..., SandboxHandle]) -> None:
-    sb = make_sandbox(rate=10.0, burst=2, retry_after=1)
+    # 1/s: the third post is refused unless a whole second passed since the second (at
+    # 10/s, a loaded machine's 100 ms between posts let it in).
+    sb = make_sandbox(rate=1.0, burst=2, retry_after=1)
     with httpx.Client(base_url=sb.base_url) as c:
         assert [post(c, f"p{i}").status_code for i in range(2)] == [200, 200]
         refused = post(c, "p2")
