@@ -241,7 +241,6 @@ def run(args: argparse.Namespace) -> int:
         progress = _run_progress(args, entries, redact, board=waits)
         for warning in [*warnings, *([note] if note else [])]:
             progress.log(f"warning: {warning}", warn=True)
-        done = sum(1 for e in entries if writer.state.created(e.key))
         quiet = nothing_to_send(entries, writer.state, str(writer.path))
         if quiet is not None:
             progress.log(quiet)  # a quiet night: one line, and no "dispatching"
@@ -255,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
                     return ExitCode.OK
                 return reported(args, all_skipped(entries, writer), redact)
         else:
+            done = sum(1 for e in entries if writer.state.created(e.key))
             progress.start(
                 settings.base_url, writer.path, settings.rate, settings.concurrency, done
             )

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 
 class _Commands:
-    """A module of command functions, imported when one of them runs rather than when the
-    parser is built: `validate` of one file should not pay for what `run` imports."""
+    """A module of command functions: `commands.run` is a function that imports the
+    module when it is called."""
 
     def __init__(self, module: str) -> None:
         self._module = module

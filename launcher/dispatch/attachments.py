@@ -17,13 +17,15 @@ from typing import Protocol, runtime_checkable
 import anyio
 
 from launcher.api.outcomes import ApiError
+from launcher.api.retry import RetryPolicy, call
 from launcher.entry import Attachment, Entry
 from launcher.ledger.writer import LedgerWriter
 from launcher.manifest.discover import SourceError, read_regular
 from launcher.manifest.nearby import MAX_ATTACHMENT_BYTES
 
-ATTEMPTS = 3  # an upload that fails (a 5xx, a lost connection) is tried this many times
-BACKOFF = 1.0  # seconds before the second attempt, doubled for the next
+# An upload that fails for a while (no answer, a throttle, a server error) is tried 3 times,
+# as every call beside create is retried (`launcher.api.retry`).
+RETRY = RetryPolicy(attempts=3, initial=1.0, longest=30.0)
 
 
 @runtime_checkable
@@ -117,14 +119,8 @@ class Uploads:
                 f"attachment {attachment.path} changed since the manifests were checked; "
                 "run again to send its new content"
             )
-        delay = BACKOFF
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return await self._client.upload_attachment(attachment.name, content)
-            except ApiError as exc:
-                retry = exc.status is None or exc.status == 429 or exc.status >= 500
-                if not retry or attempt == ATTEMPTS:
-                    raise UploadFailed(f"attachment {attachment.path}: {exc}", exc.status) from None
-                await anyio.sleep(exc.retry_after if exc.retry_after is not None else delay)
-                delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            url: str = await call(RETRY, self._client.upload_attachment, attachment.name, content)
+        except ApiError as exc:
+            raise UploadFailed(f"attachment {attachment.path}: {exc}", exc.status) from None
+        return url

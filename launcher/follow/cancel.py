@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import anyio
 
 from launcher.api.outcomes import ApiError, FollowAPI
+from launcher.api.retry import RetryPolicy, call
 from launcher.errors import AuthError
-from launcher.follow.poll import RetryPolicy, call
 from launcher.follow.ports import Ledger
 from launcher.follow.status import FINAL
 from launcher.follow.targets import Target

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import anyio
 
 from launcher.api.outcomes import ApiError, FollowAPI
+from launcher.api.retry import RetryPolicy, call
 from launcher.errors import AuthError
-from launcher.follow.poll import RetryPolicy, call
 from launcher.follow.targets import Target
 
 MAX_MESSAGES = 1_000  # per session: the latest ones are kept

@@ -12,8 +12,8 @@ from typing import Any
 import anyio
 
 from launcher.api.outcomes import ApiError, FollowAPI
+from launcher.api.retry import RetryPolicy, call
 from launcher.errors import AuthError, UsageError
-from launcher.follow.poll import RetryPolicy, call
 from launcher.follow.ports import Ledger
 from launcher.follow.targets import Target
 

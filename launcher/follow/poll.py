@@ -10,15 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 from launcher.api.outcomes import ApiError, FollowAPI
+from launcher.api.retry import RetryPolicy, call
 from launcher.follow.status import Observation, normalise
 
 PAGE = 100  # Devin's default page size, and the most a list is asked for
@@ -45,15 +39,6 @@ def _read(row: Any, sid: str, memo: Memo | None) -> Observation | None:
     return seen
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Per request: attempts, and the exponential, jittered wait between them (seconds)."""
-
-    attempts: int = 4
-    initial: float = 1.0
-    longest: float = 60.0
-
-
 @dataclass
 class PollResult:
     seen: dict[str, Observation] = field(default_factory=dict)
@@ -62,33 +47,6 @@ class PollResult:
     problems: dict[str, str] = field(default_factory=dict)
     lists: int = 0  # list requests made
     gets: int = 0  # single-session requests made
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, ApiError) and exc.transient
-
-
-class _WaitWithRetryAfter:
-    """Exponential full jitter, but never shorter than the server's Retry-After."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self._base = wait_random_exponential(multiplier=policy.initial, max=policy.longest)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        asked = exc.retry_after if isinstance(exc, ApiError) and exc.retry_after else 0.0
-        return max(float(self._base(state)), asked)
-
-
-async def call(policy: RetryPolicy, fn: Any, *args: Any) -> Any:
-    """`await fn(*args)`, retried on transient ApiErrors; the last one is raised."""
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(_is_transient),
-        wait=_WaitWithRetryAfter(policy),
-        stop=stop_after_attempt(policy.attempts),
-        reraise=True,
-    )
-    return await retrying(fn, *args)
 
 
 def rows_of(answer: Any) -> list[Any]:

@@ -15,13 +15,13 @@ from launcher.api.client import Redactor
 from launcher.api.connection import Connection
 from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
+from launcher.api.retry import RetryPolicy
 from launcher.dispatch.run import RunContext
 from launcher.entry import Entry
 from launcher.errors import ApiUnavailable, LauncherError
 from launcher.follow import cancel as cancel_mod
 from launcher.follow import message as message_mod
 from launcher.follow.log import Conversation, Subject, read_conversations
-from launcher.follow.poll import RetryPolicy
 from launcher.follow.ports import Ledger, SlotsProgress, WatchProgress
 from launcher.follow.rerun import RerunAsk, RerunChoice, choose
 from launcher.follow.scheduled import ScheduledOutcome, ScheduledSettings, run_scheduled

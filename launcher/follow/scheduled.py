@@ -14,6 +14,7 @@ import anyio
 
 from launcher.api.followclient import FollowClient
 from launcher.api.outcomes import ApiError
+from launcher.api.retry import RetryPolicy
 from launcher.dispatch.dispatcher import Dispatcher
 from launcher.dispatch.drain import Drain
 from launcher.dispatch.ending import Interrupted, OverBudget, TimedOut
@@ -22,7 +23,7 @@ from launcher.dispatch.run import RunContext
 from launcher.entry import Entry
 from launcher.follow import cancel as cancel_mod
 from launcher.follow.budget import Budget, budget_note, limit_of
-from launcher.follow.poll import Memo, RetryPolicy
+from launcher.follow.poll import Memo
 from launcher.follow.ports import SlotsProgress, WatchProgress
 from launcher.follow.signals import until_signal
 from launcher.follow.slots import (

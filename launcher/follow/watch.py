@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import anyio
 
 from launcher.api.outcomes import ApiError, FollowAPI
+from launcher.api.retry import RetryPolicy
 from launcher.errors import AuthError
-from launcher.follow.poll import Memo, PollResult, RetryPolicy, jittered, poll_once
+from launcher.follow.poll import Memo, PollResult, jittered, poll_once
 from launcher.follow.ports import Ledger, WatchProgress
 from launcher.follow.targets import Target
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from launcher.api.outcomes import ApiError
+from launcher.api.retry import RetryPolicy
 from launcher.entry import Entry
-from launcher.follow.poll import RetryPolicy
 from launcher.follow.targets import Target
 
 SCHEMA = {

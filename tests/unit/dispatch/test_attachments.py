@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from launcher.api.outcomes import ApiError
+from launcher.api.retry import RetryPolicy
 from launcher.dispatch import attachments
 from launcher.dispatch.attachments import UploadFailed, Uploads
 from launcher.entry import Attachment, Entry
@@ -71,7 +72,7 @@ def _attach_all(ledger: Path, api: FakeApi, entries: list[Entry]) -> list[Entry]
 def test_one_upload_for_every_entry_and_run_and_transient_failures_are_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(attachments, "BACKOFF", 0.0)
+    monkeypatch.setattr(attachments, "RETRY", RetryPolicy(attempts=3, initial=0, longest=0))
     ledger, api = tmp_path / "l.jsonl", FakeApi([503, None])
     done = _attach_all(ledger, api, _entries(tmp_path, 5))
     assert api.calls == 3  # two 503s, then the one upload

@@ -11,6 +11,7 @@ import pytest
 
 from launcher.api.client import Redactor
 from launcher.api.followclient import FollowClient
+from launcher.api.retry import RetryPolicy
 from launcher.errors import AuthError
 from launcher.follow.log import (
     MAX_MESSAGE_CHARS,
@@ -20,7 +21,6 @@ from launcher.follow.log import (
     conversation_of,
     read_conversations,
 )
-from launcher.follow.poll import RetryPolicy
 from launcher.output.conversation import write_log
 
 SECRET = "hunter2-very-secret-value-987"
