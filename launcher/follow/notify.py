@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,19 +23,15 @@ from tenacity import (
 )
 
 from launcher.api.address import is_loopback
+from launcher.api.retry import RetryPolicy
 
 MAX_BODY_BYTES = 64 * 1024  # Slack refuses much more; a summary that is longer is cut
 MAX_ENTRIES = 200  # entries listed in what is sent: those that did not end well first
 TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
-class NotifyPolicy:
-    """Attempts per URL, and the exponential wait between them (seconds)."""
-
-    attempts: int = 4
-    initial: float = 0.5
-    longest: float = 8.0
+# Attempts per URL, and the exponential wait between them (seconds).
+NOTIFY_RETRY = RetryPolicy(attempts=4, initial=0.5, longest=8.0)
 
 
 def notify_url(value: str) -> str:
@@ -101,12 +96,11 @@ def _retryable(exc: BaseException) -> bool:
 def post_once(
     urls: Sequence[str],
     body: bytes,
-    policy: NotifyPolicy | None = None,
+    policy: RetryPolicy = NOTIFY_RETRY,
     client: httpx.Client | None = None,
 ) -> list[str]:
     """POST `body` to each URL until one attempt is accepted (2xx); the warnings of those
     that never were, each naming the URL only by its host."""
-    policy = policy or NotifyPolicy()
     warnings: list[str] = []
     for url in urls:
         # A proxy from the environment for the world, never for this machine.
@@ -123,7 +117,7 @@ def post_once(
     return warnings
 
 
-def _deliver(http: httpx.Client, url: str, body: bytes, policy: NotifyPolicy) -> str | None:
+def _deliver(http: httpx.Client, url: str, body: bytes, policy: RetryPolicy) -> str | None:
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
         wait=wait_exponential(multiplier=policy.initial, max=policy.longest),

@@ -10,16 +10,16 @@ import httpx
 import pytest
 
 from launcher.api.redact import Redactor
+from launcher.api.retry import RetryPolicy
 from launcher.follow.notify import (
     MAX_BODY_BYTES,
-    NotifyPolicy,
     bounded,
     notify_url,
     post_once,
     shown,
 )
 
-FAST = NotifyPolicy(attempts=3, initial=0, longest=0)
+FAST = RetryPolicy(attempts=3, initial=0, longest=0)
 URL = "https://hooks.slack.com/services/T000/B000/XXXXSECRETPATH"
 
 
